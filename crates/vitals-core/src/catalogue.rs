@@ -1,0 +1,456 @@
+//! Every metric Vitals exports, named once.
+//!
+//! Names here carry no namespace: the server prefixes them (`health_agent_` by default), so
+//! `cpu_percent` is exported as `health_agent_cpu_percent`. Prometheus text, the JSON
+//! snapshot's counterparts, and the docs' metrics table are all checked against this list.
+
+/// What kind of series a metric is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up (resets on restart).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations counted into buckets.
+    Histogram,
+}
+
+/// The unit a metric is measured in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A share from 0 to 100.
+    Percent,
+    /// Bytes.
+    Bytes,
+    /// Seconds.
+    Seconds,
+    /// A plain count of things (connections, requests, operations).
+    Count,
+    /// 1 for yes, 0 for no.
+    Boolean,
+}
+
+impl Unit {
+    /// The unit's name as docs and exporters spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Percent => "percent",
+            Unit::Bytes => "bytes",
+            Unit::Seconds => "seconds",
+            Unit::Count => "count",
+            Unit::Boolean => "boolean",
+        }
+    }
+}
+
+/// One exported metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricDef {
+    /// Name without namespace.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// Unit of the value.
+    pub unit: Unit,
+    /// One-line help text.
+    pub help: &'static str,
+    /// Label names, in order.
+    pub labels: &'static [&'static str],
+    /// The JSON snapshot field carrying the same figure, if any (`section.field`).
+    pub json: Option<&'static str>,
+}
+
+const fn def(
+    name: &'static str,
+    kind: MetricKind,
+    unit: Unit,
+    help: &'static str,
+    labels: &'static [&'static str],
+    json: Option<&'static str>,
+) -> MetricDef {
+    MetricDef {
+        name,
+        kind,
+        unit,
+        help,
+        labels,
+        json,
+    }
+}
+
+use MetricKind::{Counter, Gauge, Histogram};
+use Unit::{Boolean, Bytes, Count, Percent, Seconds};
+
+/// CPU use of the whole machine.
+pub const CPU_PERCENT: MetricDef = def(
+    "cpu_percent",
+    Gauge,
+    Percent,
+    "CPU use of the whole machine over the last sampling window",
+    &[],
+    Some("system.cpu_percent"),
+);
+/// Share of memory in use.
+pub const MEMORY_PERCENT: MetricDef = def(
+    "memory_percent",
+    Gauge,
+    Percent,
+    "Memory in use over total memory",
+    &[],
+    Some("system.memory_percent"),
+);
+/// Memory in use.
+pub const MEMORY_USED_BYTES: MetricDef = def(
+    "memory_used_bytes",
+    Gauge,
+    Bytes,
+    "Memory in use (total minus available)",
+    &[],
+    Some("system.memory_mb"),
+);
+/// Memory available.
+pub const MEMORY_AVAILABLE_BYTES: MetricDef = def(
+    "memory_available_bytes",
+    Gauge,
+    Bytes,
+    "Memory available to new work without swapping",
+    &[],
+    Some("system.memory_available_mb"),
+);
+/// Disk reads since boot.
+pub const DISK_READ_BYTES: MetricDef = def(
+    "disk_read_bytes_total",
+    Counter,
+    Bytes,
+    "Bytes read from the machine's disks since boot",
+    &[],
+    Some("system.disk_read_mb"),
+);
+/// Disk writes since boot.
+pub const DISK_WRITTEN_BYTES: MetricDef = def(
+    "disk_written_bytes_total",
+    Counter,
+    Bytes,
+    "Bytes written to the machine's disks since boot",
+    &[],
+    Some("system.disk_write_mb"),
+);
+/// Pool size.
+pub const DB_POOL_SIZE: MetricDef = def(
+    "db_pool_size",
+    Gauge,
+    Count,
+    "Database connections open, idle or in use",
+    &[],
+    Some("database.pool_size"),
+);
+/// Idle connections.
+pub const DB_POOL_AVAILABLE: MetricDef = def(
+    "db_pool_available",
+    Gauge,
+    Count,
+    "Idle database connections waiting in the pool",
+    &[],
+    Some("database.pool_available"),
+);
+/// Connections in use.
+pub const DB_POOL_ACTIVE: MetricDef = def(
+    "db_pool_active",
+    Gauge,
+    Count,
+    "Database connections in use",
+    &[],
+    Some("database.pool_active"),
+);
+/// Configured minimum.
+pub const DB_POOL_MIN_SIZE: MetricDef = def(
+    "db_pool_min_size",
+    Gauge,
+    Count,
+    "Configured minimum pool size",
+    &[],
+    Some("database.pool_min_size"),
+);
+/// Configured maximum.
+pub const DB_POOL_MAX_SIZE: MetricDef = def(
+    "db_pool_max_size",
+    Gauge,
+    Count,
+    "Configured maximum pool size",
+    &[],
+    Some("database.pool_max_size"),
+);
+/// Active over size.
+pub const DB_POOL_UTILIZATION_PERCENT: MetricDef = def(
+    "db_pool_utilization_percent",
+    Gauge,
+    Percent,
+    "Connections in use over connections open",
+    &[],
+    Some("database.pool_utilization_percent"),
+);
+/// Time spent waiting for a connection.
+pub const DB_POOL_ACQUIRE_SECONDS: MetricDef = def(
+    "db_pool_acquire_duration_seconds",
+    Histogram,
+    Seconds,
+    "Time spent waiting to acquire a database connection",
+    &[],
+    None,
+);
+/// Acquires that timed out.
+pub const DB_POOL_ACQUIRE_TIMEOUTS: MetricDef = def(
+    "db_pool_acquire_timeouts_total",
+    Counter,
+    Count,
+    "Connection acquires that gave up after the acquire timeout",
+    &[],
+    Some("database.acquire_timeouts_total"),
+);
+/// Cache hits.
+pub const CACHE_HITS: MetricDef = def(
+    "cache_hits_total",
+    Counter,
+    Count,
+    "Cache reads that found a value",
+    &[],
+    Some("cache.hits"),
+);
+/// Cache misses.
+pub const CACHE_MISSES: MetricDef = def(
+    "cache_misses_total",
+    Counter,
+    Count,
+    "Cache reads that found nothing",
+    &[],
+    Some("cache.misses"),
+);
+/// Cache writes.
+pub const CACHE_SETS: MetricDef = def(
+    "cache_sets_total",
+    Counter,
+    Count,
+    "Successful cache writes",
+    &[],
+    Some("cache.sets"),
+);
+/// Cache deletes.
+pub const CACHE_DELETES: MetricDef = def(
+    "cache_deletes_total",
+    Counter,
+    Count,
+    "Successful cache deletes",
+    &[],
+    Some("cache.deletes"),
+);
+/// Cache failures.
+pub const CACHE_ERRORS: MetricDef = def(
+    "cache_errors_total",
+    Counter,
+    Count,
+    "Cache operations the backend failed",
+    &[],
+    Some("cache.errors"),
+);
+/// Hit rate.
+pub const CACHE_HIT_RATE_PERCENT: MetricDef = def(
+    "cache_hit_rate_percent",
+    Gauge,
+    Percent,
+    "Cache hits over cache reads since start",
+    &[],
+    Some("cache.hit_rate_percent"),
+);
+/// Cache configured.
+pub const CACHE_ENABLED: MetricDef = def(
+    "cache_enabled",
+    Gauge,
+    Boolean,
+    "1 when a cache is configured",
+    &[],
+    Some("cache.enabled"),
+);
+/// HTTP requests.
+pub const HTTP_REQUESTS: MetricDef = def(
+    "http_requests_total",
+    Counter,
+    Count,
+    "HTTP requests answered, by method, matched route and status",
+    &["method", "route", "status"],
+    None,
+);
+/// HTTP latency.
+pub const HTTP_REQUEST_DURATION: MetricDef = def(
+    "http_request_duration_seconds",
+    Histogram,
+    Seconds,
+    "Time from receiving a request to its response headers",
+    &["method", "route"],
+    None,
+);
+/// Requests being served.
+pub const HTTP_IN_FLIGHT: MetricDef = def(
+    "http_requests_in_flight",
+    Gauge,
+    Count,
+    "HTTP requests being served right now",
+    &[],
+    None,
+);
+/// Slow requests.
+pub const HTTP_SLOW_REQUESTS: MetricDef = def(
+    "http_slow_requests_total",
+    Counter,
+    Count,
+    "HTTP requests slower than the slow-request threshold",
+    &["method", "route"],
+    None,
+);
+/// Process CPU.
+pub const PROCESS_CPU_PERCENT: MetricDef = def(
+    "process_cpu_percent",
+    Gauge,
+    Percent,
+    "CPU used by the server process, in percent of one core",
+    &[],
+    Some("process.cpu_percent"),
+);
+/// Process memory.
+pub const PROCESS_RESIDENT_MEMORY: MetricDef = def(
+    "process_resident_memory_bytes",
+    Gauge,
+    Bytes,
+    "Resident memory of the server process",
+    &[],
+    Some("process.rss_mb"),
+);
+
+/// Every metric, in the order docs list them.
+pub const CATALOGUE: &[MetricDef] = &[
+    CPU_PERCENT,
+    MEMORY_PERCENT,
+    MEMORY_USED_BYTES,
+    MEMORY_AVAILABLE_BYTES,
+    DISK_READ_BYTES,
+    DISK_WRITTEN_BYTES,
+    DB_POOL_SIZE,
+    DB_POOL_AVAILABLE,
+    DB_POOL_ACTIVE,
+    DB_POOL_MIN_SIZE,
+    DB_POOL_MAX_SIZE,
+    DB_POOL_UTILIZATION_PERCENT,
+    DB_POOL_ACQUIRE_SECONDS,
+    DB_POOL_ACQUIRE_TIMEOUTS,
+    CACHE_HITS,
+    CACHE_MISSES,
+    CACHE_SETS,
+    CACHE_DELETES,
+    CACHE_ERRORS,
+    CACHE_HIT_RATE_PERCENT,
+    CACHE_ENABLED,
+    HTTP_REQUESTS,
+    HTTP_REQUEST_DURATION,
+    HTTP_IN_FLIGHT,
+    HTTP_SLOW_REQUESTS,
+    PROCESS_CPU_PERCENT,
+    PROCESS_RESIDENT_MEMORY,
+];
+
+/// The exported name: `namespace_name`, or `name` alone with an empty namespace.
+pub fn full_name(namespace: &str, metric: &MetricDef) -> String {
+    if namespace.is_empty() {
+        metric.name.to_owned()
+    } else {
+        format!("{namespace}_{}", metric.name)
+    }
+}
+
+/// Whether `namespace` is usable as a Prometheus metric name prefix
+/// (`[a-zA-Z_][a-zA-Z0-9_]*`, or empty for none).
+pub fn is_valid_namespace(namespace: &str) -> bool {
+    let mut chars = namespace.chars();
+    match chars.next() {
+        None => true,
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {
+            chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        Some(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique() {
+        let names: HashSet<_> = CATALOGUE.iter().map(|m| m.name).collect();
+        assert_eq!(names.len(), CATALOGUE.len());
+    }
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        for m in CATALOGUE {
+            assert!(is_valid_namespace(m.name), "{}", m.name);
+            assert_eq!(
+                m.kind == MetricKind::Counter,
+                m.name.ends_with("_total"),
+                "only counters end in _total: {}",
+                m.name
+            );
+            if m.unit == Unit::Bytes || m.unit == Unit::Seconds {
+                let unit = m.unit.as_str();
+                assert!(
+                    m.name.contains(&format!("_{unit}")),
+                    "{} should carry its unit {unit}",
+                    m.name
+                );
+            }
+            assert!(!m.help.is_empty());
+        }
+    }
+
+    #[test]
+    fn contract_names_are_present() {
+        let names: HashSet<_> = CATALOGUE
+            .iter()
+            .map(|m| full_name("health_agent", m))
+            .collect();
+        for expected in [
+            "health_agent_cpu_percent",
+            "health_agent_memory_percent",
+            "health_agent_memory_used_bytes",
+            "health_agent_memory_available_bytes",
+            "health_agent_disk_read_bytes_total",
+            "health_agent_disk_written_bytes_total",
+            "health_agent_db_pool_size",
+            "health_agent_db_pool_available",
+            "health_agent_db_pool_active",
+            "health_agent_db_pool_min_size",
+            "health_agent_db_pool_max_size",
+            "health_agent_db_pool_utilization_percent",
+            "health_agent_cache_hits_total",
+            "health_agent_cache_misses_total",
+            "health_agent_cache_sets_total",
+            "health_agent_cache_deletes_total",
+            "health_agent_cache_errors_total",
+            "health_agent_cache_hit_rate_percent",
+            "health_agent_cache_enabled",
+            "health_agent_http_requests_total",
+            "health_agent_http_request_duration_seconds",
+            "health_agent_http_requests_in_flight",
+            "health_agent_http_slow_requests_total",
+        ] {
+            assert!(names.contains(expected), "missing {expected}");
+        }
+    }
+
+    #[test]
+    fn namespaces_are_validated() {
+        assert!(is_valid_namespace("health_agent"));
+        assert!(is_valid_namespace(""));
+        assert!(!is_valid_namespace("9lives"));
+        assert!(!is_valid_namespace("with-dash"));
+    }
+}

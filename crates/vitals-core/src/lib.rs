@@ -1,0 +1,36 @@
+//! The shared language of Vitals.
+//!
+//! `vitals-core` holds what every other Vitals crate agrees on, and nothing heavier than
+//! `serde`:
+//!
+//! - [`Snapshot`]: the document served by `GET /api/v1/metrics`, field for field;
+//! - [`math`]: the derived figures (utilization, hit rate, rounding) as pure functions;
+//! - [`catalogue`]: every metric Vitals exports, named once with its kind, unit and help;
+//! - [`Histogram`]: a lock-free fixed-bucket latency histogram collectors record into;
+//! - [`Collector`]: the trait a source of figures implements to fill its part of a snapshot.
+//!
+//! ```
+//! use vitals_core::{CacheCounts, CacheSection, Snapshot};
+//!
+//! let mut snapshot = Snapshot::now();
+//! snapshot.cache = CacheSection::from_counts(
+//!     "memory",
+//!     CacheCounts { hits: 3, misses: 1, ..CacheCounts::default() },
+//! );
+//! assert_eq!(snapshot.cache.total_reads, 4);
+//! assert_eq!(snapshot.cache.hit_rate_percent, 75.0);
+//! ```
+
+pub mod catalogue;
+mod collector;
+mod histogram;
+pub mod math;
+mod snapshot;
+
+pub use catalogue::{CATALOGUE, MetricDef, MetricKind, Unit};
+pub use collector::Collector;
+pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS_SECONDS};
+pub use snapshot::{
+    CacheCounts, CacheSection, DatabaseSection, PoolFigures, ProcessSection, Snapshot,
+    SystemFigures, SystemSection, rfc3339_micros,
+};

@@ -1,0 +1,99 @@
+//! Derived figures, kept as pure functions so every rendering computes them the same way.
+//!
+//! The rules: a ratio with a zero denominator is 0 (never NaN or infinity), percentages are
+//! rounded to 2 decimals and megabytes to 1.
+
+/// Bytes in one megabyte as the contract counts it (MiB).
+pub const BYTES_PER_MB: f64 = 1_048_576.0;
+
+/// Rounds `value` to `decimals` places; a non-finite input becomes 0.
+///
+/// ```
+/// assert_eq!(vitals_core::math::round_to(38.461538, 2), 38.46);
+/// assert_eq!(vitals_core::math::round_to(f64::NAN, 2), 0.0);
+/// ```
+pub fn round_to(value: f64, decimals: i32) -> f64 {
+    if !value.is_finite() {
+        return 0.0;
+    }
+    let factor = 10f64.powi(decimals);
+    let rounded = (value * factor).round() / factor;
+    // Avoid "-0.0" in the JSON.
+    if rounded == 0.0 { 0.0 } else { rounded }
+}
+
+/// `part / whole × 100`, rounded to 2 decimals; 0 when `whole` is 0.
+///
+/// ```
+/// use vitals_core::math::percent;
+/// assert_eq!(percent(5.0, 13.0), 38.46);
+/// assert_eq!(percent(3.0, 0.0), 0.0);
+/// ```
+pub fn percent(part: f64, whole: f64) -> f64 {
+    if whole == 0.0 {
+        return 0.0;
+    }
+    round_to(part / whole * 100.0, 2)
+}
+
+/// Pool utilization: active connections over the pool's current size, in percent.
+pub fn pool_utilization(active: u32, size: u32) -> f64 {
+    percent(f64::from(active), f64::from(size))
+}
+
+/// Cache hit rate: hits over all reads (hits + misses), in percent.
+pub fn hit_rate(hits: u64, misses: u64) -> f64 {
+    let reads = hits.saturating_add(misses);
+    // u64 → f64 loses precision only past 2^53 reads, far beyond any process lifetime.
+    percent(hits as f64, reads as f64)
+}
+
+/// Bytes as megabytes rounded to 1 decimal.
+pub fn bytes_to_mb(bytes: u64) -> f64 {
+    round_to(bytes as f64 / BYTES_PER_MB, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_denominators_give_zero() {
+        assert_eq!(percent(0.0, 0.0), 0.0);
+        assert_eq!(percent(7.0, 0.0), 0.0);
+        assert_eq!(pool_utilization(0, 0), 0.0);
+        assert_eq!(pool_utilization(3, 0), 0.0);
+        assert_eq!(hit_rate(0, 0), 0.0);
+    }
+
+    #[test]
+    fn percentages_round_to_two_decimals() {
+        assert_eq!(pool_utilization(5, 13), 38.46);
+        assert_eq!(pool_utilization(13, 13), 100.0);
+        assert_eq!(hit_rate(1234, 456), 73.02);
+        assert_eq!(hit_rate(2, 1), 66.67);
+        assert_eq!(hit_rate(1, 2), 33.33);
+    }
+
+    #[test]
+    fn megabytes_round_to_one_decimal() {
+        assert_eq!(bytes_to_mb(0), 0.0);
+        assert_eq!(bytes_to_mb(1_048_576), 1.0);
+        assert_eq!(bytes_to_mb(1_074_266_112), 1024.5);
+        assert_eq!(bytes_to_mb(104_857), 0.1);
+        assert_eq!(bytes_to_mb(52_428), 0.0);
+    }
+
+    #[test]
+    fn rounding_never_yields_nan_or_negative_zero() {
+        assert_eq!(round_to(f64::NAN, 2), 0.0);
+        assert_eq!(round_to(f64::INFINITY, 1), 0.0);
+        assert!(round_to(-0.001, 2).is_sign_positive());
+        assert_eq!(round_to(2.675_000_1, 2), 2.68);
+    }
+
+    #[test]
+    fn huge_counts_saturate_instead_of_overflowing() {
+        assert_eq!(hit_rate(u64::MAX, 1), 100.0);
+    }
+}

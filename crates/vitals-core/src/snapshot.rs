@@ -1,0 +1,340 @@
+//! The `GET /api/v1/metrics` document.
+//!
+//! Field order follows the contract: its seed fields first, Vitals' extras after. Every
+//! section derives its computed fields (percentages, totals, megabytes) from raw figures
+//! through one constructor, so no caller can get the arithmetic wrong.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::math::{bytes_to_mb, hit_rate, percent, pool_utilization, round_to};
+
+/// One point-in-time view of the machine, the database pool and the cache.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When the snapshot was assembled: RFC 3339, UTC, microseconds.
+    pub timestamp: String,
+    /// Whole-machine figures.
+    #[serde(default)]
+    pub system: SystemSection,
+    /// The database connection pool.
+    #[serde(default)]
+    pub database: DatabaseSection,
+    /// The cache in front of the database.
+    #[serde(default)]
+    pub cache: CacheSection,
+    /// This server process (absent when no collector reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessSection>,
+}
+
+impl Snapshot {
+    /// An empty snapshot stamped with the current time, ready for collectors to fill.
+    pub fn now() -> Self {
+        Self {
+            timestamp: rfc3339_micros(SystemTime::now()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Formats a time as RFC 3339 in UTC with microseconds, e.g. `2026-01-18T14:23:45.123456Z`.
+pub fn rfc3339_micros(time: SystemTime) -> String {
+    humantime::format_rfc3339_micros(time).to_string()
+}
+
+/// Raw machine figures, as a system collector reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SystemFigures {
+    /// CPU busy share of the whole machine over the last sampling window, 0–100.
+    pub cpu_percent: f64,
+    /// Number of logical CPUs.
+    pub cpu_count: u32,
+    /// Total memory in bytes.
+    pub memory_total_bytes: u64,
+    /// Memory in use (total − available) in bytes.
+    pub memory_used_bytes: u64,
+    /// Memory available to new work without swapping, in bytes.
+    pub memory_available_bytes: u64,
+    /// Bytes read from disks since boot.
+    pub disk_read_bytes: u64,
+    /// Bytes written to disks since boot.
+    pub disk_written_bytes: u64,
+}
+
+/// The `system` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SystemSection {
+    /// Whole-machine CPU use over the last sampling window, in percent.
+    pub cpu_percent: f64,
+    /// Memory in use, in MB.
+    pub memory_mb: f64,
+    /// Memory in use over total memory, in percent.
+    pub memory_percent: f64,
+    /// Memory available, in MB.
+    pub memory_available_mb: f64,
+    /// MB read from disks since boot.
+    pub disk_read_mb: f64,
+    /// MB written to disks since boot.
+    pub disk_write_mb: f64,
+    /// Total memory, in MB.
+    pub memory_total_mb: f64,
+    /// Logical CPUs.
+    pub cpu_count: u32,
+    /// Age of the sample these figures come from, in milliseconds.
+    pub sample_age_ms: u64,
+    /// Why the figures are stale or zero, when the sampler failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SystemSection {
+    /// Derives the section from raw figures.
+    pub fn from_figures(f: &SystemFigures, sample_age_ms: u64, error: Option<String>) -> Self {
+        Self {
+            cpu_percent: round_to(f.cpu_percent, 2),
+            memory_mb: bytes_to_mb(f.memory_used_bytes),
+            memory_percent: percent(f.memory_used_bytes as f64, f.memory_total_bytes as f64),
+            memory_available_mb: bytes_to_mb(f.memory_available_bytes),
+            disk_read_mb: bytes_to_mb(f.disk_read_bytes),
+            disk_write_mb: bytes_to_mb(f.disk_written_bytes),
+            memory_total_mb: bytes_to_mb(f.memory_total_bytes),
+            cpu_count: f.cpu_count,
+            sample_age_ms,
+            error,
+        }
+    }
+}
+
+/// Raw pool figures, as a pool collector reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PoolFigures {
+    /// Connections open right now, idle or in use.
+    pub size: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// The pool's configured minimum.
+    pub min: u32,
+    /// The pool's configured maximum.
+    pub max: u32,
+    /// Acquires attempted through the metered pool.
+    pub acquires: u64,
+    /// Acquires that gave up after the acquire timeout.
+    pub acquire_timeouts: u64,
+    /// Median acquire wait in seconds (from the acquire histogram).
+    pub acquire_wait_p50_seconds: f64,
+    /// 99th percentile acquire wait in seconds.
+    pub acquire_wait_p99_seconds: f64,
+}
+
+/// The `database` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSection {
+    /// Connections open right now.
+    pub pool_size: u32,
+    /// Idle connections.
+    pub pool_available: u32,
+    /// Connections in use (size − idle).
+    pub pool_active: u32,
+    /// Configured minimum.
+    pub pool_min_size: u32,
+    /// Configured maximum.
+    pub pool_max_size: u32,
+    /// Active over size, in percent.
+    pub pool_utilization_percent: f64,
+    /// `postgresql` or `sqlite`.
+    pub backend: String,
+    /// Acquires attempted through the metered pool since start.
+    pub acquires_total: u64,
+    /// Acquires that timed out since start.
+    pub acquire_timeouts_total: u64,
+    /// Median acquire wait since start, in milliseconds.
+    pub acquire_wait_p50_ms: f64,
+    /// 99th percentile acquire wait since start, in milliseconds.
+    pub acquire_wait_p99_ms: f64,
+    /// Why the figures are stale or zero, when the collector failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl DatabaseSection {
+    /// Derives the section from raw figures.
+    pub fn from_figures(backend: &str, f: &PoolFigures) -> Self {
+        // sqlx counts idle connections separately from size; clamp in case a connection is
+        // released between the two reads.
+        let idle = f.idle.min(f.size);
+        let active = f.size - idle;
+        Self {
+            pool_size: f.size,
+            pool_available: idle,
+            pool_active: active,
+            pool_min_size: f.min,
+            pool_max_size: f.max,
+            pool_utilization_percent: pool_utilization(active, f.size),
+            backend: backend.to_owned(),
+            acquires_total: f.acquires,
+            acquire_timeouts_total: f.acquire_timeouts,
+            acquire_wait_p50_ms: round_to(f.acquire_wait_p50_seconds * 1000.0, 3),
+            acquire_wait_p99_ms: round_to(f.acquire_wait_p99_seconds * 1000.0, 3),
+            error: None,
+        }
+    }
+}
+
+/// Raw cache counters, as a metered cache keeps them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Reads that found a value.
+    pub hits: u64,
+    /// Reads that found nothing.
+    pub misses: u64,
+    /// Successful writes.
+    pub sets: u64,
+    /// Successful deletes.
+    pub deletes: u64,
+    /// Operations the backend failed (each surfaced to the caller as a miss or a no-op).
+    pub errors: u64,
+}
+
+/// The `cache` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheSection {
+    /// Whether a cache is configured.
+    pub enabled: bool,
+    /// Reads that found a value.
+    pub hits: u64,
+    /// Reads that found nothing.
+    pub misses: u64,
+    /// Successful writes.
+    pub sets: u64,
+    /// Successful deletes.
+    pub deletes: u64,
+    /// Failed operations.
+    pub errors: u64,
+    /// hits + misses.
+    pub total_reads: u64,
+    /// hits over total reads, in percent.
+    pub hit_rate_percent: f64,
+    /// `redis` or `memory`.
+    pub backend: String,
+}
+
+impl CacheSection {
+    /// Derives the section from raw counters of an enabled cache.
+    pub fn from_counts(backend: &str, c: CacheCounts) -> Self {
+        Self {
+            enabled: true,
+            hits: c.hits,
+            misses: c.misses,
+            sets: c.sets,
+            deletes: c.deletes,
+            errors: c.errors,
+            total_reads: c.hits.saturating_add(c.misses),
+            hit_rate_percent: hit_rate(c.hits, c.misses),
+            backend: backend.to_owned(),
+        }
+    }
+}
+
+/// The `process` section: the server process itself.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessSection {
+    /// Operating-system process id.
+    pub pid: u32,
+    /// CPU used by this process over the last sampling window, in percent of one core
+    /// (so it can exceed 100 on several cores, as `top` shows it).
+    pub cpu_percent: f64,
+    /// Resident memory, in MB.
+    pub rss_mb: f64,
+    /// Operating-system threads.
+    pub threads: u32,
+    /// Seconds since the process started.
+    pub uptime_seconds: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_section_derives_active_and_utilization() {
+        let s = DatabaseSection::from_figures(
+            "postgresql",
+            &PoolFigures {
+                size: 13,
+                idle: 8,
+                min: 4,
+                max: 13,
+                ..PoolFigures::default()
+            },
+        );
+        assert_eq!((s.pool_active, s.pool_available), (5, 8));
+        assert_eq!(s.pool_utilization_percent, 38.46);
+    }
+
+    #[test]
+    fn database_section_of_an_empty_pool_is_zero_percent() {
+        let s = DatabaseSection::from_figures("sqlite", &PoolFigures::default());
+        assert_eq!(s.pool_utilization_percent, 0.0);
+        assert_eq!(s.pool_active, 0);
+    }
+
+    #[test]
+    fn idle_above_size_is_clamped() {
+        let s = DatabaseSection::from_figures(
+            "sqlite",
+            &PoolFigures {
+                size: 2,
+                idle: 3,
+                ..PoolFigures::default()
+            },
+        );
+        assert_eq!((s.pool_available, s.pool_active), (2, 0));
+    }
+
+    #[test]
+    fn cache_section_without_reads_has_zero_hit_rate() {
+        let s = CacheSection::from_counts("memory", CacheCounts::default());
+        assert!(s.enabled);
+        assert_eq!((s.total_reads, s.hit_rate_percent), (0, 0.0));
+    }
+
+    #[test]
+    fn system_section_rounds_megabytes_and_percent() {
+        let s = SystemSection::from_figures(
+            &SystemFigures {
+                cpu_percent: 45.234,
+                cpu_count: 2,
+                memory_total_bytes: 4 * 1_048_576 * 1024,
+                memory_used_bytes: 1_074_266_112,
+                memory_available_bytes: 3 * 1_048_576 * 1024,
+                disk_read_bytes: 0,
+                disk_written_bytes: 47_815_065,
+            },
+            5,
+            None,
+        );
+        assert_eq!(s.cpu_percent, 45.23);
+        assert_eq!(s.memory_mb, 1024.5);
+        assert_eq!(s.memory_percent, 25.01);
+        assert_eq!(s.disk_read_mb, 0.0);
+        assert_eq!(s.disk_write_mb, 45.6);
+    }
+
+    #[test]
+    fn zero_total_memory_gives_zero_percent() {
+        let s = SystemSection::from_figures(&SystemFigures::default(), 0, None);
+        assert_eq!(s.memory_percent, 0.0);
+    }
+
+    #[test]
+    fn timestamp_is_utc_with_microseconds() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_768_746_225_123_456);
+        assert_eq!(rfc3339_micros(t), "2026-01-18T14:23:45.123456Z");
+    }
+}
