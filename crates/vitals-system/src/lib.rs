@@ -1,1 +1,28 @@
-//! placeholder
+//! Machine and process figures for Vitals, measured off the request path.
+//!
+//! A [`SystemSampler`] owns a background thread that wakes every sampling interval, reads
+//! CPU (via `sysinfo`), memory, disk IO (`/proc/diskstats` on Linux) and this process's own
+//! CPU, resident memory and threads, and publishes the result. Reading the latest sample is
+//! a lock and an `Arc` clone, so `GET /api/v1/metrics` never waits for a measurement.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use vitals_core::{Collector, Snapshot};
+//! use vitals_system::SystemSampler;
+//!
+//! let sampler = SystemSampler::start(Duration::from_secs(1))?;
+//! let mut snapshot = Snapshot::now();
+//! sampler.collect(&mut snapshot);
+//! println!("cpu {}%", snapshot.system.cpu_percent);
+//! # Ok::<(), vitals_system::SamplerError>(())
+//! ```
+//!
+//! CPU percentages need two readings some time apart; `sysinfo` refuses to measure over less
+//! than [`MIN_INTERVAL`], so the sampler refuses shorter intervals too. Until the first
+//! window has passed (that minimum, after start) CPU figures read 0.
+
+mod diskstats;
+mod sampler;
+
+pub use diskstats::{DiskTotals, parse_diskstats};
+pub use sampler::{MIN_INTERVAL, Sample, SamplerError, SystemSampler};

@@ -1,0 +1,274 @@
+//! The background sampler.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use vitals_core::{Collector, ProcessSection, Snapshot, SystemFigures, SystemSection};
+
+use crate::diskstats::{DiskTotals, parse_diskstats};
+
+/// The shortest sampling interval: CPU use measured over less time is meaningless.
+pub const MIN_INTERVAL: Duration = sysinfo::MINIMUM_CPU_UPDATE_INTERVAL;
+
+/// Why a sampler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SamplerError {
+    /// The interval is below [`MIN_INTERVAL`].
+    #[error(
+        "sampling interval {given:?} is too short: CPU use needs at least {min:?} between readings; use {min:?} or more"
+    )]
+    IntervalTooShort {
+        /// What was asked for.
+        given: Duration,
+        /// The minimum.
+        min: Duration,
+    },
+    /// `sysinfo` cannot read this platform.
+    #[error("system figures are not available on this platform: {0}")]
+    Unsupported(String),
+    /// The sampling thread could not be spawned.
+    #[error("could not start the sampling thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// One reading of the machine and this process.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// Machine figures.
+    pub system: SystemFigures,
+    /// CPU of this process in percent of one core.
+    pub process_cpu_percent: f64,
+    /// Resident memory of this process, bytes.
+    pub process_rss_bytes: u64,
+    /// Threads of this process.
+    pub process_threads: u32,
+    /// When the reading was taken (`None` before the first one).
+    pub taken_at: Option<Instant>,
+    /// What went wrong in the last reading, if anything; other figures keep their last good
+    /// values.
+    pub error: Option<String>,
+}
+
+struct Shared {
+    latest: Mutex<Arc<Sample>>,
+    started: Instant,
+    pid: u32,
+}
+
+/// Samples the machine on a background thread; dropping it stops the thread.
+pub struct SystemSampler {
+    shared: Arc<Shared>,
+    interval: Duration,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SystemSampler {
+    /// Starts sampling every `interval` (at least [`MIN_INTERVAL`]).
+    ///
+    /// Memory and disk figures are read before this returns; the first CPU figures follow
+    /// [`MIN_INTERVAL`] later, then every `interval`.
+    pub fn start(interval: Duration) -> Result<Self, SamplerError> {
+        if interval < MIN_INTERVAL {
+            return Err(SamplerError::IntervalTooShort {
+                given: interval,
+                min: MIN_INTERVAL,
+            });
+        }
+        let mut reader = Reader::new()?;
+        let first = reader.read(None);
+        let shared = Arc::new(Shared {
+            latest: Mutex::new(Arc::new(first)),
+            started: Instant::now(),
+            pid: reader.pid.as_u32(),
+        });
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("vitals-sampler".into())
+                .spawn(move || {
+                    // A short first window so CPU figures appear soon after start.
+                    let mut wait = MIN_INTERVAL;
+                    loop {
+                        match stopped.recv_timeout(wait) {
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                        let previous = shared.latest();
+                        let sample = reader.read(Some(&previous));
+                        *shared.latest.lock().unwrap_or_else(PoisonError::into_inner) =
+                            Arc::new(sample);
+                        wait = interval;
+                    }
+                })?
+        };
+        Ok(Self {
+            shared,
+            interval,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The latest sample.
+    pub fn latest(&self) -> Arc<Sample> {
+        self.shared.latest()
+    }
+
+    /// The sampling interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+}
+
+impl Shared {
+    fn latest(&self) -> Arc<Sample> {
+        Arc::clone(&self.latest.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Drop for SystemSampler {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Collector for SystemSampler {
+    fn collect(&self, snapshot: &mut Snapshot) {
+        let sample = self.latest();
+        let age_ms = sample
+            .taken_at
+            .map_or(0, |t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
+        snapshot.system = SystemSection::from_figures(&sample.system, age_ms, sample.error.clone());
+        snapshot.process = Some(ProcessSection {
+            pid: self.shared.pid,
+            cpu_percent: vitals_core::math::round_to(sample.process_cpu_percent, 2),
+            rss_mb: vitals_core::math::bytes_to_mb(sample.process_rss_bytes),
+            threads: sample.process_threads,
+            uptime_seconds: self.shared.started.elapsed().as_secs(),
+        });
+    }
+}
+
+/// Owns the `sysinfo` state; lives on the sampling thread.
+struct Reader {
+    system: System,
+    pid: Pid,
+}
+
+impl Reader {
+    fn new() -> Result<Self, SamplerError> {
+        let mut system = System::new().map_err(|e| SamplerError::Unsupported(e.to_string()))?;
+        let pid = sysinfo::get_current_pid().map_err(|e| SamplerError::Unsupported(e.to_string()))?;
+        // Baselines for the first CPU window.
+        system.refresh_cpu_usage();
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            false,
+            ProcessRefreshKind::nothing().with_cpu(),
+        );
+        Ok(Self { system, pid })
+    }
+
+    fn read(&mut self, previous: Option<&Sample>) -> Sample {
+        let mut errors = Vec::new();
+        let sys = &mut self.system;
+        sys.refresh_cpu_usage();
+        sys.refresh_memory();
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[self.pid]),
+            false,
+            ProcessRefreshKind::nothing().with_cpu().with_memory(),
+        );
+        let disk = match read_disk_totals() {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(format!("disk figures unavailable: {e}"));
+                previous.map_or_else(DiskTotals::default, |p| DiskTotals {
+                    read_bytes: p.system.disk_read_bytes,
+                    written_bytes: p.system.disk_written_bytes,
+                })
+            }
+        };
+        let (process_cpu_percent, process_rss_bytes) = match sys.process(self.pid) {
+            Some(p) => (f64::from(p.cpu_usage()), p.memory()),
+            None => {
+                errors.push("this process is missing from the process table".into());
+                previous.map_or((0.0, 0), |p| (p.process_cpu_percent, p.process_rss_bytes))
+            }
+        };
+        let first_window = previous.is_none();
+        Sample {
+            system: SystemFigures {
+                cpu_percent: if first_window {
+                    0.0
+                } else {
+                    f64::from(sys.global_cpu_usage())
+                },
+                cpu_count: u32::try_from(sys.cpus().len()).unwrap_or(u32::MAX),
+                memory_total_bytes: sys.total_memory(),
+                memory_used_bytes: sys.used_memory(),
+                memory_available_bytes: sys.available_memory(),
+                disk_read_bytes: disk.read_bytes,
+                disk_written_bytes: disk.written_bytes,
+            },
+            process_cpu_percent: if first_window { 0.0 } else { process_cpu_percent },
+            process_rss_bytes,
+            process_threads: read_thread_count().unwrap_or(0),
+            taken_at: Some(Instant::now()),
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn read_disk_totals() -> std::io::Result<DiskTotals> {
+    let text = std::fs::read_to_string("/proc/diskstats")?;
+    let whole: Vec<String> = std::fs::read_dir("/sys/block")?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    Ok(parse_diskstats(&text, |name| whole.iter().any(|w| w == name)))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_disk_totals() -> std::io::Result<DiskTotals> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "only Linux's /proc/diskstats is read",
+    ))
+}
+
+#[cfg(target_os = "linux")]
+fn read_thread_count() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_thread_count() -> Option<u32> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_intervals_below_the_cpu_minimum() {
+        let err = SystemSampler::start(Duration::from_millis(50))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("too short"), "{err}");
+    }
+}

@@ -1,0 +1,67 @@
+//! The sampler against this machine's real /proc and sysinfo.
+
+use std::time::{Duration, Instant};
+
+use vitals_core::{Collector, Snapshot};
+use vitals_system::{MIN_INTERVAL, SystemSampler};
+
+fn collect(sampler: &SystemSampler) -> Snapshot {
+    let mut snapshot = Snapshot::now();
+    sampler.collect(&mut snapshot);
+    snapshot
+}
+
+#[test]
+fn memory_and_disk_are_read_at_start() {
+    let sampler = SystemSampler::start(Duration::from_secs(1)).expect("sampler starts");
+    let s = collect(&sampler);
+    assert!(s.system.memory_total_mb > 0.0);
+    assert!(s.system.memory_mb > 0.0);
+    assert!(s.system.memory_percent > 0.0 && s.system.memory_percent < 100.0);
+    let sum = s.system.memory_mb + s.system.memory_available_mb;
+    assert!(
+        (sum - s.system.memory_total_mb).abs() <= 0.2,
+        "used + available = total: {sum} vs {}",
+        s.system.memory_total_mb
+    );
+    assert!(s.system.cpu_count >= 1);
+    if cfg!(target_os = "linux") {
+        assert!(s.system.error.is_none(), "{:?}", s.system.error);
+        assert!(s.system.disk_read_mb > 0.0, "a booted Linux machine has read from disk");
+    }
+    let p = s.process.expect("process section");
+    assert_eq!(p.pid, std::process::id());
+    assert!(p.rss_mb > 0.0);
+    assert!(p.threads >= 2, "the test thread and the sampler: {}", p.threads);
+}
+
+#[test]
+fn cpu_follows_a_busy_thread() {
+    let interval = Duration::from_millis(300);
+    let sampler = SystemSampler::start(interval).expect("sampler starts");
+    assert_eq!(collect(&sampler).system.cpu_percent, 0.0, "no window has passed yet");
+
+    // Keep one core busy for two full windows after the first one.
+    let until = Instant::now() + MIN_INTERVAL + interval * 2 + Duration::from_millis(50);
+    let mut spins = 0u64;
+    while Instant::now() < until {
+        spins = std::hint::black_box(spins.wrapping_add(1));
+    }
+    let s = collect(&sampler);
+    let p = s.process.expect("process section");
+    assert!(
+        p.cpu_percent > 30.0,
+        "a spinning thread shows in the process CPU: {}",
+        p.cpu_percent
+    );
+    assert!(s.system.cpu_percent > 10.0 && s.system.cpu_percent <= 100.0, "{}", s.system.cpu_percent);
+    assert!(s.system.sample_age_ms < 1_000, "{}", s.system.sample_age_ms);
+}
+
+#[test]
+fn dropping_the_sampler_stops_its_thread() {
+    let sampler = SystemSampler::start(Duration::from_secs(5)).expect("sampler starts");
+    let started = Instant::now();
+    drop(sampler);
+    assert!(started.elapsed() < Duration::from_secs(1), "drop does not wait for the interval");
+}
