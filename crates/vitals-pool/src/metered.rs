@@ -1,0 +1,100 @@
+//! A pool wrapper that times acquires.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Pool};
+use vitals_core::{Collector, DatabaseSection, Histogram, PoolFigures, Snapshot};
+
+/// A [`sqlx::Pool`] whose acquires are timed and counted.
+///
+/// Cloning is cheap and shares the pool and the counters. Only acquires made through
+/// [`MeteredPool::acquire`] are timed; queries run directly on [`MeteredPool::pool`] still
+/// show in the size and idle figures, which come from sqlx itself.
+pub struct MeteredPool<DB: Database> {
+    pool: Pool<DB>,
+    meter: Arc<Meter>,
+}
+
+impl<DB: Database> Clone for MeteredPool<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            meter: Arc::clone(&self.meter),
+        }
+    }
+}
+
+struct Meter {
+    backend: String,
+    wait: Histogram,
+    acquires: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl<DB: Database> MeteredPool<DB> {
+    /// Wraps `pool`; the backend is named after sqlx's database name, lowercased
+    /// (`postgresql`, `sqlite`).
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self {
+            pool,
+            meter: Arc::new(Meter {
+                backend: DB::NAME.to_ascii_lowercase(),
+                wait: Histogram::latency(),
+                acquires: AtomicU64::new(0),
+                timeouts: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The wrapped pool.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// The backend name shown as `database.backend`.
+    pub fn backend(&self) -> &str {
+        &self.meter.backend
+    }
+
+    /// Acquires a connection, recording how long it took and whether it timed out.
+    pub async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
+        let started = Instant::now();
+        self.meter.acquires.fetch_add(1, Ordering::Relaxed);
+        let result = self.pool.acquire().await;
+        self.meter.wait.record(started.elapsed());
+        if matches!(result, Err(sqlx::Error::PoolTimedOut)) {
+            self.meter.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// The pool's figures right now.
+    pub fn figures(&self) -> PoolFigures {
+        let options = self.pool.options();
+        let wait = self.meter.wait.snapshot();
+        PoolFigures {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            min: options.get_min_connections(),
+            max: options.get_max_connections(),
+            acquires: self.meter.acquires.load(Ordering::Relaxed),
+            acquire_timeouts: self.meter.timeouts.load(Ordering::Relaxed),
+            acquire_wait_p50_seconds: wait.quantile(0.5),
+            acquire_wait_p99_seconds: wait.quantile(0.99),
+        }
+    }
+
+    /// The acquire-wait histogram's counts right now.
+    pub fn acquire_wait(&self) -> vitals_core::HistogramSnapshot {
+        self.meter.wait.snapshot()
+    }
+}
+
+impl<DB: Database> Collector for MeteredPool<DB> {
+    fn collect(&self, snapshot: &mut Snapshot) {
+        snapshot.database = DatabaseSection::from_figures(&self.meter.backend, &self.figures());
+    }
+}
