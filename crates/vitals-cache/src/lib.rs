@@ -1,1 +1,36 @@
-//! placeholder
+//! A metered cache for Vitals: one interface, two backends, honest counters.
+//!
+//! [`MeteredCache`] wraps a [`CacheBackend`] and counts every hit, miss, set, delete and
+//! error; as a [`Collector`](vitals_core::Collector) it fills the snapshot's `cache` section.
+//! Two backends ship: [`RedisBackend`] (through `fred`, reconnecting on its own) and
+//! [`MemoryBackend`] (in-process, through `moka`, bounded in bytes, with a TTL per entry).
+//! [`Backend`] picks one at run time.
+//!
+//! A cache is an optimisation, so its failures never reach the caller as errors: a failed
+//! read is counted in `errors` and answers `None` (the caller goes to the database), a failed
+//! write or delete is counted and answers `false`. The first failure of an outage is logged at
+//! WARN and the recovery at INFO; the failures in between are only counted.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use std::time::Duration;
+//! use vitals_cache::{MemoryBackend, MeteredCache};
+//!
+//! let cache = MeteredCache::new(MemoryBackend::new(1 << 20));
+//! assert_eq!(cache.get("user:1").await, None);
+//! assert!(cache.set("user:1", "hello", Duration::from_secs(60)).await);
+//! assert_eq!(cache.get("user:1").await.as_deref(), Some(&b"hello"[..]));
+//! let counts = cache.counts();
+//! assert_eq!((counts.hits, counts.misses, counts.sets), (1, 1, 1));
+//! # }
+//! ```
+
+mod backend;
+mod memory;
+mod metered;
+mod redis;
+
+pub use backend::{Backend, CacheBackend, CacheError};
+pub use memory::MemoryBackend;
+pub use metered::MeteredCache;
+pub use redis::{RedisBackend, RedisConfig};

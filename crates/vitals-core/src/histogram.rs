@@ -5,8 +5,8 @@ use std::time::Duration;
 
 /// Default upper bucket edges, in seconds, for waits and request latencies: 100 µs to 10 s.
 pub const LATENCY_BUCKETS_SECONDS: &[f64] = &[
-    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 5.0, 10.0,
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
 ];
 
 /// Counts of observations per bucket, plus their count and sum.

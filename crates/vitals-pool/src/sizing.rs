@@ -19,7 +19,9 @@ pub enum SizingError {
     #[error("the pool maximum must be at least 1; raise it")]
     ZeroMax,
     /// The minimum exceeds the maximum.
-    #[error("the pool minimum {min} is above the maximum {max}; lower the minimum or raise the maximum")]
+    #[error(
+        "the pool minimum {min} is above the maximum {max}; lower the minimum or raise the maximum"
+    )]
     MinAboveMax {
         /// The minimum asked for.
         min: u32,
@@ -95,9 +97,18 @@ mod tests {
     #[test]
     fn overrides() {
         let base = PoolSizing::for_cores(4);
-        assert_eq!(base.with_overrides(Some(1), None), Ok(PoolSizing { min: 1, max: 13 }));
-        assert_eq!(base.with_overrides(None, Some(2)), Ok(PoolSizing { min: 2, max: 2 }));
-        assert_eq!(base.with_overrides(None, Some(0)), Err(SizingError::ZeroMax));
+        assert_eq!(
+            base.with_overrides(Some(1), None),
+            Ok(PoolSizing { min: 1, max: 13 })
+        );
+        assert_eq!(
+            base.with_overrides(None, Some(2)),
+            Ok(PoolSizing { min: 2, max: 2 })
+        );
+        assert_eq!(
+            base.with_overrides(None, Some(0)),
+            Err(SizingError::ZeroMax)
+        );
         assert_eq!(
             base.with_overrides(Some(5), Some(3)),
             Err(SizingError::MinAboveMax { min: 5, max: 3 })

@@ -57,11 +57,18 @@ async fn timeouts_are_counted<DB: Database>(pool: MeteredPool<DB>) {
     let held = pool.acquire().await.expect("first acquire");
     let started = Instant::now();
     let second = pool.acquire().await;
-    assert!(matches!(second, Err(sqlx::Error::PoolTimedOut)), "{second:?}");
+    assert!(
+        matches!(second, Err(sqlx::Error::PoolTimedOut)),
+        "{second:?}"
+    );
     assert!(started.elapsed() >= Duration::from_millis(150));
     let s = section(&pool);
     assert_eq!((s.acquires_total, s.acquire_timeouts_total), (2, 1));
-    assert!(s.acquire_wait_p99_ms >= 100.0, "the timed-out wait is recorded: {}", s.acquire_wait_p99_ms);
+    assert!(
+        s.acquire_wait_p99_ms >= 100.0,
+        "the timed-out wait is recorded: {}",
+        s.acquire_wait_p99_ms
+    );
     drop(held);
 }
 

@@ -32,7 +32,8 @@ pub fn parse_diskstats(text: &str, is_whole_disk: impl Fn(&str) -> bool) -> Disk
     for line in text.lines() {
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         // major minor name reads merged sectors_read ms writes merged sectors_written ...
-        let (Some(&name), Some(read), Some(written)) = (fields.get(2), fields.get(5), fields.get(9))
+        let (Some(&name), Some(read), Some(written)) =
+            (fields.get(2), fields.get(5), fields.get(9))
         else {
             continue;
         };
@@ -42,7 +43,9 @@ pub fn parse_diskstats(text: &str, is_whole_disk: impl Fn(&str) -> bool) -> Disk
         let (Ok(read), Ok(written)) = (read.parse::<u64>(), written.parse::<u64>()) else {
             continue;
         };
-        totals.read_bytes = totals.read_bytes.saturating_add(read.saturating_mul(SECTOR_BYTES));
+        totals.read_bytes = totals
+            .read_bytes
+            .saturating_add(read.saturating_mul(SECTOR_BYTES));
         totals.written_bytes = totals
             .written_bytes
             .saturating_add(written.saturating_mul(SECTOR_BYTES));

@@ -143,9 +143,9 @@ impl Drop for SystemSampler {
 impl Collector for SystemSampler {
     fn collect(&self, snapshot: &mut Snapshot) {
         let sample = self.latest();
-        let age_ms = sample
-            .taken_at
-            .map_or(0, |t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
+        let age_ms = sample.taken_at.map_or(0, |t| {
+            u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+        });
         snapshot.system = SystemSection::from_figures(&sample.system, age_ms, sample.error.clone());
         snapshot.process = Some(ProcessSection {
             pid: self.shared.pid,
@@ -166,7 +166,8 @@ struct Reader {
 impl Reader {
     fn new() -> Result<Self, SamplerError> {
         let mut system = System::new().map_err(|e| SamplerError::Unsupported(e.to_string()))?;
-        let pid = sysinfo::get_current_pid().map_err(|e| SamplerError::Unsupported(e.to_string()))?;
+        let pid =
+            sysinfo::get_current_pid().map_err(|e| SamplerError::Unsupported(e.to_string()))?;
         // Baselines for the first CPU window.
         system.refresh_cpu_usage();
         system.refresh_processes_specifics(
@@ -219,7 +220,11 @@ impl Reader {
                 disk_read_bytes: disk.read_bytes,
                 disk_written_bytes: disk.written_bytes,
             },
-            process_cpu_percent: if first_window { 0.0 } else { process_cpu_percent },
+            process_cpu_percent: if first_window {
+                0.0
+            } else {
+                process_cpu_percent
+            },
             process_rss_bytes,
             process_threads: read_thread_count().unwrap_or(0),
             taken_at: Some(Instant::now()),
@@ -234,7 +239,9 @@ fn read_disk_totals() -> std::io::Result<DiskTotals> {
     let whole: Vec<String> = std::fs::read_dir("/sys/block")?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .collect();
-    Ok(parse_diskstats(&text, |name| whole.iter().any(|w| w == name)))
+    Ok(parse_diskstats(&text, |name| {
+        whole.iter().any(|w| w == name)
+    }))
 }
 
 #[cfg(not(target_os = "linux"))]

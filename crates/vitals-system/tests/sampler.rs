@@ -27,19 +27,30 @@ fn memory_and_disk_are_read_at_start() {
     assert!(s.system.cpu_count >= 1);
     if cfg!(target_os = "linux") {
         assert!(s.system.error.is_none(), "{:?}", s.system.error);
-        assert!(s.system.disk_read_mb > 0.0, "a booted Linux machine has read from disk");
+        assert!(
+            s.system.disk_read_mb > 0.0,
+            "a booted Linux machine has read from disk"
+        );
     }
     let p = s.process.expect("process section");
     assert_eq!(p.pid, std::process::id());
     assert!(p.rss_mb > 0.0);
-    assert!(p.threads >= 2, "the test thread and the sampler: {}", p.threads);
+    assert!(
+        p.threads >= 2,
+        "the test thread and the sampler: {}",
+        p.threads
+    );
 }
 
 #[test]
 fn cpu_follows_a_busy_thread() {
     let interval = Duration::from_millis(300);
     let sampler = SystemSampler::start(interval).expect("sampler starts");
-    assert_eq!(collect(&sampler).system.cpu_percent, 0.0, "no window has passed yet");
+    assert_eq!(
+        collect(&sampler).system.cpu_percent,
+        0.0,
+        "no window has passed yet"
+    );
 
     // Keep one core busy for two full windows after the first one.
     let until = Instant::now() + MIN_INTERVAL + interval * 2 + Duration::from_millis(50);
@@ -54,7 +65,11 @@ fn cpu_follows_a_busy_thread() {
         "a spinning thread shows in the process CPU: {}",
         p.cpu_percent
     );
-    assert!(s.system.cpu_percent > 10.0 && s.system.cpu_percent <= 100.0, "{}", s.system.cpu_percent);
+    assert!(
+        s.system.cpu_percent > 10.0 && s.system.cpu_percent <= 100.0,
+        "{}",
+        s.system.cpu_percent
+    );
     assert!(s.system.sample_age_ms < 1_000, "{}", s.system.sample_age_ms);
 }
 
@@ -63,5 +78,8 @@ fn dropping_the_sampler_stops_its_thread() {
     let sampler = SystemSampler::start(Duration::from_secs(5)).expect("sampler starts");
     let started = Instant::now();
     drop(sampler);
-    assert!(started.elapsed() < Duration::from_secs(1), "drop does not wait for the interval");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "drop does not wait for the interval"
+    );
 }

@@ -1,0 +1,104 @@
+//! The backend interface and the run-time choice between the shipped backends.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::{MemoryBackend, RedisBackend};
+
+/// Why a backend operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CacheError {
+    /// The backend is not connected (it keeps reconnecting in the background).
+    #[error("cache backend is not connected")]
+    Disconnected,
+    /// The backend did not answer in time.
+    #[error("cache backend did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The backend answered with an error.
+    #[error("cache backend error: {0}")]
+    Backend(String),
+    /// The backend's configuration is unusable.
+    #[error("invalid cache configuration: {0}")]
+    Config(String),
+}
+
+/// A place to keep bytes under string keys for a while.
+///
+/// Implementations report failures as [`CacheError`]; [`MeteredCache`](crate::MeteredCache)
+/// turns them into counted misses and no-ops.
+pub trait CacheBackend: Send + Sync + 'static {
+    /// Short name shown as `cache.backend`.
+    fn name(&self) -> &'static str;
+    /// The value under `key`, if present and not expired.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Bytes>, CacheError>> + Send;
+    /// Stores `value` under `key` for `ttl`.
+    fn set(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), CacheError>> + Send;
+    /// Removes `key`; `true` when something was removed.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<bool, CacheError>> + Send;
+    /// Checks that the backend answers.
+    fn ping(&self) -> impl Future<Output = Result<(), CacheError>> + Send;
+}
+
+/// One of the shipped backends, chosen at run time.
+pub enum Backend {
+    /// In-process.
+    Memory(MemoryBackend),
+    /// Redis.
+    Redis(RedisBackend),
+}
+
+impl From<MemoryBackend> for Backend {
+    fn from(b: MemoryBackend) -> Self {
+        Self::Memory(b)
+    }
+}
+
+impl From<RedisBackend> for Backend {
+    fn from(b: RedisBackend) -> Self {
+        Self::Redis(b)
+    }
+}
+
+impl CacheBackend for Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Memory(b) => b.name(),
+            Self::Redis(b) => b.name(),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        match self {
+            Self::Memory(b) => b.get(key).await,
+            Self::Redis(b) => b.get(key).await,
+        }
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+        match self {
+            Self::Memory(b) => b.set(key, value, ttl).await,
+            Self::Redis(b) => b.set(key, value, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, CacheError> {
+        match self {
+            Self::Memory(b) => b.delete(key).await,
+            Self::Redis(b) => b.delete(key).await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        match self {
+            Self::Memory(b) => b.ping().await,
+            Self::Redis(b) => b.ping().await,
+        }
+    }
+}
