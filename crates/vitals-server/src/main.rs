@@ -1,1 +1,64 @@
-fn main() {}
+//! `vitals-server`: the Health Agent API with live performance metrics.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vitals_server::{AppState, Args, Settings, StartupError, db::redact_url};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let print_config = args.print_config;
+    let settings = match Settings::resolve(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vitals-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if print_config {
+        print!("{}", settings.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = vitals_server::telemetry::init(settings.log_format, &settings.log) {
+        eprintln!("vitals-server: cannot set up logging: {e}");
+        return ExitCode::from(2);
+    }
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("vitals-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> Result<(), StartupError> {
+    let state = AppState::from_settings(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| StartupError::Listen {
+            addr: settings.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(settings.listen);
+    tracing::info!(
+        database = %settings
+            .database_url
+            .as_deref()
+            .map_or_else(|| format!("embedded sqlite in {}", settings.data_dir.display()), redact_url),
+        cache = state.cache().backend_name(),
+        pool_min = settings.pool_min,
+        pool_max = settings.pool_max,
+        "vitals-server listening on http://{addr}"
+    );
+    vitals_server::serve(listener, state, vitals_server::shutdown_signal())
+        .await
+        .map_err(|source| StartupError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    tracing::info!("vitals-server stopped");
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! The database behind the server: PostgreSQL, or an embedded SQLite file.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite};
+use vitals_core::{Collector, Snapshot};
+use vitals_pool::{MeteredPool, PoolSizing};
+
+use crate::Settings;
+use crate::state::StartupError;
+
+/// The `application_name` the server's PostgreSQL connections carry.
+pub const APPLICATION_NAME: &str = "vitals-server";
+
+/// File name of the embedded database inside `--data-dir`.
+pub const EMBEDDED_FILE: &str = "vitals.db";
+
+/// A metered pool on one of the supported backends.
+#[derive(Clone)]
+pub enum Db {
+    /// PostgreSQL.
+    Postgres(MeteredPool<Postgres>),
+    /// SQLite (embedded or given by URL).
+    Sqlite(MeteredPool<Sqlite>),
+}
+
+impl Db {
+    /// Opens the pool the settings describe and checks one connection works.
+    pub async fn connect(settings: &Settings) -> Result<Self, StartupError> {
+        let sizing = PoolSizing {
+            min: settings.pool_min,
+            max: settings.pool_max,
+        };
+        let acquire = Duration::from_millis(settings.acquire_timeout_ms);
+        match settings.database_url.as_deref() {
+            Some(url) if url.starts_with("postgres") => {
+                let target = redact_url(url);
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| StartupError::database(&target, e))?
+                    .application_name(APPLICATION_NAME);
+                let pool = sizing
+                    .apply(PoolOptions::<Postgres>::new())
+                    .acquire_timeout(acquire)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| StartupError::database(&target, e))?;
+                Ok(Self::Postgres(MeteredPool::new(pool)))
+            }
+            Some(url) => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| StartupError::database(url, e))?;
+                Self::sqlite(url, options, sizing, acquire).await
+            }
+            None => {
+                let dir = &settings.data_dir;
+                std::fs::create_dir_all(dir).map_err(|source| StartupError::DataDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+                let path = dir.join(EMBEDDED_FILE);
+                let options = SqliteConnectOptions::new().filename(&path);
+                Self::sqlite(&path.display().to_string(), options, sizing, acquire).await
+            }
+        }
+    }
+
+    async fn sqlite(
+        target: &str,
+        options: SqliteConnectOptions,
+        sizing: PoolSizing,
+        acquire: Duration,
+    ) -> Result<Self, StartupError> {
+        // WAL lets readers work while one connection writes; NORMAL sync is durable at each
+        // checkpoint and safe against corruption, the usual choice with WAL.
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(acquire);
+        let pool = sizing
+            .apply(PoolOptions::<Sqlite>::new())
+            .acquire_timeout(acquire)
+            .connect_with(options)
+            .await
+            .map_err(|e| StartupError::database(target, e))?;
+        Ok(Self::Sqlite(MeteredPool::new(pool)))
+    }
+
+    /// `postgresql` or `sqlite`.
+    pub fn backend(&self) -> &str {
+        match self {
+            Self::Postgres(p) => p.backend(),
+            Self::Sqlite(p) => p.backend(),
+        }
+    }
+
+    /// Runs `SELECT 1` on a pooled connection.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Postgres(p) => {
+                let mut conn = p.acquire().await?;
+                sqlx::query("SELECT 1").execute(&mut *conn).await?;
+            }
+            Self::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                sqlx::query("SELECT 1").execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for those in use to come back.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(p) => p.pool().close().await,
+            Self::Sqlite(p) => p.pool().close().await,
+        }
+    }
+}
+
+impl Collector for Db {
+    fn collect(&self, snapshot: &mut Snapshot) {
+        match self {
+            Self::Postgres(p) => p.collect(snapshot),
+            Self::Sqlite(p) => p.collect(snapshot),
+        }
+    }
+}
+
+/// The URL with any password replaced, fit for logs and error messages.
+///
+/// ```
+/// use vitals_server::db::redact_url;
+/// assert_eq!(redact_url("postgres://app:pw@db:5432/x"), "postgres://app:***@db:5432/x");
+/// assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
+            let hidden = if credentials.contains(':') {
+                ":***"
+            } else {
+                ""
+            };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}

@@ -1,0 +1,216 @@
+//! The performance layer.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::extract::MatchedPath;
+use http::header::HeaderName;
+use http::{HeaderValue, Method, Request, Response, Uri};
+use tokio::task::futures::TaskLocalFuture;
+use tower::{Layer, Service};
+
+use super::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
+
+/// `X-Response-Time`.
+pub static X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time");
+
+/// The route name logged and labelled for requests that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Times every request and tags its response.
+///
+/// For each request it
+/// - takes the caller's `X-Request-ID` when it is 1–64 characters of `A-Za-z0-9._-`, and
+///   otherwise the next number of a per-process counter starting at 1 (an invalid inbound id is
+///   dropped, never logged);
+/// - makes that id available to handlers (request extension [`RequestId`]) and to error
+///   bodies;
+/// - sets `X-Response-Time: 12.34ms` and `X-Request-ID` on the response, whatever its status;
+/// - logs `SLOW REQUEST: METHOD /path took Nms (threshold: Tms)` at WARN when the request took
+///   longer than the threshold (path without query string; no headers or bodies), and one
+///   DEBUG line per request with method, route, status, duration and id.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use axum::{Router, routing::get, body::Body};
+/// use http::Request;
+/// use tower::ServiceExt;
+/// use vitals_server::middleware::PerfLayer;
+///
+/// let app = Router::new()
+///     .route("/hello", get(|| async { "hi" }))
+///     .layer(PerfLayer::new(Duration::from_millis(3000)));
+/// let res = app.oneshot(Request::get("/hello").body(Body::empty()).unwrap()).await.unwrap();
+/// assert_eq!(res.headers()["x-request-id"], "1");
+/// assert!(res.headers()["x-response-time"].to_str().unwrap().ends_with("ms"));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PerfLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    next_id: AtomicU64,
+    slow: Duration,
+}
+
+impl PerfLayer {
+    /// A layer logging requests slower than `slow` as slow requests.
+    pub fn new(slow: Duration) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                next_id: AtomicU64::new(1),
+                slow,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for PerfLayer {
+    type Service = Perf<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Perf {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service of [`PerfLayer`].
+#[derive(Clone, Debug)]
+pub struct Perf<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S, B, RB> Service<Request<B>> for Perf<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = PerfFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let sequence = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = match req.headers().get(&X_REQUEST_ID) {
+            Some(inbound) if is_valid_request_id(inbound.as_bytes()) => inbound.clone(),
+            _ => HeaderValue::from(sequence),
+        };
+        let id = RequestId(id);
+        req.extensions_mut().insert(id.clone());
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        PerfFuture {
+            inner: CURRENT.scope(id.clone(), self.inner.call(req)),
+            state: Some(Pending {
+                started,
+                id,
+                method,
+                uri,
+                shared: Arc::clone(&self.shared),
+            }),
+        }
+    }
+}
+
+struct Pending {
+    started: Instant,
+    id: RequestId,
+    method: Method,
+    uri: Uri,
+    shared: Arc<Shared>,
+}
+
+pin_project_lite::pin_project! {
+    /// Response future of [`Perf`].
+    pub struct PerfFuture<F> {
+        #[pin]
+        inner: TaskLocalFuture<RequestId, F>,
+        state: Option<Pending>,
+    }
+}
+
+impl<F, RB, E> Future for PerfFuture<F>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(p) = this.state.take() {
+            p.finish(&mut response);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+impl Pending {
+    fn finish<RB>(self, response: &mut Response<RB>) {
+        let elapsed = self.started.elapsed();
+        let millis = elapsed.as_secs_f64() * 1000.0;
+        let route = response
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        let status = response.status().as_u16();
+        if elapsed > self.shared.slow {
+            tracing::warn!(
+                request_id = %self.id,
+                route,
+                status,
+                "SLOW REQUEST: {} {} took {}ms (threshold: {}ms)",
+                self.method,
+                self.uri.path(),
+                elapsed.as_millis(),
+                self.shared.slow.as_millis(),
+            );
+        }
+        tracing::debug!(
+            request_id = %self.id,
+            method = %self.method,
+            route,
+            status,
+            duration_ms = vitals_core::math::round_to(millis, 3),
+            "request"
+        );
+        let headers = response.headers_mut();
+        headers.insert(X_RESPONSE_TIME.clone(), format_millis(millis));
+        headers.insert(X_REQUEST_ID.clone(), self.id.0);
+    }
+}
+
+/// `12.34ms`.
+fn format_millis(millis: f64) -> HeaderValue {
+    let mut text = String::with_capacity(16);
+    let _ = write!(text, "{millis:.2}ms");
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("0.00ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_time_has_two_decimals_and_ms() {
+        assert_eq!(format_millis(234.5612), "234.56ms");
+        assert_eq!(format_millis(0.004), "0.00ms");
+        assert_eq!(format_millis(3456.0), "3456.00ms");
+    }
+}

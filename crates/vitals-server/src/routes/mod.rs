@@ -1,0 +1,44 @@
+//! Route handlers.
+
+pub mod health;
+pub mod metrics;
+
+use std::any::Any;
+
+use axum::Extension;
+use axum::extract::MatchedPath;
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode, Uri};
+
+use crate::ApiError;
+
+/// 404 for every path no route matches.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(uri.path())
+}
+
+/// 405 for a known path with a method it does not serve. The route is known, so it is
+/// passed on for the performance layer to name.
+pub async fn method_not_allowed(
+    method: Method,
+    uri: Uri,
+    route: Option<MatchedPath>,
+) -> impl IntoResponse {
+    let error = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not served on {}", uri.path()),
+    );
+    (route.map(Extension), error)
+}
+
+/// 500 for a handler that panicked; the panic message goes to the log, not to the caller.
+pub fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic payload");
+    tracing::error!(panic = detail, "handler panicked");
+    ApiError::internal().into_response()
+}

@@ -1,0 +1,437 @@
+//! Server settings: each one a flag, an environment variable and a key of an optional TOML
+//! file, resolved as flag > environment > file > default, then validated.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+use vitals_pool::PoolSizing;
+
+/// Command-line arguments of `vitals-server`. Every setting is optional here: what is not
+/// given falls through to the config file, then to the default.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "vitals-server",
+    version,
+    about = "Vitals: the Health Agent API with live performance metrics",
+    long_about = "Serves the Health Agent API with GET /api/v1/metrics (JSON snapshot), \
+GET /health and GET /health/ready, timing every request.\n\n\
+Without --database-url and --redis-url it runs on an embedded SQLite file in --data-dir and \
+an in-process cache, so it needs no other service.\n\n\
+Each setting is a flag, an environment variable, or a key of the --config TOML file \
+(flag > environment > file > default).",
+    after_help = "Examples:\n  vitals-server\n  \
+DATABASE_URL=postgres://127.0.0.1/test REDIS_URL=redis://127.0.0.1:6379 vitals-server\n  \
+vitals-server --config vitals.toml --print-config"
+)]
+pub struct Args {
+    /// TOML file with settings; flags and environment variables override its keys.
+    #[arg(long, env = "VITALS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8000].
+    #[arg(long, env = "VITALS_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// PostgreSQL (postgres://…) or SQLite (sqlite://…) URL; unset: an SQLite file in --data-dir.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Redis URL (redis://host:port[/db]); unset: an in-process cache.
+    #[arg(long, env = "REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Folder for the embedded database, created if missing [default: ./data].
+    #[arg(long, env = "VITALS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Requests slower than this many milliseconds are logged at WARN [default: 3000].
+    #[arg(long, env = "VITALS_SLOW_REQUEST_MS", value_name = "MS")]
+    pub slow_request_ms: Option<u64>,
+    /// Connections the pool keeps open [default: CPU cores].
+    #[arg(long, env = "VITALS_POOL_MIN", value_name = "N")]
+    pub pool_min: Option<u32>,
+    /// Connections the pool never exceeds [default: 2 × CPU cores + 5].
+    #[arg(long, env = "VITALS_POOL_MAX", value_name = "N")]
+    pub pool_max: Option<u32>,
+    /// Longest wait for a pool connection before the request fails [default: 3000].
+    #[arg(long, env = "VITALS_ACQUIRE_TIMEOUT_MS", value_name = "MS")]
+    pub acquire_timeout_ms: Option<u64>,
+    /// How often the system sampler reads CPU, memory and disk, at least 200 [default: 1000].
+    #[arg(long, env = "VITALS_SAMPLE_INTERVAL_MS", value_name = "MS")]
+    pub sample_interval_ms: Option<u64>,
+    /// Bound of the in-process cache in MiB of keys and values [default: 64].
+    #[arg(long, env = "VITALS_CACHE_CAPACITY_MB", value_name = "MIB")]
+    pub cache_capacity_mb: Option<u64>,
+    /// When set, the metrics endpoints require `Authorization: Bearer <token>`.
+    #[arg(
+        long,
+        env = "VITALS_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// Prefix of Prometheus metric names [default: health_agent].
+    #[arg(long, env = "VITALS_METRICS_NAMESPACE", value_name = "NAME")]
+    pub metrics_namespace: Option<String>,
+    /// Log line format [default: text].
+    #[arg(long, env = "VITALS_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, as in RUST_LOG (e.g. `info`, `debug`, `vitals_server=debug`) [default: info].
+    #[arg(long, env = "VITALS_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Print the resolved settings as TOML (token hidden) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The keys a `--config` TOML file may set (same names as the flags, with underscores).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    slow_request_ms: Option<u64>,
+    pool_min: Option<u32>,
+    pool_max: Option<u32>,
+    acquire_timeout_ms: Option<u64>,
+    sample_interval_ms: Option<u64>,
+    cache_capacity_mb: Option<u64>,
+    metrics_token: Option<String>,
+    metrics_namespace: Option<String>,
+    log_format: Option<LogFormat>,
+    log: Option<String>,
+}
+
+/// Settings after merging and validation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Settings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// External database; `None` for the embedded SQLite file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// External Redis; `None` for the in-process cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// Folder of the embedded database.
+    pub data_dir: PathBuf,
+    /// Slow-request threshold in milliseconds.
+    pub slow_request_ms: u64,
+    /// Pool minimum.
+    pub pool_min: u32,
+    /// Pool maximum.
+    pub pool_max: u32,
+    /// Pool acquire timeout in milliseconds.
+    pub acquire_timeout_ms: u64,
+    /// System sampling interval in milliseconds.
+    pub sample_interval_ms: u64,
+    /// In-process cache bound in MiB.
+    pub cache_capacity_mb: u64,
+    /// Bearer token for the metrics endpoints.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "redact")]
+    pub metrics_token: Option<String>,
+    /// Prometheus metric name prefix.
+    pub metrics_namespace: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log: String,
+}
+
+fn redact<S: serde::Serializer>(token: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match token {
+        Some(_) => s.serialize_str("<hidden>"),
+        None => s.serialize_none(),
+    }
+}
+
+/// A setting that cannot be used, with the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {problem}")]
+pub struct SettingsError {
+    /// The flag naming the setting (`--pool-min`), or the config file.
+    pub setting: String,
+    /// What is wrong and how to fix it.
+    pub problem: String,
+}
+
+fn invalid(setting: &str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        setting: setting.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let sizing = PoolSizing::detect();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            database_url: None,
+            redis_url: None,
+            data_dir: PathBuf::from("./data"),
+            slow_request_ms: 3000,
+            pool_min: sizing.min,
+            pool_max: sizing.max,
+            acquire_timeout_ms: 3000,
+            sample_interval_ms: 1000,
+            cache_capacity_mb: 64,
+            metrics_token: None,
+            metrics_namespace: "health_agent".to_owned(),
+            log_format: LogFormat::Text,
+            log: "info".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Merges `args` over the config file they name (if any) over the defaults, and
+    /// validates the result.
+    pub fn resolve(args: Args) -> Result<Self, SettingsError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let d = Self::default();
+        let sizing = PoolSizing::detect()
+            .with_overrides(
+                args.pool_min.or(file.pool_min),
+                args.pool_max.or(file.pool_max),
+            )
+            .map_err(|e| {
+                let setting = match e {
+                    vitals_pool::SizingError::ZeroMax => "--pool-max",
+                    vitals_pool::SizingError::MinAboveMax { .. } => "--pool-min",
+                };
+                invalid(setting, e.to_string())
+            })?;
+        let settings = Self {
+            listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            database_url: args
+                .database_url
+                .or(file.database_url)
+                .filter(|u| !u.is_empty()),
+            redis_url: args.redis_url.or(file.redis_url).filter(|u| !u.is_empty()),
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            slow_request_ms: args
+                .slow_request_ms
+                .or(file.slow_request_ms)
+                .unwrap_or(d.slow_request_ms),
+            pool_min: sizing.min,
+            pool_max: sizing.max,
+            acquire_timeout_ms: args
+                .acquire_timeout_ms
+                .or(file.acquire_timeout_ms)
+                .unwrap_or(d.acquire_timeout_ms),
+            sample_interval_ms: args
+                .sample_interval_ms
+                .or(file.sample_interval_ms)
+                .unwrap_or(d.sample_interval_ms),
+            cache_capacity_mb: args
+                .cache_capacity_mb
+                .or(file.cache_capacity_mb)
+                .unwrap_or(d.cache_capacity_mb),
+            metrics_token: args.metrics_token.or(file.metrics_token),
+            metrics_namespace: args
+                .metrics_namespace
+                .or(file.metrics_namespace)
+                .unwrap_or(d.metrics_namespace),
+            log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
+            log: args.log.or(file.log).unwrap_or(d.log),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(url) = &self.database_url {
+            let scheme = url.split_once("://").map(|(s, _)| s);
+            if !matches!(scheme, Some("postgres" | "postgresql" | "sqlite")) {
+                return Err(invalid(
+                    "--database-url",
+                    "expected a postgres://… or sqlite://… URL, or leave it unset for the embedded database",
+                ));
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            let scheme = url.split_once("://").map(|(s, _)| s);
+            if !matches!(scheme, Some("redis" | "rediss")) {
+                return Err(invalid(
+                    "--redis-url",
+                    "expected a redis://host:port URL, or leave it unset for the in-process cache",
+                ));
+            }
+        }
+        let min_sample = u64::try_from(vitals_system::MIN_INTERVAL.as_millis()).unwrap_or(200);
+        if self.sample_interval_ms < min_sample {
+            return Err(invalid(
+                "--sample-interval-ms",
+                format!(
+                    "{} is too short: CPU use needs at least {min_sample} ms between readings; use {min_sample} or more",
+                    self.sample_interval_ms
+                ),
+            ));
+        }
+        if self.acquire_timeout_ms == 0 {
+            return Err(invalid(
+                "--acquire-timeout-ms",
+                "0 would fail every request; use a positive number of milliseconds (e.g. 3000)",
+            ));
+        }
+        if self.cache_capacity_mb == 0 {
+            return Err(invalid(
+                "--cache-capacity-mb",
+                "0 would cache nothing; use at least 1",
+            ));
+        }
+        if self
+            .metrics_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err(invalid(
+                "--metrics-token",
+                "an empty token protects nothing; unset it or give a long random string",
+            ));
+        }
+        if !vitals_core::catalogue::is_valid_namespace(&self.metrics_namespace) {
+            return Err(invalid(
+                "--metrics-namespace",
+                format!(
+                    "{:?} is not a Prometheus name prefix; use letters, digits and underscores, not starting with a digit",
+                    self.metrics_namespace
+                ),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(invalid(
+                "--log",
+                format!(
+                    "{:?} is not a log filter ({e}); try info or debug",
+                    self.log
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The resolved settings as TOML, with the token hidden.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
+    let setting = format!("--config {}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        invalid(
+            &setting,
+            format!("cannot read the file ({e}); check the path"),
+        )
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let message = e.message().to_owned();
+        let line = e
+            .span()
+            .map(|s| text[..s.start].lines().count().max(1))
+            .map_or(String::new(), |l| format!(" at line {l}"));
+        invalid(
+            &setting,
+            format!("{message}{line}; fix the file or remove the key"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("vitals-server").chain(list.iter().copied()))
+            .expect("arguments parse")
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = Settings::resolve(Args::default()).expect("defaults are valid");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.slow_request_ms, 3000);
+        assert_eq!(s.sample_interval_ms, 1000);
+        assert_eq!(s.metrics_namespace, "health_agent");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        let sizing = PoolSizing::detect();
+        assert_eq!((s.pool_min, s.pool_max), (sizing.min, sizing.max));
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("vitals.toml");
+        std::fs::write(
+            &path,
+            "slow_request_ms = 10\npool_max = 4\nlog_format = \"json\"\n",
+        )
+        .expect("write config");
+        let s = Settings::resolve(args(&[
+            "--config",
+            path.to_str().expect("utf-8 path"),
+            "--slow-request-ms",
+            "20",
+        ]))
+        .expect("valid");
+        assert_eq!(s.slow_request_ms, 20, "flag wins over file");
+        assert_eq!(s.pool_max, 4, "file wins over default");
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused_with_their_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("vitals.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\nslow_ms = 5\n").expect("write config");
+        let e = Settings::resolve(args(&["--config", path.to_str().expect("utf-8")]))
+            .expect_err("unknown key");
+        let text = e.to_string();
+        assert!(
+            text.contains("slow_ms") && text.contains("line 2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting_and_the_fix() {
+        for (list, setting) in [
+            (vec!["--pool-min", "9", "--pool-max", "3"], "--pool-min"),
+            (vec!["--pool-max", "0"], "--pool-max"),
+            (vec!["--sample-interval-ms", "50"], "--sample-interval-ms"),
+            (vec!["--database-url", "mysql://x"], "--database-url"),
+            (vec!["--redis-url", "http://x"], "--redis-url"),
+            (vec!["--metrics-namespace", "9bad"], "--metrics-namespace"),
+            (vec!["--metrics-token", " "], "--metrics-token"),
+            (vec!["--acquire-timeout-ms", "0"], "--acquire-timeout-ms"),
+            (vec!["--log", "==="], "--log"),
+        ] {
+            let e = Settings::resolve(args(&list)).expect_err("invalid");
+            assert_eq!(e.setting, setting, "{e}");
+            assert!(!e.to_string().contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn printed_config_hides_the_token() {
+        let s = Settings::resolve(args(&["--metrics-token", "s3cret"])).expect("valid");
+        let text = s.to_toml();
+        assert!(text.contains("metrics_token = \"<hidden>\""), "{text}");
+        assert!(!text.contains("s3cret"));
+    }
+}
