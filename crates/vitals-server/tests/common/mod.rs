@@ -173,11 +173,11 @@ impl Server {
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                     if let Some(rest) = line.split("listening on http://").nth(1) {
-                        let addr = rest
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
+                        // Text logs end the address at a space, JSON logs at a quote.
+                        let addr: String = rest
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || "[]:.".contains(*c))
+                            .collect();
                         let _ = tx.send(addr);
                     }
                     output.lock().expect("output").push(line);
