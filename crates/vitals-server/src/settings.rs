@@ -343,7 +343,7 @@ fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
         let message = e.message().to_owned();
         let line = e
             .span()
-            .map(|s| text[..s.start].lines().count().max(1))
+            .map(|s| text[..s.start].matches('\n').count() + 1)
             .map_or(String::new(), |l| format!(" at line {l}"));
         invalid(
             &setting,
