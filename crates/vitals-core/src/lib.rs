@@ -6,6 +6,7 @@
 //! - [`Snapshot`]: the document served by `GET /api/v1/metrics`, field for field;
 //! - [`math`]: the derived figures (utilization, hit rate, rounding) as pure functions;
 //! - [`catalogue`]: every metric Vitals exports, named once with its kind, unit and help;
+//! - [`alerts`]: the alert rules, thresholds and `for` durations, named once;
 //! - [`Histogram`]: a lock-free fixed-bucket latency histogram collectors record into;
 //! - [`Collector`]: the trait a source of figures implements to fill its part of a snapshot.
 //!
@@ -21,6 +22,7 @@
 //! assert_eq!(snapshot.cache.hit_rate_percent, 75.0);
 //! ```
 
+pub mod alerts;
 pub mod catalogue;
 mod collector;
 mod histogram;
@@ -31,6 +33,6 @@ pub use catalogue::{CATALOGUE, MetricDef, MetricKind, Unit};
 pub use collector::Collector;
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS_SECONDS};
 pub use snapshot::{
-    CacheCounts, CacheSection, DatabaseSection, PoolFigures, ProcessSection, Snapshot,
+    CacheCounts, CacheSection, DatabaseSection, HttpSection, PoolFigures, ProcessSection, Snapshot,
     SystemFigures, SystemSection, rfc3339_micros,
 };

@@ -24,6 +24,9 @@ pub struct Snapshot {
     /// The cache in front of the database.
     #[serde(default)]
     pub cache: CacheSection,
+    /// HTTP traffic of the server (absent when no collector reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSection>,
     /// This server process (absent when no collector reports it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessSection>,
@@ -238,6 +241,30 @@ impl CacheSection {
             backend: backend.to_owned(),
         }
     }
+}
+
+/// The `http` section: requests the server has answered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSection {
+    /// Requests answered since start.
+    pub requests_total: u64,
+    /// Requests being served right now.
+    pub in_flight: u64,
+    /// Answers with a 4xx status since start.
+    pub client_errors_total: u64,
+    /// Answers with a 5xx status since start.
+    pub server_errors_total: u64,
+    /// Requests slower than the slow-request threshold since start.
+    pub slow_requests_total: u64,
+    /// Median latency over the recent window, in milliseconds.
+    pub latency_p50_ms: f64,
+    /// 95th percentile latency over the recent window, in milliseconds.
+    pub latency_p95_ms: f64,
+    /// 99th percentile latency over the recent window, in milliseconds.
+    pub latency_p99_ms: f64,
+    /// Length of the recent window the percentiles cover, in seconds.
+    pub latency_window_seconds: u64,
 }
 
 /// The `process` section: the server process itself.

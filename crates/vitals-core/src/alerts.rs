@@ -1,0 +1,259 @@
+//! The alert rules, written down once.
+//!
+//! `deploy/prometheus/alerts.yml` is checked against this table, and `vitals alerts`
+//! evaluates it against live polls, so a threshold changes in one place.
+
+use crate::catalogue::{self, MetricDef};
+
+/// How urgent an alert is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth a look.
+    Info,
+    /// Needs attention soon.
+    Warning,
+    /// Needs attention now.
+    Critical,
+}
+
+impl Severity {
+    /// Lowercase name, as the `severity` label spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// When a rule's condition holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Condition {
+    /// value > threshold.
+    Above(f64),
+    /// value >= threshold.
+    AtLeast(f64),
+    /// value < threshold.
+    Below(f64),
+    /// The counter grew since the previous reading.
+    Increased,
+}
+
+impl Condition {
+    /// Whether the condition holds for `value`, given the `previous` reading of the same
+    /// figure (only [`Condition::Increased`] looks at it; without one it does not hold).
+    pub fn holds(self, value: f64, previous: Option<f64>) -> bool {
+        match self {
+            Condition::Above(t) => value > t,
+            Condition::AtLeast(t) => value >= t,
+            Condition::Below(t) => value < t,
+            Condition::Increased => previous.is_some_and(|p| value > p),
+        }
+    }
+
+    /// The comparison as PromQL text after the metric, e.g. `> 80`.
+    fn promql_suffix(self) -> String {
+        match self {
+            Condition::Above(t) => format!("> {t}"),
+            Condition::AtLeast(t) => format!(">= {t}"),
+            Condition::Below(t) => format!("< {t}"),
+            Condition::Increased => "> 0".to_owned(),
+        }
+    }
+}
+
+/// One alert rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AlertRule {
+    /// Alert name, e.g. `HighCPUUsage`.
+    pub name: &'static str,
+    /// The metric it watches.
+    pub metric: MetricDef,
+    /// The JSON snapshot field carrying the same figure (`section.field`).
+    pub json: &'static str,
+    /// When it holds.
+    pub condition: Condition,
+    /// How long it must hold before the alert fires, in seconds (0: at once).
+    pub for_seconds: u64,
+    /// How urgent.
+    pub severity: Severity,
+    /// One-line summary.
+    pub summary: &'static str,
+}
+
+impl AlertRule {
+    /// The Prometheus expression for this rule with metric names under `namespace`.
+    ///
+    /// ```
+    /// let rule = &vitals_core::alerts::RULES[0];
+    /// assert_eq!(rule.promql("health_agent"), "health_agent_cpu_percent > 80");
+    /// ```
+    pub fn promql(&self, namespace: &str) -> String {
+        let name = catalogue::full_name(namespace, &self.metric);
+        match self.condition {
+            Condition::Increased => format!(
+                "sum(increase({name}[5m])) {}",
+                self.condition.promql_suffix()
+            ),
+            c => format!("{name} {}", c.promql_suffix()),
+        }
+    }
+
+    /// The `for` duration as Prometheus writes it (`5m`, `0s`).
+    pub fn promql_for(&self) -> String {
+        let s = self.for_seconds;
+        if s > 0 && s % 60 == 0 {
+            format!("{}m", s / 60)
+        } else {
+            format!("{s}s")
+        }
+    }
+}
+
+const fn rule(
+    name: &'static str,
+    metric: MetricDef,
+    json: &'static str,
+    condition: Condition,
+    for_seconds: u64,
+    severity: Severity,
+    summary: &'static str,
+) -> AlertRule {
+    AlertRule {
+        name,
+        metric,
+        json,
+        condition,
+        for_seconds,
+        severity,
+        summary,
+    }
+}
+
+/// The nine rules of the contract, in its order.
+pub const RULES: &[AlertRule] = &[
+    rule(
+        "HighCPUUsage",
+        catalogue::CPU_PERCENT,
+        "system.cpu_percent",
+        Condition::Above(80.0),
+        300,
+        Severity::Warning,
+        "CPU use above 80% for 5 minutes",
+    ),
+    rule(
+        "CriticalCPUUsage",
+        catalogue::CPU_PERCENT,
+        "system.cpu_percent",
+        Condition::Above(95.0),
+        120,
+        Severity::Critical,
+        "CPU use above 95% for 2 minutes",
+    ),
+    rule(
+        "HighMemoryUsage",
+        catalogue::MEMORY_PERCENT,
+        "system.memory_percent",
+        Condition::Above(85.0),
+        300,
+        Severity::Warning,
+        "memory use above 85% for 5 minutes",
+    ),
+    rule(
+        "CriticalMemoryUsage",
+        catalogue::MEMORY_PERCENT,
+        "system.memory_percent",
+        Condition::Above(95.0),
+        0,
+        Severity::Critical,
+        "memory use above 95%",
+    ),
+    rule(
+        "DatabasePoolExhausted",
+        catalogue::DB_POOL_UTILIZATION_PERCENT,
+        "database.pool_utilization_percent",
+        Condition::AtLeast(100.0),
+        60,
+        Severity::Critical,
+        "every pool connection in use for 1 minute",
+    ),
+    rule(
+        "DatabasePoolHigh",
+        catalogue::DB_POOL_UTILIZATION_PERCENT,
+        "database.pool_utilization_percent",
+        Condition::Above(80.0),
+        300,
+        Severity::Warning,
+        "pool utilization above 80% for 5 minutes",
+    ),
+    rule(
+        "LowCacheHitRate",
+        catalogue::CACHE_HIT_RATE_PERCENT,
+        "cache.hit_rate_percent",
+        Condition::Below(30.0),
+        600,
+        Severity::Warning,
+        "cache hit rate below 30% for 10 minutes",
+    ),
+    rule(
+        "CacheErrors",
+        catalogue::CACHE_ERRORS,
+        "cache.errors",
+        Condition::Increased,
+        0,
+        Severity::Warning,
+        "the cache backend is failing operations",
+    ),
+    rule(
+        "SlowRequests",
+        catalogue::HTTP_SLOW_REQUESTS,
+        "http.slow_requests_total",
+        Condition::Increased,
+        0,
+        Severity::Info,
+        "requests slower than the slow-request threshold",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nine_rules_with_unique_names() {
+        assert_eq!(RULES.len(), 9);
+        let mut names: Vec<_> = RULES.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 9);
+    }
+
+    #[test]
+    fn conditions() {
+        assert!(Condition::Above(80.0).holds(80.01, None));
+        assert!(!Condition::Above(80.0).holds(80.0, None));
+        assert!(Condition::AtLeast(100.0).holds(100.0, None));
+        assert!(Condition::Below(30.0).holds(29.9, None));
+        assert!(!Condition::Increased.holds(5.0, None));
+        assert!(!Condition::Increased.holds(5.0, Some(5.0)));
+        assert!(Condition::Increased.holds(6.0, Some(5.0)));
+    }
+
+    #[test]
+    fn promql_renders() {
+        let by_name = |n: &str| RULES.iter().find(|r| r.name == n).copied();
+        let exhausted = by_name("DatabasePoolExhausted").expect("rule");
+        assert_eq!(
+            exhausted.promql("health_agent"),
+            "health_agent_db_pool_utilization_percent >= 100"
+        );
+        assert_eq!(exhausted.promql_for(), "1m");
+        let errors = by_name("CacheErrors").expect("rule");
+        assert_eq!(
+            errors.promql("ns"),
+            "sum(increase(ns_cache_errors_total[5m])) > 0"
+        );
+        assert_eq!(errors.promql_for(), "0s");
+    }
+}
