@@ -103,7 +103,7 @@ impl AlertRule {
     /// The `for` duration as Prometheus writes it (`5m`, `0s`).
     pub fn promql_for(&self) -> String {
         let s = self.for_seconds;
-        if s > 0 && s % 60 == 0 {
+        if s > 0 && s.is_multiple_of(60) {
             format!("{}m", s / 60)
         } else {
             format!("{s}s")

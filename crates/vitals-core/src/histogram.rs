@@ -70,6 +70,25 @@ impl Histogram {
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
+    /// Sets every count back to zero.
+    pub fn reset(&self) {
+        for b in self.buckets.iter() {
+            b.store(0, Ordering::Relaxed);
+        }
+        self.count.store(0, Ordering::Relaxed);
+        self.sum_nanos.store(0, Ordering::Relaxed);
+    }
+
+    /// A snapshot with this histogram's bounds and no observations.
+    pub fn empty_snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            bounds: self.bounds.to_vec(),
+            counts: vec![0; self.buckets.len()],
+            count: 0,
+            sum_seconds: 0.0,
+        }
+    }
+
     /// A consistent-enough copy of the counts (each counter is read once; concurrent records
     /// may land in some counters and not yet in others).
     pub fn snapshot(&self) -> HistogramSnapshot {
@@ -101,6 +120,16 @@ pub struct HistogramSnapshot {
 }
 
 impl HistogramSnapshot {
+    /// Adds `other`'s observations to these; `other` must have the same bounds (counts of
+    /// mismatched slots are ignored).
+    pub fn merge(&mut self, other: &HistogramSnapshot) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.count += other.count;
+        self.sum_seconds += other.sum_seconds;
+    }
+
     /// Estimates the `q` quantile (0–1) in seconds; 0 with no observations.
     ///
     /// Within a bucket the estimate interpolates linearly; in the overflow bucket it answers

@@ -1,7 +1,7 @@
 //! A pool wrapper that times acquires.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use sqlx::pool::PoolConnection;
@@ -30,6 +30,8 @@ impl<DB: Database> Clone for MeteredPool<DB> {
 struct Meter {
     backend: String,
     wait: Histogram,
+    /// Where waits are also recorded through the `metrics` facade, once an exporter asks.
+    wait_facade: OnceLock<metrics::Histogram>,
     acquires: AtomicU64,
     timeouts: AtomicU64,
 }
@@ -43,6 +45,7 @@ impl<DB: Database> MeteredPool<DB> {
             meter: Arc::new(Meter {
                 backend: DB::NAME.to_ascii_lowercase(),
                 wait: Histogram::latency(),
+                wait_facade: OnceLock::new(),
                 acquires: AtomicU64::new(0),
                 timeouts: AtomicU64::new(0),
             }),
@@ -64,7 +67,11 @@ impl<DB: Database> MeteredPool<DB> {
         let started = Instant::now();
         self.meter.acquires.fetch_add(1, Ordering::Relaxed);
         let result = self.pool.acquire().await;
-        self.meter.wait.record(started.elapsed());
+        let waited = started.elapsed();
+        self.meter.wait.record(waited);
+        if let Some(facade) = self.meter.wait_facade.get() {
+            facade.record(waited.as_secs_f64());
+        }
         if matches!(result, Err(sqlx::Error::PoolTimedOut)) {
             self.meter.timeouts.fetch_add(1, Ordering::Relaxed);
         }
@@ -85,6 +92,12 @@ impl<DB: Database> MeteredPool<DB> {
             acquire_wait_p50_seconds: wait.quantile(0.5),
             acquire_wait_p99_seconds: wait.quantile(0.99),
         }
+    }
+
+    /// Also records every acquire wait, in seconds, into `histogram` (a handle from a
+    /// `metrics` recorder, e.g. a Prometheus exporter's). Only the first call takes effect.
+    pub fn record_waits_into(&self, histogram: metrics::Histogram) {
+        let _ = self.meter.wait_facade.set(histogram);
     }
 
     /// The acquire-wait histogram's counts right now.

@@ -113,6 +113,15 @@ impl Db {
         Ok(())
     }
 
+    /// Also records acquire waits into a `metrics` histogram (see
+    /// [`MeteredPool::record_waits_into`]).
+    pub fn record_waits_into(&self, histogram: metrics::Histogram) {
+        match self {
+            Self::Postgres(p) => p.record_waits_into(histogram),
+            Self::Sqlite(p) => p.record_waits_into(histogram),
+        }
+    }
+
     /// Closes every connection, waiting for those in use to come back.
     pub async fn close(&self) {
         match self {

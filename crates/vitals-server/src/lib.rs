@@ -15,6 +15,7 @@
 
 pub mod db;
 mod error;
+pub mod exporter;
 pub mod middleware;
 pub mod routes;
 pub mod settings;
@@ -22,6 +23,7 @@ mod state;
 pub mod telemetry;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
@@ -36,9 +38,10 @@ use middleware::{PerfLayer, RouteTagLayer};
 /// The whole HTTP surface of the server, with the performance layer on every response
 /// (404s, 405s and panics included).
 pub fn app(state: AppState) -> Router {
-    let perf = PerfLayer::new(state.slow_request());
+    let perf = PerfLayer::with_metrics(Arc::clone(state.http_metrics()));
     Router::new()
         .route("/api/v1/metrics", get(routes::metrics::snapshot))
+        .route("/metrics", get(routes::metrics::prometheus))
         .route("/health", get(routes::health::live))
         .route("/health/ready", get(routes::health::ready))
         .route_layer(RouteTagLayer)

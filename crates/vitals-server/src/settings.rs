@@ -67,6 +67,10 @@ pub struct Args {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// Requests per second the metrics endpoints accept together, past which they answer 429;
+    /// 0 turns the limit off [default: 0].
+    #[arg(long, env = "VITALS_METRICS_RATE_LIMIT", value_name = "PER_SECOND")]
+    pub metrics_rate_limit: Option<u32>,
     /// Prefix of Prometheus metric names [default: health_agent].
     #[arg(long, env = "VITALS_METRICS_NAMESPACE", value_name = "NAME")]
     pub metrics_namespace: Option<String>,
@@ -107,6 +111,7 @@ struct FileSettings {
     sample_interval_ms: Option<u64>,
     cache_capacity_mb: Option<u64>,
     metrics_token: Option<String>,
+    metrics_rate_limit: Option<u32>,
     metrics_namespace: Option<String>,
     log_format: Option<LogFormat>,
     log: Option<String>,
@@ -140,6 +145,8 @@ pub struct Settings {
     /// Bearer token for the metrics endpoints.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "redact")]
     pub metrics_token: Option<String>,
+    /// Requests per second allowed on the metrics endpoints (0: no limit).
+    pub metrics_rate_limit: u32,
     /// Prometheus metric name prefix.
     pub metrics_namespace: String,
     /// Log format.
@@ -187,6 +194,7 @@ impl Default for Settings {
             sample_interval_ms: 1000,
             cache_capacity_mb: 64,
             metrics_token: None,
+            metrics_rate_limit: 0,
             metrics_namespace: "health_agent".to_owned(),
             log_format: LogFormat::Text,
             log: "info".to_owned(),
@@ -242,6 +250,10 @@ impl Settings {
                 .or(file.cache_capacity_mb)
                 .unwrap_or(d.cache_capacity_mb),
             metrics_token: args.metrics_token.or(file.metrics_token),
+            metrics_rate_limit: args
+                .metrics_rate_limit
+                .or(file.metrics_rate_limit)
+                .unwrap_or(d.metrics_rate_limit),
             metrics_namespace: args
                 .metrics_namespace
                 .or(file.metrics_namespace)

@@ -1,7 +1,7 @@
 //! What every handler shares: the pool, the cache, the sampler and a few settings.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 use vitals_core::{Collector, Snapshot};
@@ -9,6 +9,7 @@ use vitals_system::SystemSampler;
 
 use crate::Settings;
 use crate::db::{Db, redact_url};
+use crate::exporter::{Exporter, HttpMetrics};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +66,11 @@ pub struct AppState {
 struct Inner {
     db: Db,
     cache: MeteredCache,
-    system: Option<SystemSampler>,
+    system: SystemSampler,
+    exporter: Arc<Exporter>,
+    http: Arc<HttpMetrics>,
     metrics_token: Option<String>,
-    slow_request: Duration,
+    metrics_limit: Option<RateLimit>,
     check_timeout: Duration,
 }
 
@@ -96,13 +99,25 @@ impl AppState {
             )),
         };
         let acquire = Duration::from_millis(settings.acquire_timeout_ms);
+        let slow = Duration::from_millis(settings.slow_request_ms);
+        let exporter = Arc::new(Exporter::new(&settings.metrics_namespace, slow));
+        db.record_waits_into(exporter.histogram(&vitals_core::catalogue::DB_POOL_ACQUIRE_SECONDS));
+        let http = Arc::new(HttpMetrics::new(
+            exporter.recorder(),
+            &settings.metrics_namespace,
+            slow,
+        ));
+        spawn_upkeep(Arc::downgrade(&exporter));
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 cache: MeteredCache::new(backend),
-                system: Some(system),
+                system,
+                exporter,
+                http,
                 metrics_token: settings.metrics_token.clone(),
-                slow_request: Duration::from_millis(settings.slow_request_ms),
+                metrics_limit: (settings.metrics_rate_limit > 0)
+                    .then(|| RateLimit::new(settings.metrics_rate_limit)),
                 check_timeout: acquire.min(Duration::from_secs(2)),
             }),
         })
@@ -111,12 +126,29 @@ impl AppState {
     /// Assembles a snapshot from the collectors' latest figures; never waits.
     pub fn snapshot(&self) -> Snapshot {
         let mut snapshot = Snapshot::now();
-        if let Some(system) = &self.inner.system {
-            system.collect(&mut snapshot);
-        }
+        self.inner.system.collect(&mut snapshot);
         self.inner.db.collect(&mut snapshot);
         self.inner.cache.collect(&mut snapshot);
+        self.inner.http.collect(&mut snapshot);
         snapshot
+    }
+
+    /// The Prometheus exporter.
+    pub fn exporter(&self) -> &Exporter {
+        &self.inner.exporter
+    }
+
+    /// The HTTP request metrics the performance layer records into.
+    pub fn http_metrics(&self) -> &Arc<HttpMetrics> {
+        &self.inner.http
+    }
+
+    /// Takes one request from the metrics endpoints' rate limit; `false` when it is spent.
+    pub fn take_metrics_permit(&self) -> bool {
+        self.inner
+            .metrics_limit
+            .as_ref()
+            .is_none_or(RateLimit::take)
     }
 
     /// The database.
@@ -134,13 +166,55 @@ impl AppState {
         self.inner.metrics_token.as_deref()
     }
 
-    /// The slow-request threshold.
-    pub fn slow_request(&self) -> Duration {
-        self.inner.slow_request
-    }
-
     /// How long a readiness check waits for a dependency.
     pub fn check_timeout(&self) -> Duration {
         self.inner.check_timeout
+    }
+}
+
+/// Drains the exporter's histograms every few seconds while it lives, so their memory stays
+/// bounded even when nothing scrapes.
+fn spawn_upkeep(exporter: std::sync::Weak<Exporter>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match exporter.upgrade() {
+                Some(e) => e.run_upkeep(),
+                None => return,
+            }
+        }
+    });
+}
+
+/// A token bucket: `per_second` permits a second, bursts up to `per_second`.
+struct RateLimit {
+    per_second: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimit {
+    fn new(per_second: u32) -> Self {
+        let per_second = f64::from(per_second);
+        Self {
+            per_second,
+            state: Mutex::new((per_second, Instant::now())),
+        }
+    }
+
+    fn take(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (tokens, last) = &mut *state;
+        let now = Instant::now();
+        let refill = now.duration_since(*last).as_secs_f64() * self.per_second;
+        *tokens = (*tokens + refill).min(self.per_second);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 }

@@ -117,6 +117,7 @@ async fn json_shape_snapshot() {
     let app = app(state(&embedded(&dir)).await);
     let mut doc = get(&app, "/api/v1/metrics").await.json;
     measured(&mut doc, "system");
+    measured(&mut doc, "http");
     measured(&mut doc, "process");
     insta::assert_json_snapshot!("metrics_json_shape", doc, {
         ".timestamp" => "[timestamp]",

@@ -15,6 +15,7 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
+use crate::exporter::{HttpMetrics, InFlight};
 
 /// `X-Response-Time`.
 pub static X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time");
@@ -56,10 +57,19 @@ pub struct PerfLayer {
     shared: Arc<Shared>,
 }
 
-#[derive(Debug)]
 struct Shared {
     next_id: AtomicU64,
     slow: Duration,
+    metrics: Option<Arc<HttpMetrics>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("slow", &self.slow)
+            .field("metrics", &self.metrics.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PerfLayer {
@@ -69,6 +79,19 @@ impl PerfLayer {
             shared: Arc::new(Shared {
                 next_id: AtomicU64::new(1),
                 slow,
+                metrics: None,
+            }),
+        }
+    }
+
+    /// A layer that also records every request into `metrics` (counts by method, route and
+    /// status, duration histogram, in-flight gauge, slow counter), with its slow threshold.
+    pub fn with_metrics(metrics: Arc<HttpMetrics>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                next_id: AtomicU64::new(1),
+                slow: metrics.slow_threshold(),
+                metrics: Some(metrics),
             }),
         }
     }
@@ -115,8 +138,10 @@ where
         req.extensions_mut().insert(id.clone());
         let method = req.method().clone();
         let uri = req.uri().clone();
+        let in_flight = self.shared.metrics.as_ref().map(HttpMetrics::start);
         PerfFuture {
             inner: CURRENT.scope(id.clone(), self.inner.call(req)),
+            _in_flight: in_flight,
             state: Some(Pending {
                 started,
                 id,
@@ -141,6 +166,7 @@ pin_project_lite::pin_project! {
     pub struct PerfFuture<F> {
         #[pin]
         inner: TaskLocalFuture<RequestId, F>,
+        _in_flight: Option<InFlight>,
         state: Option<Pending>,
     }
 }
@@ -170,6 +196,9 @@ impl Pending {
             .get::<MatchedPath>()
             .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
         let status = response.status().as_u16();
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.observe(&self.method, route, status, elapsed, self.started + elapsed);
+        }
         if elapsed > self.shared.slow {
             tracing::warn!(
                 request_id = %self.id,

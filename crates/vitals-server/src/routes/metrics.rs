@@ -1,16 +1,16 @@
-//! `GET /api/v1/metrics`.
+//! `GET /api/v1/metrics` (JSON) and `GET /metrics` (Prometheus text).
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::{ApiError, AppState};
 
 /// The JSON snapshot. Reads only figures the collectors already hold, so it answers in
 /// microseconds whatever the machine is doing.
 pub async fn snapshot(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
+    if let Err(e) = guard(&state, &headers) {
         return e.into_response();
     }
     let mut response = Json(state.snapshot()).into_response();
@@ -18,6 +18,40 @@ pub async fn snapshot(State(state): State<AppState>, headers: HeaderMap) -> Resp
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The Prometheus text exposition (format 0.0.4), from the same snapshot as the JSON.
+pub async fn prometheus(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = guard(&state, &headers) {
+        return e.into_response();
+    }
+    let body = state.exporter().render(&state.snapshot());
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The checks both metrics endpoints share: the bearer token, then the rate limit (so
+/// unauthenticated callers cannot spend the permits).
+fn guard(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    authorize(state, headers)?;
+    if state.take_metrics_permit() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "the metrics endpoints' rate limit is spent; poll less often or raise --metrics-rate-limit",
+        ))
+    }
 }
 
 /// Checks the bearer token when one is configured.

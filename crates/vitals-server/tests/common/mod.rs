@@ -184,9 +184,9 @@ impl Server {
                 }
             });
         }
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr.parse().expect("listen address"),
-            Err(_) => {
+        let addr = match rx.recv_timeout(Duration::from_secs(30)).map(|a| a.parse()) {
+            Ok(Ok(addr)) => addr,
+            _ => {
                 let _ = child.kill();
                 let mut err = String::new();
                 if let Some(mut e) = child.stderr.take() {

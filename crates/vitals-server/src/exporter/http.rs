@@ -1,0 +1,316 @@
+//! HTTP request metrics, recorded once per request by the performance layer.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use hashbrown::{Equivalent, HashMap};
+use http::Method;
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder};
+use vitals_core::{Collector, HttpSection, Snapshot, catalogue, math::round_to};
+
+use super::window::Window;
+
+/// Route label of the series that absorbs label sets past the cap.
+pub const OVERFLOW: &str = "overflow";
+
+/// Most distinct `(method, route, status)` label sets recorded; later ones share the
+/// overflow series. Routes are templates and methods are normalised, so real traffic stays
+/// far below this; the cap is there so nothing a client sends can grow the series without
+/// bound.
+pub const MAX_SERIES: usize = 500;
+
+/// Request counters, duration histograms, the in-flight gauge and the slow-request counter,
+/// registered through a `metrics` recorder, plus the figures of the JSON `http` section.
+///
+/// Both renderings are written by the same call ([`HttpMetrics::observe`]), once per request.
+pub struct HttpMetrics {
+    recorder: Arc<dyn Recorder + Send + Sync>,
+    names: Names,
+    series: RwLock<HashMap<SeriesKey, Series>>,
+    in_flight_gauge: Gauge,
+    in_flight: AtomicU64,
+    requests: AtomicU64,
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+    slow: AtomicU64,
+    slow_threshold: Duration,
+    recent: Window,
+}
+
+struct Names {
+    requests: KeyName,
+    duration: KeyName,
+    slow: KeyName,
+}
+
+struct Series {
+    requests: Counter,
+    duration: Histogram,
+    slow: Counter,
+}
+
+impl HttpMetrics {
+    /// Metrics named under `namespace`, registered with `recorder`; requests slower than
+    /// `slow_threshold` count as slow. Recent percentiles cover the last minute.
+    pub fn new(
+        recorder: Arc<dyn Recorder + Send + Sync>,
+        namespace: &str,
+        slow_threshold: Duration,
+    ) -> Self {
+        let name = |m: &catalogue::MetricDef| KeyName::from(catalogue::full_name(namespace, m));
+        let in_flight_gauge = recorder.register_gauge(
+            &Key::from_name(name(&catalogue::HTTP_IN_FLIGHT)),
+            &metadata(),
+        );
+        in_flight_gauge.set(0.0);
+        Self {
+            names: Names {
+                requests: name(&catalogue::HTTP_REQUESTS),
+                duration: name(&catalogue::HTTP_REQUEST_DURATION),
+                slow: name(&catalogue::HTTP_SLOW_REQUESTS),
+            },
+            recorder,
+            series: RwLock::new(HashMap::new()),
+            in_flight_gauge,
+            in_flight: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            client_errors: AtomicU64::new(0),
+            server_errors: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
+            slow_threshold,
+            recent: Window::new(
+                Duration::from_secs(10),
+                6,
+                &duration_buckets(slow_threshold),
+            ),
+        }
+    }
+
+    /// The slow-request threshold.
+    pub fn slow_threshold(&self) -> Duration {
+        self.slow_threshold
+    }
+
+    /// Marks a request as started; the guard marks it finished when dropped (also when the
+    /// client goes away before the answer).
+    pub fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight_gauge.increment(1.0);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Records one answered request.
+    pub fn observe(
+        &self,
+        method: &Method,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+        at: Instant,
+    ) {
+        let slow = elapsed > self.slow_threshold;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        match status {
+            400..=499 => {
+                self.client_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            500..=599 => {
+                self.server_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        if slow {
+            self.slow.fetch_add(1, Ordering::Relaxed);
+        }
+        self.recent.record(at, elapsed);
+
+        let method = normalise(method);
+        let wanted = SeriesRef {
+            method,
+            route,
+            status,
+        };
+        let record = |s: &Series| {
+            s.requests.increment(1);
+            s.duration.record(elapsed.as_secs_f64());
+            if slow {
+                s.slow.increment(1);
+            }
+        };
+        {
+            let series = self.series.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(s) = series.get(&wanted) {
+                record(s);
+                return;
+            }
+        }
+        let mut series = self.series.write().unwrap_or_else(|e| e.into_inner());
+        let key = if series.len() < MAX_SERIES {
+            SeriesKey {
+                method,
+                route: route.into(),
+                status,
+            }
+        } else {
+            SeriesKey {
+                method: OVERFLOW,
+                route: OVERFLOW.into(),
+                status: 0,
+            }
+        };
+        let entry = series.entry(key).or_insert_with_key(|k| self.register(k));
+        record(entry);
+    }
+
+    fn register(&self, key: &SeriesKey) -> Series {
+        let status = if key.status == 0 {
+            OVERFLOW.to_owned()
+        } else {
+            key.status.to_string()
+        };
+        let method = Label::new("method", key.method);
+        let route = Label::new("route", key.route.to_string());
+        let with_status = vec![method.clone(), route.clone(), Label::new("status", status)];
+        let without_status = vec![method, route];
+        let m = metadata();
+        Series {
+            requests: self.recorder.register_counter(
+                &Key::from_parts(self.names.requests.clone(), with_status),
+                &m,
+            ),
+            duration: self.recorder.register_histogram(
+                &Key::from_parts(self.names.duration.clone(), without_status.clone()),
+                &m,
+            ),
+            slow: self.recorder.register_counter(
+                &Key::from_parts(self.names.slow.clone(), without_status),
+                &m,
+            ),
+        }
+    }
+
+    /// Distinct label sets recorded so far.
+    pub fn series_count(&self) -> usize {
+        self.series.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The `http` section as of now.
+    pub fn section(&self) -> HttpSection {
+        let recent = self.recent.snapshot(Instant::now());
+        let ms = |q: f64| round_to(recent.quantile(q) * 1000.0, 3);
+        HttpSection {
+            requests_total: self.requests.load(Ordering::Relaxed),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+            client_errors_total: self.client_errors.load(Ordering::Relaxed),
+            server_errors_total: self.server_errors.load(Ordering::Relaxed),
+            slow_requests_total: self.slow.load(Ordering::Relaxed),
+            latency_p50_ms: ms(0.5),
+            latency_p95_ms: ms(0.95),
+            latency_p99_ms: ms(0.99),
+            latency_window_seconds: self.recent.length().as_secs(),
+        }
+    }
+}
+
+impl Collector for HttpMetrics {
+    fn collect(&self, snapshot: &mut Snapshot) {
+        snapshot.http = Some(self.section());
+    }
+}
+
+/// Keeps a request counted as in flight until dropped.
+pub struct InFlight(Arc<HttpMetrics>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.in_flight_gauge.decrement(1.0);
+    }
+}
+
+/// Bucket edges for request durations: the latency buckets plus one at the slow threshold,
+/// so "slower than the threshold" can be read off the histogram exactly.
+pub fn duration_buckets(slow_threshold: Duration) -> Vec<f64> {
+    let mut edges = vitals_core::LATENCY_BUCKETS_SECONDS.to_vec();
+    let slow = slow_threshold.as_secs_f64();
+    if slow > 0.0 && !edges.iter().any(|&e| (e - slow).abs() < 1e-9) {
+        edges.push(slow);
+        edges.sort_by(f64::total_cmp);
+    }
+    edges
+}
+
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
+}
+
+/// Standard methods keep their name; anything else a client invents is `OTHER`.
+fn normalise(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+#[derive(PartialEq, Eq)]
+struct SeriesKey {
+    method: &'static str,
+    route: Arc<str>,
+    status: u16,
+}
+
+/// A borrowed key, so the hot path looks series up without allocating.
+struct SeriesRef<'a> {
+    method: &'static str,
+    route: &'a str,
+    status: u16,
+}
+
+impl Hash for SeriesKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.method, &*self.route, self.status).hash(state);
+    }
+}
+
+impl Hash for SeriesRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.method, self.route, self.status).hash(state);
+    }
+}
+
+impl Equivalent<SeriesKey> for SeriesRef<'_> {
+    fn equivalent(&self, key: &SeriesKey) -> bool {
+        self.method == key.method && self.route == &*key.route && self.status == key.status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_threshold_is_a_bucket_edge() {
+        let edges = duration_buckets(Duration::from_millis(3000));
+        assert!(edges.contains(&3.0));
+        assert!(edges.windows(2).all(|w| w[0] < w[1]));
+        let edges = duration_buckets(Duration::from_millis(250));
+        assert_eq!(edges.iter().filter(|&&e| e == 0.25).count(), 1);
+    }
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let m = Method::from_bytes(b"BREW").expect("method");
+        assert_eq!(normalise(&m), "OTHER");
+        assert_eq!(normalise(&Method::GET), "GET");
+    }
+}
