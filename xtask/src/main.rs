@@ -1,12 +1,14 @@
 //! Project tasks, run as `cargo xtask <task>`.
 //!
 //! - `ci`: formatting, lints, docs and the whole test suite, as CI runs them.
+//! - `docs`: regenerate docs written from code (the metrics table).
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 mod ci;
+mod docs;
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -24,6 +26,7 @@ fn run() -> Result<()> {
     let rest: Vec<String> = args.collect();
     match task.as_deref() {
         Some("ci") => ci::run(&rest),
+        Some("docs") => docs::run(),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())
@@ -38,6 +41,7 @@ cargo xtask <task>
 Tasks:
   ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied) and every test
           (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
+  docs    regenerate the metrics table of docs/metrics.md from the catalogue
 ";
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.

@@ -365,6 +365,34 @@ pub fn full_name(namespace: &str, metric: &MetricDef) -> String {
     }
 }
 
+/// The catalogue as a Markdown table, for `docs/metrics.md` (`cargo xtask docs` writes it;
+/// a test checks the committed file still matches).
+pub fn markdown_table(namespace: &str) -> String {
+    let mut out = String::from(
+        "| name | type | unit | labels | help | JSON counterpart |\n|---|---|---|---|---|---|\n",
+    );
+    for m in CATALOGUE {
+        let kind = match m.kind {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        };
+        let labels = if m.labels.is_empty() {
+            "—".to_owned()
+        } else {
+            m.labels.join(", ")
+        };
+        let json = m.json.map_or("—".to_owned(), |j| format!("`{j}`"));
+        out.push_str(&format!(
+            "| `{}` | {kind} | {} | {labels} | {} | {json} |\n",
+            full_name(namespace, m),
+            m.unit.as_str(),
+            m.help
+        ));
+    }
+    out
+}
+
 /// Whether `namespace` is usable as a Prometheus metric name prefix
 /// (`[a-zA-Z_][a-zA-Z0-9_]*`, or empty for none).
 pub fn is_valid_namespace(namespace: &str) -> bool {
