@@ -3,31 +3,11 @@
 //!
 //! Redis comes from `VITALS_TEST_REDIS_URL` (default: the local server on 6379).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use vitals_cache::{Backend, CacheBackend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 use vitals_core::{CacheCounts, Collector, Snapshot};
-
-fn redis_url() -> String {
-    std::env::var("VITALS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// A key prefix no other test run shares.
-fn prefix(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("vitals-test:{test}:{}:{nanos}", std::process::id())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+use vitals_testkit::{OwnRedis, free_port, redis_url, unique};
 
 async fn redis(url: &str) -> MeteredCache<RedisBackend> {
     let backend = RedisBackend::connect(&RedisConfig::new(url)).expect("valid Redis URL");
@@ -86,12 +66,12 @@ async fn entries_expire<B: CacheBackend>(cache: &MeteredCache<B>, p: &str) {
 async fn redis_counts_exactly() {
     let cache = redis(&redis_url()).await;
     assert_eq!(cache.backend_name(), "redis");
-    counts_exactly(&cache, &prefix("counts")).await;
+    counts_exactly(&cache, &unique("vitals-test:counts")).await;
 }
 
 #[tokio::test]
 async fn redis_entries_expire() {
-    entries_expire(&redis(&redis_url()).await, &prefix("ttl")).await;
+    entries_expire(&redis(&redis_url()).await, &unique("vitals-test:ttl")).await;
 }
 
 #[tokio::test]
@@ -150,42 +130,6 @@ async fn closed_port_counts_errors_and_calls_return() {
             ..CacheCounts::default()
         }
     );
-}
-
-/// A `redis-server` this test owns, on a spare loopback port.
-struct OwnRedis {
-    port: u16,
-    child: Child,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (.ci/run installs it)");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { port, child }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

@@ -1,6 +1,4 @@
 //! MeteredPool against the real PostgreSQL on this machine and a real SQLite file.
-//!
-//! PostgreSQL comes from `VITALS_TEST_DATABASE_URL` (default: the local `test` database).
 
 use std::time::{Duration, Instant};
 
@@ -8,11 +6,7 @@ use sqlx::pool::PoolOptions;
 use sqlx::{Database, Postgres, Sqlite};
 use vitals_core::{Collector, DatabaseSection, Snapshot};
 use vitals_pool::{MeteredPool, PoolSizing};
-
-fn postgres_url() -> String {
-    std::env::var("VITALS_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
+use vitals_testkit::postgres_url;
 
 fn section<DB: Database>(pool: &MeteredPool<DB>) -> DatabaseSection {
     let mut snapshot = Snapshot::now();

@@ -113,6 +113,14 @@ impl Db {
         Ok(())
     }
 
+    /// Brings the schema up to date (the migrations are compiled into the binary).
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Self::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p.pool()).await,
+            Self::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p.pool()).await,
+        }
+    }
+
     /// Also records acquire waits into a `metrics` histogram (see
     /// [`MeteredPool::record_waits_into`]).
     pub fn record_waits_into(&self, histogram: metrics::Histogram) {

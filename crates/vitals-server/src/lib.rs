@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent;
 pub mod db;
 mod error;
 pub mod exporter;
@@ -26,20 +27,27 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::ApiError;
 pub use settings::{Args, LogFormat, Settings, SettingsError};
 pub use state::{AppState, StartupError};
 
-use middleware::{PerfLayer, RouteTagLayer};
+use middleware::{PerfLayer, RouteTagLayer, TimeoutLayer};
 
 /// The whole HTTP surface of the server, with the performance layer on every response
-/// (404s, 405s and panics included).
+/// (404s, 405s, timeouts and panics included).
 pub fn app(state: AppState) -> Router {
     let perf = PerfLayer::with_metrics(Arc::clone(state.http_metrics()));
+    let timeout = TimeoutLayer::new(state.request_timeout());
     Router::new()
+        .route(
+            "/api/v1/chat",
+            post(agent::chat).layer(DefaultBodyLimit::max(agent::MAX_BODY_BYTES)),
+        )
+        .route("/api/v1/users/{user_id}/history", get(agent::history))
         .route("/api/v1/metrics", get(routes::metrics::snapshot))
         .route("/metrics", get(routes::metrics::prometheus))
         .route("/health", get(routes::health::live))
@@ -47,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .route_layer(RouteTagLayer)
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(timeout)
         .layer(CatchPanicLayer::custom(routes::panic_response))
         .layer(perf)
         .with_state(state)

@@ -56,6 +56,12 @@ pub struct Args {
     /// How often the system sampler reads CPU, memory and disk, at least 200 [default: 1000].
     #[arg(long, env = "VITALS_SAMPLE_INTERVAL_MS", value_name = "MS")]
     pub sample_interval_ms: Option<u64>,
+    /// Deadline of every request; past it the answer is 504 [default: 10000].
+    #[arg(long, env = "VITALS_REQUEST_TIMEOUT_MS", value_name = "MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Simulated think time of the built-in agent, to imitate a slow model [default: 0].
+    #[arg(long, env = "VITALS_AGENT_LATENCY_MS", value_name = "MS")]
+    pub agent_latency_ms: Option<u64>,
     /// Bound of the in-process cache in MiB of keys and values [default: 64].
     #[arg(long, env = "VITALS_CACHE_CAPACITY_MB", value_name = "MIB")]
     pub cache_capacity_mb: Option<u64>,
@@ -109,6 +115,8 @@ struct FileSettings {
     pool_max: Option<u32>,
     acquire_timeout_ms: Option<u64>,
     sample_interval_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    agent_latency_ms: Option<u64>,
     cache_capacity_mb: Option<u64>,
     metrics_token: Option<String>,
     metrics_rate_limit: Option<u32>,
@@ -140,6 +148,10 @@ pub struct Settings {
     pub acquire_timeout_ms: u64,
     /// System sampling interval in milliseconds.
     pub sample_interval_ms: u64,
+    /// Request deadline in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Think time of the built-in agent in milliseconds.
+    pub agent_latency_ms: u64,
     /// In-process cache bound in MiB.
     pub cache_capacity_mb: u64,
     /// Bearer token for the metrics endpoints.
@@ -192,6 +204,8 @@ impl Default for Settings {
             pool_max: sizing.max,
             acquire_timeout_ms: 3000,
             sample_interval_ms: 1000,
+            request_timeout_ms: 10_000,
+            agent_latency_ms: 0,
             cache_capacity_mb: 64,
             metrics_token: None,
             metrics_rate_limit: 0,
@@ -245,6 +259,14 @@ impl Settings {
                 .sample_interval_ms
                 .or(file.sample_interval_ms)
                 .unwrap_or(d.sample_interval_ms),
+            request_timeout_ms: args
+                .request_timeout_ms
+                .or(file.request_timeout_ms)
+                .unwrap_or(d.request_timeout_ms),
+            agent_latency_ms: args
+                .agent_latency_ms
+                .or(file.agent_latency_ms)
+                .unwrap_or(d.agent_latency_ms),
             cache_capacity_mb: args
                 .cache_capacity_mb
                 .or(file.cache_capacity_mb)
@@ -298,6 +320,12 @@ impl Settings {
             return Err(invalid(
                 "--acquire-timeout-ms",
                 "0 would fail every request; use a positive number of milliseconds (e.g. 3000)",
+            ));
+        }
+        if self.request_timeout_ms == 0 {
+            return Err(invalid(
+                "--request-timeout-ms",
+                "0 would fail every request; use a positive number of milliseconds (e.g. 10000)",
             ));
         }
         if self.cache_capacity_mb == 0 {

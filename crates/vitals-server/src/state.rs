@@ -9,6 +9,7 @@ use vitals_system::SystemSampler;
 
 use crate::Settings;
 use crate::db::{Db, redact_url};
+use crate::agent::{Agent, RuleAgent};
 use crate::exporter::{Exporter, HttpMetrics};
 
 /// Why the server could not start.
@@ -32,6 +33,9 @@ pub enum StartupError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate the database schema: {0}; check the database user may create tables")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     /// The system sampler could not start.
     #[error("cannot start the system sampler: {0}")]
     Sampler(#[from] vitals_system::SamplerError),
@@ -69,6 +73,8 @@ struct Inner {
     system: SystemSampler,
     exporter: Arc<Exporter>,
     http: Arc<HttpMetrics>,
+    agent: Arc<dyn Agent>,
+    request_timeout: Duration,
     metrics_token: Option<String>,
     metrics_limit: Option<RateLimit>,
     check_timeout: Duration,
@@ -81,8 +87,16 @@ impl AppState {
     /// An unreachable Redis does not stop the start: the cache counts errors and reconnects
     /// in the background. An unreachable database does, with a message naming the fix.
     pub async fn from_settings(settings: &Settings) -> Result<Self, StartupError> {
+        let agent = RuleAgent::new(Duration::from_millis(settings.agent_latency_ms));
+        Self::with_agent(settings, Arc::new(agent)).await
+    }
+
+    /// As [`AppState::from_settings`], with your own [`Agent`] (a model client) answering
+    /// chat messages instead of the built-in rules.
+    pub async fn with_agent(settings: &Settings, agent: Arc<dyn Agent>) -> Result<Self, StartupError> {
         let system = SystemSampler::start(Duration::from_millis(settings.sample_interval_ms))?;
         let db = Db::connect(settings).await?;
+        db.migrate().await?;
         let backend = match &settings.redis_url {
             Some(url) => {
                 let redis = RedisBackend::connect(&RedisConfig::new(url.as_str()))?;
@@ -115,6 +129,8 @@ impl AppState {
                 system,
                 exporter,
                 http,
+                agent,
+                request_timeout: Duration::from_millis(settings.request_timeout_ms),
                 metrics_token: settings.metrics_token.clone(),
                 metrics_limit: (settings.metrics_rate_limit > 0)
                     .then(|| RateLimit::new(settings.metrics_rate_limit)),
@@ -131,6 +147,16 @@ impl AppState {
         self.inner.cache.collect(&mut snapshot);
         self.inner.http.collect(&mut snapshot);
         snapshot
+    }
+
+    /// The agent answering chat messages.
+    pub fn agent(&self) -> &dyn Agent {
+        self.inner.agent.as_ref()
+    }
+
+    /// The deadline of every request.
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
     }
 
     /// The Prometheus exporter.

@@ -14,21 +14,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use vitals_server::{AppState, Settings};
 
-pub fn postgres_url() -> String {
-    std::env::var("VITALS_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("VITALS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+pub use vitals_testkit::{OwnRedis, Proxy, free_port, postgres_url, redis_url, unique};
 
 /// Settings for an embedded server in `dir`, with a small pool.
 pub fn embedded(dir: &tempfile::TempDir) -> Settings {

@@ -1,0 +1,20 @@
+//! The reference Health Agent API: a small real service on the pool and the cache.
+//!
+//! `POST /api/v1/chat` reads the user's recent history (cache first, then the database,
+//! then fills the cache), asks an [`Agent`] for a reply, stores the message and the reply in
+//! one transaction and drops the cached history. `GET /api/v1/users/{user_id}/history`
+//! serves the history through the same cache. Every number on `/api/v1/metrics` moves for a
+//! reason: pool acquires, cache hits and misses, request latencies.
+//!
+//! It is built only from the collector crates' public APIs, as a user's own service would be.
+
+mod brain;
+mod handlers;
+mod store;
+
+pub use brain::{Agent, AgentError, AgentFuture, RuleAgent};
+pub use handlers::{
+    ChatRequest, ChatResponse, HistoryQuery, HistoryResponse, MAX_BODY_BYTES, MAX_MESSAGE_CHARS,
+    chat, history,
+};
+pub use store::{Exchange, HISTORY_TTL, HISTORY_WINDOW, Message};
