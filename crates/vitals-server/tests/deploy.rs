@@ -33,8 +33,7 @@ fn deploy_file(relative: &str) -> PathBuf {
 
 fn read(relative: &str) -> String {
     let path = deploy_file(relative);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// Runs `program args…` in `deploy/` and panics with its whole output unless it succeeds.
@@ -209,14 +208,12 @@ fn every_alert_rule_has_firing_and_quiet_unit_tests() {
         } else if t.starts_with("- eval_time:") {
             current = None;
             awaiting_alerts = false;
-        } else if t == "exp_alerts: []" {
-            if let Some(name) = &current {
-                quiet.insert(name.clone());
-            }
         } else if t == "exp_alerts:" {
             awaiting_alerts = true;
-        } else if awaiting_alerts && t.starts_with("- exp_labels:") {
-            if let Some(name) = &current {
+        } else if let Some(name) = &current {
+            if t == "exp_alerts: []" {
+                quiet.insert(name.clone());
+            } else if awaiting_alerts && t.starts_with("- exp_labels:") {
                 firing.insert(name.clone());
             }
         }
@@ -252,11 +249,7 @@ fn alertmanager_config_is_valid_and_routes_by_severity() {
         "prometheus-alertmanager",
         &["check-config", "alertmanager/alertmanager.yml"],
     );
-    for (severity, receiver) in [
-        ("critical", "pager"),
-        ("warning", "chat"),
-        ("info", "null"),
-    ] {
+    for (severity, receiver) in [("critical", "pager"), ("warning", "chat"), ("info", "null")] {
         let label = format!("severity={severity}");
         let out = run_tool(
             "amtool",
@@ -462,7 +455,10 @@ fn dashboard_has_the_four_groups_variables_and_a_sane_layout() {
         ("heatmap", "Latency distribution"),
         ("stat", "Error rate (5xx)"),
     ] {
-        assert!(types.contains(&(kind, title)), "{kind} panel {title} missing");
+        assert!(
+            types.contains(&(kind, title)),
+            "{kind} panel {title} missing"
+        );
     }
 
     // Unique ids, and no two panels covering the same grid cell.
@@ -570,7 +566,14 @@ fn compose_file_refers_to_files_that_exist() {
     }
     assert!(checked >= 6, "only {checked} local files referenced");
     assert!(compose.contains("dockerfile: deploy/Dockerfile"));
-    for service in ["vitals:", "postgres:", "redis:", "prometheus:", "alertmanager:", "grafana:"] {
+    for service in [
+        "vitals:",
+        "postgres:",
+        "redis:",
+        "prometheus:",
+        "alertmanager:",
+        "grafana:",
+    ] {
         assert!(
             compose.lines().any(|l| l == format!("  {service}")),
             "service {service} missing from docker-compose.yml"
