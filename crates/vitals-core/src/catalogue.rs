@@ -198,6 +198,15 @@ pub const DB_POOL_ACQUIRE_SECONDS: MetricDef = def(
     &[],
     None,
 );
+/// Acquires that failed.
+pub const DB_POOL_ACQUIRE_ERRORS: MetricDef = def(
+    "db_pool_acquire_errors_total",
+    Counter,
+    Count,
+    "Connection acquires that failed: the database refused or did not answer, or the wait timed out",
+    &[],
+    Some("database.acquire_errors_total"),
+);
 /// Acquires that timed out.
 pub const DB_POOL_ACQUIRE_TIMEOUTS: MetricDef = def(
     "db_pool_acquire_timeouts_total",
@@ -340,6 +349,7 @@ pub const CATALOGUE: &[MetricDef] = &[
     DB_POOL_MAX_SIZE,
     DB_POOL_UTILIZATION_PERCENT,
     DB_POOL_ACQUIRE_SECONDS,
+    DB_POOL_ACQUIRE_ERRORS,
     DB_POOL_ACQUIRE_TIMEOUTS,
     CACHE_HITS,
     CACHE_MISSES,

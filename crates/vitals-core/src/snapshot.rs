@@ -124,6 +124,8 @@ pub struct PoolFigures {
     pub max: u32,
     /// Acquires attempted through the metered pool.
     pub acquires: u64,
+    /// Acquires that failed, timeouts included.
+    pub acquire_errors: u64,
     /// Acquires that gave up after the acquire timeout.
     pub acquire_timeouts: u64,
     /// Median acquire wait in seconds (from the acquire histogram).
@@ -152,7 +154,9 @@ pub struct DatabaseSection {
     pub backend: String,
     /// Acquires attempted through the metered pool since start.
     pub acquires_total: u64,
-    /// Acquires that timed out since start.
+    /// Acquires that failed since start (the database unreachable, or a timeout).
+    pub acquire_errors_total: u64,
+    /// Of those, acquires that gave up after the acquire timeout.
     pub acquire_timeouts_total: u64,
     /// Median acquire wait since start, in milliseconds.
     pub acquire_wait_p50_ms: f64,
@@ -179,6 +183,7 @@ impl DatabaseSection {
             pool_utilization_percent: pool_utilization(active, f.size),
             backend: backend.to_owned(),
             acquires_total: f.acquires,
+            acquire_errors_total: f.acquire_errors,
             acquire_timeouts_total: f.acquire_timeouts,
             acquire_wait_p50_ms: round_to(f.acquire_wait_p50_seconds * 1000.0, 3),
             acquire_wait_p99_ms: round_to(f.acquire_wait_p99_seconds * 1000.0, 3),

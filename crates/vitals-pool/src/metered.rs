@@ -33,6 +33,7 @@ struct Meter {
     /// Where waits are also recorded through the `metrics` facade, once an exporter asks.
     wait_facade: OnceLock<metrics::Histogram>,
     acquires: AtomicU64,
+    errors: AtomicU64,
     timeouts: AtomicU64,
 }
 
@@ -47,6 +48,7 @@ impl<DB: Database> MeteredPool<DB> {
                 wait: Histogram::latency(),
                 wait_facade: OnceLock::new(),
                 acquires: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
                 timeouts: AtomicU64::new(0),
             }),
         }
@@ -62,7 +64,8 @@ impl<DB: Database> MeteredPool<DB> {
         &self.meter.backend
     }
 
-    /// Acquires a connection, recording how long it took and whether it timed out.
+    /// Acquires a connection, recording how long it took and whether it failed (timed out,
+    /// or the database refused a new connection).
     pub async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
         let started = Instant::now();
         self.meter.acquires.fetch_add(1, Ordering::Relaxed);
@@ -72,8 +75,11 @@ impl<DB: Database> MeteredPool<DB> {
         if let Some(facade) = self.meter.wait_facade.get() {
             facade.record(waited.as_secs_f64());
         }
-        if matches!(result, Err(sqlx::Error::PoolTimedOut)) {
-            self.meter.timeouts.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = &result {
+            self.meter.errors.fetch_add(1, Ordering::Relaxed);
+            if matches!(e, sqlx::Error::PoolTimedOut) {
+                self.meter.timeouts.fetch_add(1, Ordering::Relaxed);
+            }
         }
         result
     }
@@ -88,6 +94,7 @@ impl<DB: Database> MeteredPool<DB> {
             min: options.get_min_connections(),
             max: options.get_max_connections(),
             acquires: self.meter.acquires.load(Ordering::Relaxed),
+            acquire_errors: self.meter.errors.load(Ordering::Relaxed),
             acquire_timeouts: self.meter.timeouts.load(Ordering::Relaxed),
             acquire_wait_p50_seconds: wait.quantile(0.5),
             acquire_wait_p99_seconds: wait.quantile(0.99),

@@ -57,7 +57,14 @@ async fn timeouts_are_counted<DB: Database>(pool: MeteredPool<DB>) {
     );
     assert!(started.elapsed() >= Duration::from_millis(150));
     let s = section(&pool);
-    assert_eq!((s.acquires_total, s.acquire_timeouts_total), (2, 1));
+    assert_eq!(
+        (
+            s.acquires_total,
+            s.acquire_errors_total,
+            s.acquire_timeouts_total
+        ),
+        (2, 1, 1)
+    );
     assert!(
         s.acquire_wait_p99_ms >= 100.0,
         "the timed-out wait is recorded: {}",

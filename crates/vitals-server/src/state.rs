@@ -8,8 +8,8 @@ use vitals_core::{Collector, Snapshot};
 use vitals_system::SystemSampler;
 
 use crate::Settings;
-use crate::db::{Db, redact_url};
 use crate::agent::{Agent, RuleAgent};
+use crate::db::{Db, redact_url};
 use crate::exporter::{Exporter, HttpMetrics};
 
 /// Why the server could not start.
@@ -93,7 +93,10 @@ impl AppState {
 
     /// As [`AppState::from_settings`], with your own [`Agent`] (a model client) answering
     /// chat messages instead of the built-in rules.
-    pub async fn with_agent(settings: &Settings, agent: Arc<dyn Agent>) -> Result<Self, StartupError> {
+    pub async fn with_agent(
+        settings: &Settings,
+        agent: Arc<dyn Agent>,
+    ) -> Result<Self, StartupError> {
         let system = SystemSampler::start(Duration::from_millis(settings.sample_interval_ms))?;
         let db = Db::connect(settings).await?;
         db.migrate().await?;

@@ -57,7 +57,10 @@ impl OwnRedis {
             .expect("redis-server is installed (.ci/run installs it)");
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self { port, child }
@@ -113,6 +116,8 @@ impl Proxy {
                         continue;
                     }
                     let mut cuts = cuts.clone();
+                    // Only cuts after this connection was accepted close it.
+                    cuts.borrow_and_update();
                     tokio::spawn(async move {
                         let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
                             return;

@@ -19,7 +19,12 @@ pub struct AgentError(pub String);
 /// A real model client implements this; the server needs nothing else from it.
 pub trait Agent: Send + Sync + 'static {
     /// The reply to `message`.
-    fn reply<'a>(&'a self, user_id: &'a str, message: &'a str, history: &'a [Message]) -> AgentFuture<'a>;
+    fn reply<'a>(
+        &'a self,
+        user_id: &'a str,
+        message: &'a str,
+        history: &'a [Message],
+    ) -> AgentFuture<'a>;
 }
 
 /// Wellness tips chosen by keyword: the same input always gives the same reply. An optional
@@ -63,11 +68,15 @@ const RULES: &[(&[&str], &str)] = &[
     ),
 ];
 
-const FALLBACK: &str =
-    "Small steady habits help most: sleep, movement, water and regular meals. Tell me which one you want to work on.";
+const FALLBACK: &str = "Small steady habits help most: sleep, movement, water and regular meals. Tell me which one you want to work on.";
 
 impl Agent for RuleAgent {
-    fn reply<'a>(&'a self, _user_id: &'a str, message: &'a str, history: &'a [Message]) -> AgentFuture<'a> {
+    fn reply<'a>(
+        &'a self,
+        _user_id: &'a str,
+        message: &'a str,
+        history: &'a [Message],
+    ) -> AgentFuture<'a> {
         Box::pin(async move {
             if !self.think.is_zero() {
                 tokio::time::sleep(self.think).await;

@@ -118,7 +118,12 @@ async fn load(db: &Db, user_id: &str) -> Result<Vec<Message>, sqlx::Error> {
     })
 }
 
-async fn insert(db: &Db, user_id: &str, message: &str, reply: &str) -> Result<Exchange, sqlx::Error> {
+async fn insert(
+    db: &Db,
+    user_id: &str,
+    message: &str,
+    reply: &str,
+) -> Result<Exchange, sqlx::Error> {
     let now = now_micros();
     on_either_backend!(db, |conn| {
         let mut tx = conn.begin().await?;
@@ -138,10 +143,11 @@ async fn insert(db: &Db, user_id: &str, message: &str, reply: &str) -> Result<Ex
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-        let history_len: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let history_len: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM messages WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(Exchange {
             user_message_id,

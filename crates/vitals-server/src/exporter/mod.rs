@@ -146,6 +146,7 @@ fn value_of(s: &Snapshot, def: &MetricDef) -> f64 {
         "db_pool_min_size" => f64::from(s.database.pool_min_size),
         "db_pool_max_size" => f64::from(s.database.pool_max_size),
         "db_pool_utilization_percent" => s.database.pool_utilization_percent,
+        "db_pool_acquire_errors_total" => s.database.acquire_errors_total as f64,
         "db_pool_acquire_timeouts_total" => s.database.acquire_timeouts_total as f64,
         "cache_hits_total" => s.cache.hits as f64,
         "cache_misses_total" => s.cache.misses as f64,
@@ -181,6 +182,7 @@ mod tests {
         s.database.pool_min_size = 1;
         s.database.pool_max_size = 1;
         s.database.pool_utilization_percent = 1.0;
+        s.database.acquire_errors_total = 1;
         s.database.acquire_timeouts_total = 1;
         s.cache = vitals_core::CacheSection::from_counts(
             "memory",
