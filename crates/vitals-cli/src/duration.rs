@@ -20,9 +20,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 
 /// `300` seconds as `5m`, `90` as `1m30s`, `0.5` as `500ms`.
 pub fn short(d: Duration) -> String {
-    humantime::format_duration(Duration::from_millis(d.as_millis().min(u128::from(u64::MAX)) as u64))
-        .to_string()
-        .replace(' ', "")
+    humantime::format_duration(Duration::from_millis(
+        d.as_millis().min(u128::from(u64::MAX)) as u64,
+    ))
+    .to_string()
+    .replace(' ', "")
 }
 
 #[cfg(test)]

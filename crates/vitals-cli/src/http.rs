@@ -194,7 +194,9 @@ impl Client {
 
 fn describe(e: &ureq::Error) -> String {
     match e {
-        ureq::Error::Timeout(_) => "timed out (raise --timeout if the server is just slow)".to_owned(),
+        ureq::Error::Timeout(_) => {
+            "timed out (raise --timeout if the server is just slow)".to_owned()
+        }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             "connection refused (is the server running on that port?)".to_owned()
         }

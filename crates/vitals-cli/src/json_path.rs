@@ -4,12 +4,11 @@ use serde_json::Value;
 
 /// The value at `path` (`section.field`, any depth), if present.
 pub fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .try_fold(doc, |node, key| match node {
-            Value::Object(map) => map.get(key),
-            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        })
+    path.split('.').try_fold(doc, |node, key| match node {
+        Value::Object(map) => map.get(key),
+        Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
 }
 
 /// The number at `path`; `None` when absent or not a number.

@@ -14,10 +14,7 @@ impl Stop {
     pub fn install() -> anyhow::Result<Self> {
         let stop = Self::default();
         #[cfg(unix)]
-        for signal in [
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-        ] {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             // Second signal: exit now. Order matters: the conditional handler must come first.
             signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop.0))?;
             signal_hook::flag::register(signal, Arc::clone(&stop.0))?;

@@ -86,7 +86,11 @@ fn field(body: &Value, path: &str) -> anyhow::Result<String> {
         Some(v) => Ok(v.to_string()),
         None => {
             let (at, keys) = json_path::siblings(body, path);
-            let place = if at.is_empty() { "the top level".to_owned() } else { format!("`{at}`") };
+            let place = if at.is_empty() {
+                "the top level".to_owned()
+            } else {
+                format!("`{at}`")
+            };
             bail!(
                 "no field `{path}` in the snapshot; {place} has: {}",
                 keys.join(", ")
@@ -211,13 +215,21 @@ mod tests {
 
     #[test]
     fn summary_mentions_every_section() {
-        let mut s = Snapshot::default();
-        s.timestamp = "2026-01-18T14:23:45.123456Z".into();
+        let mut s = Snapshot {
+            timestamp: "2026-01-18T14:23:45.123456Z".into(),
+            ..Snapshot::default()
+        };
         s.database.pool_active = 5;
         s.database.pool_size = 13;
         let host = Host::parse("127.0.0.1:8000").expect("host");
         let text = summary(&host, &s, Duration::from_millis(2), Style::plain());
-        for needle in ["System", "Database", "pool 5/13 active", "Cache", "disabled"] {
+        for needle in [
+            "System",
+            "Database",
+            "pool 5/13 active",
+            "Cache",
+            "disabled",
+        ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
         }
     }

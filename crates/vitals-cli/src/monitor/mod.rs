@@ -1,7 +1,7 @@
 //! `vitals monitor`: poll one or more servers on a fixed schedule, print the console table and
 //! append every poll to the CSV of the contract.
 
-mod schedule;
+pub mod schedule;
 mod sink;
 mod table;
 
@@ -123,7 +123,16 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
     if let Some(sink) = sink.as_mut() {
         sink.flush()?;
     }
-    eprintln!("{}", closing_line(&totals, hosts.len(), start.elapsed(), args, stop.requested()));
+    eprintln!(
+        "{}",
+        closing_line(
+            &totals,
+            hosts.len(),
+            start.elapsed(),
+            args,
+            stop.requested()
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -156,7 +165,13 @@ fn poll_all(client: &Client, hosts: &[Host], stop: &Stop) -> Vec<Option<Poll>> {
     polls
 }
 
-fn closing_line(t: &Totals, hosts: usize, elapsed: Duration, args: &Args, interrupted: bool) -> String {
+fn closing_line(
+    t: &Totals,
+    hosts: usize,
+    elapsed: Duration,
+    args: &Args,
+    interrupted: bool,
+) -> String {
     let how = if interrupted { "stopped" } else { "done" };
     let skipped = if t.skipped > 0 {
         format!(", {} late ticks skipped", t.skipped)

@@ -16,8 +16,8 @@ pub struct Table {
 impl Table {
     /// A table for `hosts`; the Host column appears when there are several.
     pub fn new(hosts: &[String], style: Style) -> Self {
-        let host_width = (hosts.len() > 1)
-            .then(|| hosts.iter().map(String::len).max().unwrap_or(4).max(4));
+        let host_width =
+            (hosts.len() > 1).then(|| hosts.iter().map(String::len).max().unwrap_or(4).max(4));
         Self { host_width, style }
     }
 
@@ -96,6 +96,9 @@ mod tests {
             row.find("| ✓ 200"),
             "\n{first}\n{row}"
         );
-        assert!(row.contains("  45.2% |  62.3% |     1024 |      85 | 5/13     | 72.5%"), "{row}");
+        assert!(
+            row.contains("  45.2% |  62.3% |     1024 |      85 | 5/13     | 72.5%"),
+            "{row}"
+        );
     }
 }
