@@ -98,6 +98,22 @@ fn readable(host: &Host, poll: Poll) -> Result<Value, String> {
     }
 }
 
+/// Reads a rule's figure from a snapshot. A hit rate means nothing before the first cache read
+/// (or with the cache disabled), so it is absent then: LowCacheHitRate is not evaluable on an
+/// idle server instead of firing on its 0%.
+fn figure(body: &Value, path: &str) -> Option<f64> {
+    if path == "cache.hit_rate_percent" {
+        let enabled = json_path::lookup(body, "cache.enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let reads = json_path::number(body, "cache.total_reads");
+        if !enabled || reads == Some(0.0) {
+            return None;
+        }
+    }
+    json_path::number(body, path)
+}
+
 fn now_text() -> String {
     rfc3339_micros(SystemTime::now())
 }
@@ -108,7 +124,7 @@ fn once(args: &Args, host: &Host, client: &Client) -> Verdict {
     match readable(host, client.poll(host)) {
         Ok(body) => {
             let mut ev = Evaluator::new(Mode::Instant);
-            let statuses = ev.observe(Duration::ZERO, |p| json_path::number(&body, p));
+            let statuses = ev.observe(Duration::ZERO, |p| figure(&body, p));
             let verdict = eval::verdict(&statuses);
             match args.format {
                 Format::Text => print!("{}", render::table(host.as_str(), verdict, &statuses, st)),
@@ -156,7 +172,7 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
         let now = clock.now();
         match readable(host, poll) {
             Ok(body) => {
-                let statuses = ev.observe(now, |p| json_path::number(&body, p));
+                let statuses = ev.observe(now, |p| figure(&body, p));
                 last = eval::verdict(&statuses);
                 match args.format {
                     Format::Text => {
@@ -189,4 +205,21 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
         last.as_str()
     );
     Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::figure;
+    use serde_json::json;
+
+    #[test]
+    fn hit_rate_is_absent_without_reads() {
+        let idle = json!({"cache": {"enabled": true, "total_reads": 0, "hit_rate_percent": 0.0}});
+        assert_eq!(figure(&idle, "cache.hit_rate_percent"), None);
+        let off = json!({"cache": {"enabled": false, "total_reads": 9, "hit_rate_percent": 0.0}});
+        assert_eq!(figure(&off, "cache.hit_rate_percent"), None);
+        let busy = json!({"cache": {"enabled": true, "total_reads": 9, "hit_rate_percent": 12.5}});
+        assert_eq!(figure(&busy, "cache.hit_rate_percent"), Some(12.5));
+        assert_eq!(figure(&busy, "cache.errors"), None);
+    }
 }

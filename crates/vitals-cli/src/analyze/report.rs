@@ -108,7 +108,7 @@ pub fn text(file: &str, hosts: &[HostSummary], st: Style) -> String {
         let _ = writeln!(out, "\n  {}", st.bold("Performance targets"));
         let _ = writeln!(
             out,
-            "  {:<20} {:<10} {:<11} {:<6} Measured as",
+            "  {:<20} {:<10} {:<11} {:<7} Measured as",
             "Target", "Goal", "Measured", "Result"
         );
         for t in &h.targets {
@@ -118,7 +118,7 @@ pub fn text(file: &str, hosts: &[HostSummary], st: Style) -> String {
                 Some(false) => st.error(v),
                 None => st.dim(v),
             };
-            let pad = " ".repeat(6usize.saturating_sub(v.len()));
+            let pad = " ".repeat(7usize.saturating_sub(v.len()));
             let _ = writeln!(
                 out,
                 "  {:<20} {:<10} {:<11} {painted}{pad} {}",
@@ -177,7 +177,7 @@ pub fn markdown(file: &str, hosts: &[HostSummary]) -> String {
         for t in &h.targets {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} ({}) | {} |",
+                "| {} | {} | {} — {} | {} |",
                 t.name,
                 t.goal,
                 value(t),

@@ -28,10 +28,10 @@ impl Table {
             .map(|w| format!("{:<w$} | ", "Host"))
             .unwrap_or_default();
         let line = format!(
-            "{:<8} | {host}{:>6} | {:>6} | {:>8} | {:>7} | {:<8} | {:<10} | Status",
+            "{:<10} | {host}{:<6} | {:<6} | {:<8} | {:<7} | {:<8} | {:<10} | Status",
             "Time", "CPU%", "Mem%", "Mem(MB)", "API(ms)", "DB Pool", "Redis Hit%"
         );
-        let rule = "-".repeat(line.chars().count() + 6);
+        let rule = "-".repeat(line.chars().count() + 2);
         format!("{}\n{rule}", self.style.bold(&line))
     }
 
@@ -56,8 +56,8 @@ impl Table {
             Some(e) => self.style.error(&format!("✗ {} {e}", r.status)),
         };
         format!(
-            "{} | {host}{:>6} | {:>6} | {:>8} | {:>7} | {:<8} | {:<10} | {status}",
-            time.format("%H:%M:%S"),
+            "{:<10} | {host}{:>6} | {:>6} | {:>8} | {:>7} | {:<8} | {:<10} | {status}",
+            time.format("%H:%M:%S").to_string(),
             pct(r.cpu_percent),
             pct(r.memory_percent),
             r.memory_mb.map_or("-".to_owned(), |v| format!("{v:.0}")),
