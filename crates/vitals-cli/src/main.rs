@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 
 /// Snapshot, monitor, analyze and alert on a Vitals server.
 ///
-/// Every command that talks to a server reads GET <host>/api/v1/metrics. When the server
+/// Every command that talks to a server reads GET /api/v1/metrics on its --host. When the server
 /// requires a token, pass it with --token or the VITALS_METRICS_TOKEN environment variable;
 /// it is sent as `Authorization: Bearer <token>`.
 #[derive(Debug, Parser)]

@@ -292,3 +292,57 @@ fn alerts_watch_polls_on_schedule() {
     assert_eq!(cache_errors(&lines[1]), Some("inactive".into()));
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Ctrl-C ends an open-ended run cleanly: rows so far are in the CSV, a summary is printed.
+#[cfg(unix)]
+#[test]
+fn monitor_stops_cleanly_on_ctrl_c() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("m.csv");
+    let mut child = vitals()
+        .args([
+            "monitor",
+            "--host",
+            &server.url(),
+            "--interval",
+            "0.2",
+            "--output",
+        ])
+        .arg(&csv)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("monitor starts");
+    std::thread::sleep(Duration::from_millis(1100));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor ignored SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("vitals monitor stopped:"), "{err}");
+    let (header, rows) = read_csv(&csv);
+    assert_eq!(header[..11], CONTRACT_COLUMNS);
+    assert!(rows.len() >= 3, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.len() == header.len() && r[2] == "200"),
+        "{rows:?}"
+    );
+    assert!(
+        err.contains(&format!("{} polls", rows.len())),
+        "{err} vs {} rows",
+        rows.len()
+    );
+}

@@ -20,6 +20,16 @@ const FAMILY: &str = "sans-serif";
 /// Axis bound for absurd inputs, so a corrupt cell cannot make a range infinite.
 const LIMIT: f64 = 1e15;
 
+/// Line colours per host (no red: red is the warning line).
+const SERIES_COLOURS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(23, 190, 207),
+];
+
 /// Warning line on the pool chart, in percent (the DatabasePoolHigh threshold).
 fn pool_warning() -> f64 {
     vitals_core::alerts::RULES
@@ -182,6 +192,15 @@ fn draw(
     }
     .min(LIMIT);
 
+    // Plotters maps coordinates to i32 pixels; keep every point inside the axes so an absurd
+    // cell cannot overflow that arithmetic.
+    for (_, pts) in &mut series {
+        for (x, y) in pts.iter_mut() {
+            *x = x.clamp(0.0, x_max);
+            *y = y.map(|v| v.clamp(y_min, y_max));
+        }
+    }
+
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let caption = format!(
@@ -206,7 +225,7 @@ fn draw(
         .draw()?;
 
     for (i, (host, pts)) in series.iter().enumerate() {
-        let colour = Palette99::pick(i).to_rgba();
+        let colour = SERIES_COLOURS[i % SERIES_COLOURS.len()];
         let mut labelled = false;
         for seg in segments(pts) {
             let drawn = chart.draw_series(LineSeries::new(seg.clone(), colour.stroke_width(2)))?;
@@ -259,6 +278,34 @@ mod tests {
             vec![vec![(0.0, 1.0)], vec![(2.0, 2.0), (3.0, 3.0)]]
         );
         assert!(segments(&[(0.0, None)]).is_empty());
+    }
+
+    #[test]
+    fn absurd_values_draw_without_panicking() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rec = |t: f64, v: Option<f64>| Record {
+            timestamp: t,
+            host: "h".into(),
+            status: 200,
+            api_ms: v,
+            cpu_percent: v,
+            memory_percent: v.map(|v| -v),
+            redis_hit_rate: v,
+            db_pool_active: v,
+            db_pool_size: Some(0.0),
+            ..Record::default()
+        };
+        let cases = [
+            vec![rec(0.0, Some(1e300)), rec(-1e300, Some(-1e300))],
+            vec![rec(5.0, None)],
+            vec![rec(5.0, Some(3.0))],
+            vec![rec(1e18, Some(0.0)), rec(0.0, Some(f64::MAX))],
+        ];
+        for records in cases {
+            let refs: Vec<&Record> = records.iter().collect();
+            let files = draw_all(&refs, dir.path()).expect("charts drawn");
+            assert_eq!(files.len(), 5);
+        }
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub fn text(file: &str, hosts: &[HostSummary], st: Style) -> String {
         };
         row(&mut out, "DB pool", pool);
         let cache = match (h.redis_hit_rate, h.redis_hit_rate_steady) {
+            _ if h.cache_reads == Some(0.0) => {
+                "no cache reads in the run (hit rate undefined)".into()
+            }
             (Some(a), Some(s)) => format!("avg hit rate {:.1}%  steady state {s:.1}%", a.avg),
             _ => "n/a".into(),
         };
