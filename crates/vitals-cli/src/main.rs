@@ -60,8 +60,36 @@ enum Cmd {
     Alerts(alerts::Args),
 }
 
+/// The first word that is not an option (or an option's value): the subcommand, if any.
+fn subcommand_word() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--token" {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are not failures. A usage error is 2, except for `alerts`,
+            // where 2 means CRITICAL: there, as for any monitoring plugin, it is UNKNOWN (3).
+            let code = if !e.use_stderr() {
+                0
+            } else if subcommand_word().as_deref() == Some("alerts") {
+                3
+            } else {
+                2
+            };
+            return ExitCode::from(code);
+        }
+    };
     let token = cli.token.filter(|t| !t.is_empty());
     let result = match cli.command {
         Cmd::Snapshot(args) => snapshot_cmd::run(&args, token.as_deref()),

@@ -38,6 +38,12 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = run(vitals().args(["monitor", "--count", "3", "--duration", "1m"]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // For alerts, 2 means CRITICAL: a usage error is UNKNOWN there.
+    let out = run(vitals().args(["--token", "x", "alerts", "--interval", "5"]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--watch"), "{}", stderr(&out));
+    let out = run(vitals().args(["alerts", "--help"]));
+    assert_eq!(out.status.code(), Some(0));
 }
 
 fn analyze(file: &str, extra: &[&str]) -> std::process::Output {

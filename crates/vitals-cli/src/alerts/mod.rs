@@ -33,7 +33,7 @@ vitals alerts --host http://10.0.0.5:8000 --format json\n  \
 vitals alerts --watch --interval 15\n  \
 vitals alerts --watch --interval 5 --count 12\n\n\
 Exit status: 0 OK (nothing firing, or only info), 1 WARNING, 2 CRITICAL,\n\
-3 UNKNOWN (server unreachable or its answer unreadable).")]
+3 UNKNOWN (server unreachable, its answer unreadable, or bad arguments).")]
 pub struct Args {
     /// Server base URL.
     #[arg(long, default_value = DEFAULT_HOST, value_name = "URL")]
