@@ -100,7 +100,8 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             if let Ok(rows) = csv::parse(&bytes) {
-                let _ = stats::summarise(&rows);
+                let summaries = stats::summarise(&rows);
+                let _ = super::report::text("f", &summaries, crate::style::Style::plain());
             }
         }
 
@@ -115,6 +116,8 @@ mod tests {
                 let summaries = stats::summarise(&rows);
                 prop_assert!(!summaries.is_empty());
                 let _ = super::report::json("f", &summaries);
+                let _ = super::report::text("f", &summaries, crate::style::Style::plain());
+                let _ = super::report::markdown("f", &summaries);
             }
         }
     }
