@@ -1,47 +1,107 @@
 //! `vitals`: the operator's command line for a Vitals server.
 //!
-//! This release only describes the commands; they arrive with the CLI issue
-//! (snapshot, monitor, analyze, alerts). Until then, `curl -s URL/api/v1/metrics | jq .`
-//! gives the same data as `vitals snapshot`.
+//! Four commands share one HTTP client and one CSV model:
+//! `snapshot` (one fetch of `/api/v1/metrics`), `monitor` (steady polling into a console table
+//! and a CSV), `analyze` (summary, performance targets and PNG charts from that CSV) and
+//! `alerts` (the nine alert rules of `vitals_core::alerts`, with monitoring-plugin exit codes).
+
+mod alerts;
+mod analyze;
+mod duration;
+mod http;
+mod json_path;
+mod monitor;
+mod record;
+mod signal;
+mod snapshot_cmd;
+mod style;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 /// Snapshot, monitor, analyze and alert on a Vitals server.
 ///
-/// NOTE: this build is a placeholder; the commands below are not implemented yet and exit
-/// with status 2. Use `curl -s http://127.0.0.1:8000/api/v1/metrics | jq .` meanwhile.
+/// Every command that talks to a server reads GET /api/v1/metrics on its --host. When the server
+/// requires a token, pass it with --token or the VITALS_METRICS_TOKEN environment variable;
+/// it is sent as `Authorization: Bearer <token>`.
 #[derive(Debug, Parser)]
-#[command(name = "vitals", version)]
+#[command(
+    name = "vitals",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  \
+vitals snapshot\n  \
+vitals monitor --host http://127.0.0.1:8000 --interval 5 --output metrics.csv\n  \
+vitals analyze metrics.csv --out charts/\n  \
+vitals alerts --host http://127.0.0.1:8000\n\n\
+Colours are used only on a terminal, and never when NO_COLOR is set."
+)]
 struct Cli {
+    /// Bearer token for the metrics endpoint.
+    #[arg(
+        long,
+        global = true,
+        env = "VITALS_METRICS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
+
     #[command(subcommand)]
-    command: Option<Cmd>,
+    command: Cmd,
 }
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// (not implemented yet) Print one snapshot of /api/v1/metrics.
-    Snapshot,
-    /// (not implemented yet) Poll servers and write a console table and a CSV.
-    Monitor,
-    /// (not implemented yet) Summarise a monitor CSV with charts and targets.
-    Analyze,
-    /// (not implemented yet) Evaluate the alert rules against live polls.
-    Alerts,
+    Snapshot(snapshot_cmd::Args),
+    Monitor(monitor::Args),
+    Analyze(analyze::Args),
+    Alerts(alerts::Args),
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        None => {
-            let _ = <Cli as clap::CommandFactory>::command().print_help();
-            std::process::ExitCode::SUCCESS
+/// The first word that is not an option (or an option's value): the subcommand, if any.
+fn subcommand_word() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--token" {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
         }
-        Some(cmd) => {
-            eprintln!(
-                "vitals: `{}` is not implemented in this build yet; use curl on /api/v1/metrics meanwhile",
-                format!("{cmd:?}").to_lowercase()
-            );
-            std::process::ExitCode::from(2)
+    }
+    None
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are not failures. A usage error is 2, except for `alerts`,
+            // where 2 means CRITICAL: there, as for any monitoring plugin, it is UNKNOWN (3).
+            let code = if !e.use_stderr() {
+                0
+            } else if subcommand_word().as_deref() == Some("alerts") {
+                3
+            } else {
+                2
+            };
+            return ExitCode::from(code);
+        }
+    };
+    let token = cli.token.filter(|t| !t.is_empty());
+    let result = match cli.command {
+        Cmd::Snapshot(args) => snapshot_cmd::run(&args, token.as_deref()),
+        Cmd::Monitor(args) => monitor::run(&args, token.as_deref()),
+        Cmd::Analyze(args) => analyze::run(&args),
+        Cmd::Alerts(args) => alerts::run(&args, token.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{} {e:#}", style::Style::stderr().error("error:"));
+            ExitCode::FAILURE
         }
     }
 }

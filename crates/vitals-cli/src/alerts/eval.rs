@@ -1,0 +1,394 @@
+//! The alert evaluator: a pure state machine over the rules of `vitals_core::alerts::RULES`.
+//!
+//! It never reads a clock. Each [`Evaluator::observe`] gets the time of the poll (any
+//! monotonic origin) and a way to read figures by their JSON path, so tests drive it with a fake
+//! clock. Per rule it keeps a phase, as Prometheus does:
+//!
+//! - *inactive*: the condition does not hold;
+//! - *pending*: it holds, for less than the rule's `for` duration so far;
+//! - *firing*: it has held for at least `for` (at once when `for` is 0);
+//! - *not evaluable*: the figure is absent from the snapshot (e.g. no `http` section).
+//!
+//! `Increased` rules compare a counter with its reading at the previous poll, so they need
+//! two polls. In [`Mode::Instant`] (one-shot checks) `for` durations are ignored: a condition
+//! that holds fires at once.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use vitals_core::alerts::{AlertRule, Condition, RULES, Severity};
+
+/// How `for` durations are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Honour each rule's `for` (watching).
+    Sustained,
+    /// A holding condition fires at once (one-shot check).
+    Instant,
+}
+
+/// Where a rule stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The condition does not hold.
+    Inactive,
+    /// The condition holds, not yet for long enough.
+    Pending,
+    /// The alert fires.
+    Firing,
+    /// The figure is missing (or needs a previous poll).
+    NotEvaluable,
+}
+
+/// A change worth printing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    /// Started to hold.
+    Pending,
+    /// Started to fire.
+    Firing,
+    /// Stopped firing.
+    Resolved,
+}
+
+/// The state of one rule after a poll.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleStatus {
+    /// The rule.
+    #[serde(serialize_with = "rule_name")]
+    pub rule: &'static AlertRule,
+    /// Its phase.
+    pub phase: Phase,
+    /// The figure read at this poll.
+    pub value: Option<f64>,
+    /// How long the condition has held so far.
+    pub held_for: Option<Duration>,
+    /// What changed at this poll.
+    pub transition: Option<Transition>,
+}
+
+fn rule_name<S: serde::Serializer>(rule: &&'static AlertRule, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(rule.name)
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct State {
+    /// Since when the condition holds without a break.
+    since: Option<Duration>,
+    firing: bool,
+    previous: Option<f64>,
+}
+
+/// The evaluator.
+#[derive(Debug)]
+pub struct Evaluator {
+    mode: Mode,
+    rules: &'static [AlertRule],
+    states: Vec<State>,
+}
+
+impl Evaluator {
+    /// An evaluator of the contract's nine rules.
+    pub fn new(mode: Mode) -> Self {
+        Self::with_rules(mode, RULES)
+    }
+
+    /// An evaluator of `rules` (tests use a subset).
+    pub fn with_rules(mode: Mode, rules: &'static [AlertRule]) -> Self {
+        Self {
+            mode,
+            rules,
+            states: vec![State::default(); rules.len()],
+        }
+    }
+
+    /// Feeds one poll taken at `now`; `read` gives a figure by its JSON path.
+    pub fn observe(
+        &mut self,
+        now: Duration,
+        read: impl Fn(&str) -> Option<f64>,
+    ) -> Vec<RuleStatus> {
+        self.rules
+            .iter()
+            .zip(self.states.iter_mut())
+            .map(|(rule, state)| step(self.mode, rule, state, now, read(rule.json)))
+            .collect()
+    }
+}
+
+fn step(
+    mode: Mode,
+    rule: &'static AlertRule,
+    state: &mut State,
+    now: Duration,
+    value: Option<f64>,
+) -> RuleStatus {
+    let was_firing = state.firing;
+    let Some(v) = value else {
+        *state = State::default();
+        return RuleStatus {
+            rule,
+            phase: Phase::NotEvaluable,
+            value: None,
+            held_for: None,
+            transition: was_firing.then_some(Transition::Resolved),
+        };
+    };
+    let previous = state.previous.replace(v);
+    if rule.condition == Condition::Increased && previous.is_none() {
+        return RuleStatus {
+            rule,
+            phase: Phase::NotEvaluable,
+            value: Some(v),
+            held_for: None,
+            transition: None,
+        };
+    }
+    if !rule.condition.holds(v, previous) {
+        state.since = None;
+        state.firing = false;
+        return RuleStatus {
+            rule,
+            phase: Phase::Inactive,
+            value: Some(v),
+            held_for: None,
+            transition: was_firing.then_some(Transition::Resolved),
+        };
+    }
+    let since = *state.since.get_or_insert(now);
+    let held = now.saturating_sub(since);
+    let needed = match mode {
+        Mode::Sustained => Duration::from_secs(rule.for_seconds),
+        Mode::Instant => Duration::ZERO,
+    };
+    state.firing = held >= needed;
+    let transition = match (was_firing, state.firing) {
+        (false, true) => Some(Transition::Firing),
+        (false, false) if held.is_zero() => Some(Transition::Pending),
+        _ => None,
+    };
+    RuleStatus {
+        rule,
+        phase: if state.firing {
+            Phase::Firing
+        } else {
+            Phase::Pending
+        },
+        value: Some(v),
+        held_for: Some(held),
+        transition,
+    }
+}
+
+/// The plugin verdict: OK, WARNING, CRITICAL or UNKNOWN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Nothing above info fires.
+    Ok,
+    /// A warning fires.
+    Warning,
+    /// A critical alert fires.
+    Critical,
+    /// The target could not be read.
+    Unknown,
+}
+
+impl Verdict {
+    /// Exit status of a monitoring plugin.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Warning => 1,
+            Verdict::Critical => 2,
+            Verdict::Unknown => 3,
+        }
+    }
+
+    /// Upper-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::Warning => "WARNING",
+            Verdict::Critical => "CRITICAL",
+            Verdict::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// The worst firing severity; `info` alone is OK.
+pub fn verdict(statuses: &[RuleStatus]) -> Verdict {
+    statuses
+        .iter()
+        .filter(|s| s.phase == Phase::Firing)
+        .map(|s| match s.rule.severity {
+            Severity::Info => Verdict::Ok,
+            Severity::Warning => Verdict::Warning,
+            Severity::Critical => Verdict::Critical,
+        })
+        .max()
+        .unwrap_or(Verdict::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock the test moves by hand.
+    struct FakeClock(Duration);
+
+    impl FakeClock {
+        fn advance(&mut self, secs: u64) -> Duration {
+            self.0 += Duration::from_secs(secs);
+            self.0
+        }
+    }
+
+    fn rule(name: &str) -> &'static AlertRule {
+        RULES.iter().find(|r| r.name == name).expect("rule exists")
+    }
+
+    fn status<'a>(all: &'a [RuleStatus], name: &str) -> &'a RuleStatus {
+        all.iter().find(|s| s.rule.name == name).expect("status")
+    }
+
+    fn cpu(v: f64) -> impl Fn(&str) -> Option<f64> {
+        move |path| match path {
+            "system.cpu_percent" => Some(v),
+            "system.memory_percent" | "database.pool_utilization_percent" => Some(10.0),
+            "cache.hit_rate_percent" => Some(90.0),
+            "cache.errors" => Some(0.0),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn shorter_than_for_does_not_fire_longer_does_and_it_resolves() {
+        let high = rule("HighCPUUsage");
+        assert_eq!(high.for_seconds, 300);
+        let mut clock = FakeClock(Duration::from_secs(1000));
+        let mut ev = Evaluator::new(Mode::Sustained);
+
+        let s = ev.observe(clock.0, cpu(85.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Pending);
+        assert_eq!(
+            status(&s, "HighCPUUsage").transition,
+            Some(Transition::Pending)
+        );
+        assert_eq!(verdict(&s), Verdict::Ok);
+
+        let s = ev.observe(clock.advance(299), cpu(85.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Pending);
+        assert_eq!(
+            status(&s, "HighCPUUsage").held_for,
+            Some(Duration::from_secs(299))
+        );
+        assert_eq!(verdict(&s), Verdict::Ok);
+
+        let s = ev.observe(clock.advance(1), cpu(85.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Firing);
+        assert_eq!(
+            status(&s, "HighCPUUsage").transition,
+            Some(Transition::Firing)
+        );
+        assert_eq!(verdict(&s), Verdict::Warning);
+
+        let s = ev.observe(clock.advance(15), cpu(85.0));
+        assert_eq!(
+            status(&s, "HighCPUUsage").transition,
+            None,
+            "no repeat transition"
+        );
+
+        let s = ev.observe(clock.advance(15), cpu(20.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Inactive);
+        assert_eq!(
+            status(&s, "HighCPUUsage").transition,
+            Some(Transition::Resolved)
+        );
+        assert_eq!(verdict(&s), Verdict::Ok);
+    }
+
+    #[test]
+    fn a_break_in_the_condition_restarts_the_for_timer() {
+        let mut clock = FakeClock(Duration::ZERO);
+        let mut ev = Evaluator::new(Mode::Sustained);
+        ev.observe(clock.0, cpu(97.0));
+        ev.observe(clock.advance(100), cpu(97.0));
+        ev.observe(clock.advance(10), cpu(50.0));
+        let s = ev.observe(clock.advance(10), cpu(97.0));
+        assert_eq!(status(&s, "CriticalCPUUsage").phase, Phase::Pending);
+        let s = ev.observe(clock.advance(119), cpu(97.0));
+        assert_eq!(status(&s, "CriticalCPUUsage").phase, Phase::Pending);
+        let s = ev.observe(clock.advance(1), cpu(97.0));
+        assert_eq!(status(&s, "CriticalCPUUsage").phase, Phase::Firing);
+        assert_eq!(verdict(&s), Verdict::Critical);
+    }
+
+    #[test]
+    fn zero_for_fires_on_the_first_poll() {
+        let mut ev = Evaluator::new(Mode::Sustained);
+        let read = |p: &str| (p == "system.memory_percent").then_some(96.0);
+        let s = ev.observe(Duration::ZERO, read);
+        assert_eq!(status(&s, "CriticalMemoryUsage").phase, Phase::Firing);
+        assert_eq!(status(&s, "HighMemoryUsage").phase, Phase::Pending);
+    }
+
+    #[test]
+    fn instant_mode_ignores_for() {
+        let mut ev = Evaluator::new(Mode::Instant);
+        let s = ev.observe(Duration::ZERO, cpu(85.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Firing);
+        assert_eq!(status(&s, "CacheErrors").phase, Phase::NotEvaluable);
+        assert_eq!(verdict(&s), Verdict::Warning);
+    }
+
+    #[test]
+    fn counters_fire_on_increase_only() {
+        let mut clock = FakeClock(Duration::ZERO);
+        let mut ev = Evaluator::new(Mode::Sustained);
+        let errors = |n: f64| move |p: &str| (p == "cache.errors").then_some(n);
+        let s = ev.observe(clock.0, errors(3.0));
+        assert_eq!(status(&s, "CacheErrors").phase, Phase::NotEvaluable);
+        let s = ev.observe(clock.advance(5), errors(3.0));
+        assert_eq!(status(&s, "CacheErrors").phase, Phase::Inactive);
+        let s = ev.observe(clock.advance(5), errors(4.0));
+        assert_eq!(status(&s, "CacheErrors").phase, Phase::Firing);
+        assert_eq!(verdict(&s), Verdict::Warning);
+        let s = ev.observe(clock.advance(5), errors(4.0));
+        assert_eq!(
+            status(&s, "CacheErrors").transition,
+            Some(Transition::Resolved)
+        );
+    }
+
+    #[test]
+    fn absent_http_section_makes_slow_requests_not_evaluable_and_info_alone_is_ok() {
+        let mut ev = Evaluator::new(Mode::Sustained);
+        let s = ev.observe(Duration::ZERO, cpu(1.0));
+        assert_eq!(status(&s, "SlowRequests").phase, Phase::NotEvaluable);
+
+        let mut ev = Evaluator::new(Mode::Sustained);
+        let slow = |n: f64| move |p: &str| (p == "http.slow_requests_total").then_some(n);
+        ev.observe(Duration::ZERO, slow(1.0));
+        let s = ev.observe(Duration::from_secs(5), slow(2.0));
+        assert_eq!(status(&s, "SlowRequests").phase, Phase::Firing);
+        assert_eq!(verdict(&s), Verdict::Ok);
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(
+            [
+                Verdict::Ok,
+                Verdict::Warning,
+                Verdict::Critical,
+                Verdict::Unknown
+            ]
+            .map(Verdict::exit_code),
+            [0, 1, 2, 3]
+        );
+    }
+}

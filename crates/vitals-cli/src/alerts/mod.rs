@@ -1,0 +1,225 @@
+//! `vitals alerts`: the nine alert rules against live polls, with monitoring-plugin exit codes.
+
+mod clock;
+mod eval;
+mod render;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+use vitals_core::{Snapshot, rfc3339_micros};
+
+use crate::http::{Client, DEFAULT_HOST, Host, Outcome, Poll};
+use crate::json_path;
+use crate::monitor::schedule;
+use crate::signal::Stop;
+use crate::style::Style;
+use clock::{Clock, MonotonicClock};
+use eval::{Evaluator, Mode, Verdict};
+
+/// Evaluate the alert rules against a server; exit like a monitoring plugin.
+///
+/// Rules: HighCPUUsage, CriticalCPUUsage, HighMemoryUsage, CriticalMemoryUsage,
+/// DatabasePoolExhausted, DatabasePoolHigh, LowCacheHitRate, CacheErrors, SlowRequests.
+/// A one-shot check tests each condition once (a `for` duration is not waited for, and the
+/// counter rules CacheErrors / SlowRequests cannot fire without a second poll). With --watch
+/// the rules are evaluated at every poll, each `for` duration is honoured and counters are
+/// compared with the previous poll; the exit status is that of the last poll.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+vitals alerts\n  \
+vitals alerts --host http://10.0.0.5:8000 --format json\n  \
+vitals alerts --watch --interval 15\n  \
+vitals alerts --watch --interval 5 --count 12\n\n\
+Exit status: 0 OK (nothing firing, or only info), 1 WARNING, 2 CRITICAL,\n\
+3 UNKNOWN (server unreachable, its answer unreadable, or bad arguments).")]
+pub struct Args {
+    /// Server base URL.
+    #[arg(long, default_value = DEFAULT_HOST, value_name = "URL")]
+    host: String,
+    /// Keep polling and honour each rule's `for` duration.
+    #[arg(long)]
+    watch: bool,
+    /// Time between polls when watching (seconds, or e.g. 30s, 1m).
+    #[arg(long, default_value = "15", value_parser = crate::duration::parse, value_name = "SECS", requires = "watch")]
+    interval: Duration,
+    /// Stop watching after this many polls.
+    #[arg(long, value_name = "N", requires = "watch")]
+    count: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Per-request timeout [default: 5s, or 80% of the interval when watching, at most 10s].
+    #[arg(long, value_parser = crate::duration::parse, value_name = "SECS")]
+    timeout: Option<Duration>,
+}
+
+/// How to print results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A plugin-style report (one-shot) or one status line per poll (watch).
+    Text,
+    /// One JSON object (one-shot) or one per line per poll (watch).
+    Json,
+}
+
+/// Runs the command.
+pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
+    let host = Host::parse(&args.host)?;
+    if args.count == Some(0) {
+        anyhow::bail!("--count must be at least 1");
+    }
+    let default_timeout = if args.watch {
+        args.interval.mul_f64(0.8).min(Duration::from_secs(10))
+    } else {
+        Duration::from_secs(5)
+    };
+    let client = Client::new(args.timeout.unwrap_or(default_timeout), token);
+    let verdict = if args.watch {
+        watch(args, &host, &client)?
+    } else {
+        once(args, &host, &client)
+    };
+    Ok(ExitCode::from(verdict.exit_code()))
+}
+
+/// The snapshot of a poll, or why it cannot be evaluated.
+fn readable(host: &Host, poll: Poll) -> Result<Value, String> {
+    match poll.outcome {
+        Outcome::Ok { body, .. } => match serde_json::from_value::<Snapshot>(body.clone()) {
+            Ok(_) => Ok(body),
+            Err(e) => Err(format!(
+                "{host} answered JSON that is not a Vitals snapshot ({e})"
+            )),
+        },
+        Outcome::Http { message, .. } => Err(message),
+        Outcome::Unreachable { message } => Err(format!("cannot reach {host}: {message}")),
+    }
+}
+
+/// Reads a rule's figure from a snapshot. A hit rate means nothing before the first cache read
+/// (or with the cache disabled), so it is absent then: LowCacheHitRate is not evaluable on an
+/// idle server instead of firing on its 0%.
+fn figure(body: &Value, path: &str) -> Option<f64> {
+    if path == "cache.hit_rate_percent" {
+        let enabled = json_path::lookup(body, "cache.enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let reads = json_path::number(body, "cache.total_reads");
+        if !enabled || reads == Some(0.0) {
+            return None;
+        }
+    }
+    json_path::number(body, path)
+}
+
+fn now_text() -> String {
+    rfc3339_micros(SystemTime::now())
+}
+
+fn once(args: &Args, host: &Host, client: &Client) -> Verdict {
+    let st = Style::stdout();
+    let at = now_text();
+    match readable(host, client.poll(host)) {
+        Ok(body) => {
+            let mut ev = Evaluator::new(Mode::Instant);
+            let statuses = ev.observe(Duration::ZERO, |p| figure(&body, p));
+            let verdict = eval::verdict(&statuses);
+            match args.format {
+                Format::Text => print!("{}", render::table(host.as_str(), verdict, &statuses, st)),
+                Format::Json => println!(
+                    "{:#}",
+                    render::json(host.as_str(), &at, "instant", verdict, &statuses, None)
+                ),
+            }
+            verdict
+        }
+        Err(e) => {
+            unknown(args.format, host, &at, "instant", &e, st);
+            Verdict::Unknown
+        }
+    }
+}
+
+fn unknown(format: Format, host: &Host, at: &str, mode: &str, error: &str, st: Style) {
+    match format {
+        Format::Text => println!("{} - {error}", st.error("UNKNOWN")),
+        Format::Json => println!(
+            "{}",
+            render::json(host.as_str(), at, mode, Verdict::Unknown, &[], Some(error))
+        ),
+    }
+}
+
+fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
+    let st = Style::stdout();
+    let stop = Stop::install()?;
+    let clock = MonotonicClock::start();
+    let start = Instant::now();
+    let mut ev = Evaluator::new(Mode::Sustained);
+    let mut last = Verdict::Unknown;
+    let (mut tick, mut polls) = (0u64, 0u64);
+    loop {
+        if args.count.is_some_and(|n| polls >= n) {
+            break;
+        }
+        if !stop.sleep_until(start + schedule::offset(tick, args.interval)) {
+            break;
+        }
+        let at = now_text();
+        let poll = client.poll(host);
+        let now = clock.now();
+        match readable(host, poll) {
+            Ok(body) => {
+                let statuses = ev.observe(now, |p| figure(&body, p));
+                last = eval::verdict(&statuses);
+                match args.format {
+                    Format::Text => {
+                        let time = chrono::Local::now().format("%H:%M:%S").to_string();
+                        print!(
+                            "{}",
+                            render::watch_lines(&time, host.as_str(), last, &statuses, st)
+                        );
+                    }
+                    Format::Json => println!(
+                        "{}",
+                        render::json(host.as_str(), &at, "watch", last, &statuses, None)
+                    ),
+                }
+            }
+            Err(e) => {
+                // Keep the rule states: one failed poll neither fires nor resolves anything.
+                last = Verdict::Unknown;
+                unknown(args.format, host, &at, "watch", &e, st);
+            }
+        }
+        polls += 1;
+        if stop.requested() {
+            break;
+        }
+        tick = schedule::next_tick(tick, start.elapsed(), args.interval);
+    }
+    eprintln!(
+        "vitals alerts: {polls} polls of {host}; last status {}",
+        last.as_str()
+    );
+    Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::figure;
+    use serde_json::json;
+
+    #[test]
+    fn hit_rate_is_absent_without_reads() {
+        let idle = json!({"cache": {"enabled": true, "total_reads": 0, "hit_rate_percent": 0.0}});
+        assert_eq!(figure(&idle, "cache.hit_rate_percent"), None);
+        let off = json!({"cache": {"enabled": false, "total_reads": 9, "hit_rate_percent": 0.0}});
+        assert_eq!(figure(&off, "cache.hit_rate_percent"), None);
+        let busy = json!({"cache": {"enabled": true, "total_reads": 9, "hit_rate_percent": 12.5}});
+        assert_eq!(figure(&busy, "cache.hit_rate_percent"), Some(12.5));
+        assert_eq!(figure(&busy, "cache.errors"), None);
+    }
+}

@@ -1,0 +1,236 @@
+//! `vitals snapshot`: one fetch of `/api/v1/metrics`, as a summary, raw JSON or one field.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use vitals_core::Snapshot;
+
+use crate::http::{Client, DEFAULT_HOST, Host, Outcome};
+use crate::json_path;
+use crate::style::Style;
+
+/// Fetch /api/v1/metrics once and print it.
+///
+/// On a terminal the default is a readable summary; when the output is piped it is the raw
+/// JSON document, ready for jq. --field prints a single value.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+vitals snapshot\n  \
+vitals snapshot --host http://10.0.0.5:8000 --format json | jq .cache\n  \
+vitals snapshot --field database.pool_active\n\n\
+Exit status: 0 printed, 1 server unreachable, not a Vitals answer, or unknown --field.")]
+pub struct Args {
+    /// Server base URL.
+    #[arg(long, default_value = DEFAULT_HOST, value_name = "URL")]
+    host: String,
+    /// Output format [default: text on a terminal, json otherwise].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+    /// Print only this field, as a dotted path (e.g. database.pool_active, system.cpu_percent).
+    #[arg(long, value_name = "PATH", conflicts_with = "format")]
+    field: Option<String>,
+    /// Give up after this long (seconds, or e.g. 500ms).
+    #[arg(long, default_value = "5", value_parser = crate::duration::parse, value_name = "SECS")]
+    timeout: Duration,
+}
+
+/// How to print the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A readable summary.
+    Text,
+    /// The server's JSON document, unchanged.
+    Json,
+}
+
+/// Runs the command.
+pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
+    let host = Host::parse(&args.host)?;
+    let poll = Client::new(args.timeout, token).poll(&host);
+    let body = match poll.outcome {
+        Outcome::Ok { body, .. } => body,
+        Outcome::Http { message, .. } => bail!("{message}"),
+        Outcome::Unreachable { message } => bail!("cannot reach {host}: {message}"),
+    };
+    if let Some(path) = &args.field {
+        println!("{}", field(&body, path)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Text
+    } else {
+        Format::Json
+    });
+    match format {
+        Format::Json => println!("{body}"),
+        Format::Text => {
+            let snapshot: Snapshot = serde_json::from_value(body).with_context(|| {
+                format!("{host} answered JSON that is not a Vitals snapshot; try --format json to see it")
+            })?;
+            print!(
+                "{}",
+                summary(&host, &snapshot, poll.elapsed, Style::stdout())
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The value at `path`: strings bare, numbers as JSON writes them, objects as JSON.
+fn field(body: &Value, path: &str) -> anyhow::Result<String> {
+    match json_path::lookup(body, path) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(v) => Ok(v.to_string()),
+        None => {
+            let (at, keys) = json_path::siblings(body, path);
+            let place = if at.is_empty() {
+                "the top level".to_owned()
+            } else {
+                format!("`{at}`")
+            };
+            bail!(
+                "no field `{path}` in the snapshot; {place} has: {}",
+                keys.join(", ")
+            )
+        }
+    }
+}
+
+/// The readable summary.
+fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, label: &str, text: String| {
+        out.push_str(&format!("{}  {text}\n", st.bold(&format!("{label:<9}"))));
+    };
+    out.push_str(&format!(
+        "{} {} at {} {}\n",
+        st.bold("Vitals snapshot of"),
+        host,
+        s.timestamp,
+        st.dim(&format!("({:.1} ms)", elapsed.as_secs_f64() * 1000.0))
+    ));
+    let sys = &s.system;
+    line(
+        &mut out,
+        "System",
+        format!(
+            "CPU {:.1}%  memory {:.1}% ({:.0} MB used, {:.0} MB available)  disk read {:.1} MB, written {:.1} MB",
+            sys.cpu_percent,
+            sys.memory_percent,
+            sys.memory_mb,
+            sys.memory_available_mb,
+            sys.disk_read_mb,
+            sys.disk_write_mb
+        ),
+    );
+    let db = &s.database;
+    line(
+        &mut out,
+        "Database",
+        format!(
+            "pool {}/{} active ({:.1}%), {} idle, min {} max {}{}",
+            db.pool_active,
+            db.pool_size,
+            db.pool_utilization_percent,
+            db.pool_available,
+            db.pool_min_size,
+            db.pool_max_size,
+            tag(&db.backend)
+        ),
+    );
+    let c = &s.cache;
+    let cache = if c.enabled {
+        format!(
+            "hit rate {:.1}% ({} hits / {} reads)  {} sets, {} deletes, {} errors{}",
+            c.hit_rate_percent,
+            c.hits,
+            c.total_reads,
+            c.sets,
+            c.deletes,
+            c.errors,
+            tag(&c.backend)
+        )
+    } else {
+        "disabled".to_owned()
+    };
+    line(&mut out, "Cache", cache);
+    if let Some(h) = &s.http {
+        line(
+            &mut out,
+            "HTTP",
+            format!(
+                "{} requests, {} in flight, {} slow; latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+                h.requests_total,
+                h.in_flight,
+                h.slow_requests_total,
+                h.latency_p50_ms,
+                h.latency_p95_ms,
+                h.latency_p99_ms
+            ),
+        );
+    }
+    if let Some(p) = &s.process {
+        line(
+            &mut out,
+            "Process",
+            format!(
+                "pid {}  CPU {:.1}%  RSS {:.1} MB  {} threads  up {}s",
+                p.pid, p.cpu_percent, p.rss_mb, p.threads, p.uptime_seconds
+            ),
+        );
+    }
+    for (section, error) in [("system", &sys.error), ("database", &db.error)] {
+        if let Some(e) = error {
+            out.push_str(&format!("{} {section}: {e}\n", st.warn("warning:")));
+        }
+    }
+    out
+}
+
+fn tag(backend: &str) -> String {
+    if backend.is_empty() {
+        String::new()
+    } else {
+        format!("  [{backend}]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_prints_scalars_bare() {
+        let body = json!({"database": {"pool_active": 5, "backend": "sqlite"}, "cache": {"enabled": true}});
+        assert_eq!(field(&body, "database.pool_active").expect("field"), "5");
+        assert_eq!(field(&body, "database.backend").expect("field"), "sqlite");
+        assert_eq!(field(&body, "cache.enabled").expect("field"), "true");
+        let err = field(&body, "database.pool_actve").expect_err("unknown");
+        assert!(err.to_string().contains("pool_active"), "{err}");
+    }
+
+    #[test]
+    fn summary_mentions_every_section() {
+        let mut s = Snapshot {
+            timestamp: "2026-01-18T14:23:45.123456Z".into(),
+            ..Snapshot::default()
+        };
+        s.database.pool_active = 5;
+        s.database.pool_size = 13;
+        let host = Host::parse("127.0.0.1:8000").expect("host");
+        let text = summary(&host, &s, Duration::from_millis(2), Style::plain());
+        for needle in [
+            "System",
+            "Database",
+            "pool 5/13 active",
+            "Cache",
+            "disabled",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Helpers shared by the CLI's integration tests: an in-process vitals-server on loopback and
+//! the real `vitals` binary.
+#![allow(dead_code, missing_docs)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use vitals_server::{AppState, Settings};
+
+/// A vitals-server running on its own tokio runtime in a background thread.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A server whose metrics endpoint needs `Authorization: Bearer <token>`.
+    pub fn start_with(token: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            pool_min: 1,
+            pool_max: 3,
+            sample_interval_ms: 200,
+            metrics_token: token.map(str::to_owned),
+            ..Settings::default()
+        };
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            runtime.block_on(async move {
+                let state = AppState::from_settings(&settings)
+                    .await
+                    .expect("server state");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind loopback");
+                addr_tx
+                    .send(listener.local_addr().expect("local address"))
+                    .expect("report address");
+                vitals_server::serve(listener, state, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("serve");
+            });
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server reports its address");
+        Self {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A loopback URL where nothing listens.
+pub fn closed_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// A loopback listener that accepts connections (in the kernel backlog) but never answers.
+pub fn silent_server() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    (listener, url)
+}
+
+/// The real `vitals` binary, with a clean environment for stable output.
+pub fn vitals() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vitals"));
+    cmd.env_remove("VITALS_METRICS_TOKEN")
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env("TZ", "UTC");
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("vitals runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The contract's CSV columns, written out independently of the code under test.
+pub const CONTRACT_COLUMNS: [&str; 11] = [
+    "timestamp",
+    "host",
+    "status",
+    "api_ms",
+    "cpu_percent",
+    "memory_percent",
+    "memory_mb",
+    "db_pool_active",
+    "db_pool_size",
+    "db_pool_utilization_percent",
+    "redis_hit_rate",
+];
+
+/// Rows of a CSV as maps from column to cell (naive split: the monitor's cells hold no commas
+/// except in the trailing `error` column, which is quoted and not needed here).
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).expect("CSV readable");
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .expect("header line")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}

@@ -1,0 +1,350 @@
+//! The real `vitals` binary against a real vitals-server on loopback.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    CONTRACT_COLUMNS, TestServer, closed_port, read_csv, run, silent_server, stderr, stdout, vitals,
+};
+
+#[test]
+fn snapshot_summary_json_and_field() {
+    let server = TestServer::start();
+    let url = server.url();
+
+    let out = run(vitals().args(["snapshot", "--host", &url, "--format", "text"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "Vitals snapshot of",
+        "System",
+        "CPU",
+        "Database",
+        "pool",
+        "Cache",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing in:\n{text}");
+    }
+
+    // Piped output defaults to JSON.
+    let out = run(vitals().args(["snapshot", "--host", &url]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON output");
+    assert!(doc["system"]["cpu_percent"].is_number(), "{doc}");
+    assert!(doc["database"]["pool_size"].is_number(), "{doc}");
+    let explicit = run(vitals().args(["snapshot", "--host", &url, "--format", "json"]));
+    assert!(explicit.status.success());
+
+    let out = run(vitals().args([
+        "snapshot",
+        "--host",
+        &url,
+        "--field",
+        "database.pool_max_size",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "3");
+
+    let out = run(vitals().args(["snapshot", "--host", &url, "--field", "database.pool_actve"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("pool_active"), "{}", stderr(&out));
+}
+
+#[test]
+fn snapshot_of_a_closed_port_fails_with_a_hint() {
+    let out = run(vitals().args(["snapshot", "--host", &closed_port()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("connection refused"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn token_is_sent_as_bearer() {
+    let server = TestServer::start_with(Some("s3cret"));
+    let url = server.url();
+    let out = run(vitals().args(["snapshot", "--host", &url]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+
+    let out = run(vitals().args(["snapshot", "--host", &url, "--token", "s3cret"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = run(vitals()
+        .args(["snapshot", "--host", &url, "--field", "cache.enabled"])
+        .env("VITALS_METRICS_TOKEN", "s3cret"));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn monitor_writes_the_contract_csv() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("metrics.csv");
+    let out = run(vitals()
+        .args([
+            "monitor",
+            "--host",
+            &server.url(),
+            "--interval",
+            "0.3",
+            "--count",
+            "3",
+            "--output",
+        ])
+        .arg(&csv));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let table = stdout(&out);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0]
+            == "Time       | CPU%   | Mem%   | Mem(MB)  | API(ms) | DB Pool  | Redis Hit% | Status",
+        "{table}"
+    );
+    assert_eq!(lines.len(), 2 + 3, "header, rule, three rows:\n{table}");
+    assert!(lines[2..].iter().all(|l| l.ends_with("✓ 200")), "{table}");
+    assert!(stderr(&out).contains("3 polls"), "{}", stderr(&out));
+
+    let (header, rows) = read_csv(&csv);
+    assert_eq!(header[..11], CONTRACT_COLUMNS);
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert_eq!(row.len(), header.len(), "{row:?}");
+        assert_eq!(row[1], server.url());
+        assert_eq!(row[2], "200");
+        for (i, name) in CONTRACT_COLUMNS.iter().enumerate() {
+            if *name != "host" {
+                row[i]
+                    .parse::<f64>()
+                    .unwrap_or_else(|e| panic!("{name} = {:?}: {e}", row[i]));
+            }
+        }
+        let size: f64 = row[8].parse().expect("pool size");
+        assert!((1.0..=3.0).contains(&size), "pool size {size}");
+    }
+    // The file analyses cleanly.
+    let out = run(vitals().arg("analyze").arg(&csv));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// One host answers, one refuses connections and one accepts but never answers: every host
+/// still gets a row at every tick, on schedule.
+#[test]
+fn monitor_keeps_its_schedule_when_hosts_are_down_or_slow() {
+    let server = TestServer::start();
+    let down = closed_port();
+    let (_silent, slow) = silent_server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("m.csv");
+    let interval = 0.5;
+    let out = run(vitals()
+        .args([
+            "monitor",
+            "--host",
+            &server.url(),
+            "--host",
+            &down,
+            "--host",
+            &slow,
+        ])
+        .args(["--interval", "0.5", "--count", "4", "--output"])
+        .arg(&csv));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let (_, rows) = read_csv(&csv);
+    assert_eq!(rows.len(), 12, "3 hosts × 4 ticks: {rows:?}");
+    for (host, status) in [
+        (server.url(), "200"),
+        (down.clone(), "0"),
+        (slow.clone(), "0"),
+    ] {
+        let times: Vec<f64> = rows
+            .iter()
+            .filter(|r| r[1] == host)
+            .inspect(|r| assert_eq!(r[2], status, "{host}: {r:?}"))
+            .map(|r| r[0].parse().expect("timestamp"))
+            .collect();
+        assert_eq!(times.len(), 4, "{host}");
+        // Each poll is due at start + k × interval: check against the first poll, so drift
+        // would show, with room for thread start-up on a busy machine.
+        for (k, t) in times.iter().enumerate() {
+            let late = t - times[0] - k as f64 * interval;
+            assert!(
+                late.abs() < 0.2,
+                "{host}: poll {k} is {late:.3}s off schedule: {times:?}"
+            );
+        }
+    }
+    // Hosts of one tick are polled together, not one after another.
+    let first: Vec<f64> = rows[..3]
+        .iter()
+        .map(|r| r[0].parse().expect("timestamp"))
+        .collect();
+    let spread = first.iter().cloned().fold(f64::MIN, f64::max)
+        - first.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread < 0.1, "tick 0 spread {spread:.3}s");
+    let table = stdout(&out);
+    assert!(
+        table.contains("Host"),
+        "several hosts get a Host column:\n{table}"
+    );
+    assert!(table.contains("connection refused"), "{table}");
+    assert!(table.contains("timed out"), "{table}");
+}
+
+#[test]
+fn alerts_ok_on_an_idle_server() {
+    let server = TestServer::start();
+    let out = run(vitals().args(["alerts", "--host", &server.url(), "--format", "json"]));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    let firing: Vec<&str> = report["firing"]
+        .as_array()
+        .expect("firing list")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    // The machine is shared: CPU or memory rules may legitimately fire under outside load.
+    // Nothing about the idle server itself (pool, cache, counters) may.
+    let outside_load = [
+        "HighCPUUsage",
+        "CriticalCPUUsage",
+        "HighMemoryUsage",
+        "CriticalMemoryUsage",
+    ];
+    assert!(
+        firing.iter().all(|n| outside_load.contains(n)),
+        "{report:#}"
+    );
+    if firing.is_empty() {
+        assert_eq!(out.status.code(), Some(0), "{report:#}");
+        assert_eq!(report["status"], "OK");
+    } else {
+        eprintln!("machine under load, firing: {firing:?}");
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{report:#}");
+    }
+    let rules = report["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 9);
+    let slow = rules
+        .iter()
+        .find(|r| r["name"] == "SlowRequests")
+        .expect("SlowRequests");
+    assert_eq!(slow["state"], "not_evaluable");
+
+    let text = run(vitals().args(["alerts", "--host", &server.url()]));
+    assert!(
+        stdout(&text).contains("LowCacheHitRate"),
+        "{}",
+        stdout(&text)
+    );
+}
+
+#[test]
+fn alerts_unknown_on_a_closed_port() {
+    let out = run(vitals().args(["alerts", "--host", &closed_port()]));
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("UNKNOWN - cannot reach"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(vitals().args(["alerts", "--host", &closed_port(), "--format", "json"]));
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(report["status"], "UNKNOWN");
+}
+
+#[test]
+fn alerts_watch_polls_on_schedule() {
+    let server = TestServer::start();
+    let started = std::time::Instant::now();
+    let out = run(vitals().args([
+        "alerts",
+        "--host",
+        &server.url(),
+        "--watch",
+        "--interval",
+        "0.3",
+        "--count",
+        "3",
+        "--format",
+        "json",
+    ]));
+    assert!(matches!(out.status.code(), Some(0..=2)), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l["mode"] == "watch"));
+    // Counter rules become evaluable from the second poll on.
+    let cache_errors = |l: &serde_json::Value| {
+        l["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|r| r["name"] == "CacheErrors")
+            .map(|r| r["state"].clone())
+    };
+    assert_eq!(cache_errors(&lines[0]), Some("not_evaluable".into()));
+    assert_eq!(cache_errors(&lines[1]), Some("inactive".into()));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Ctrl-C ends an open-ended run cleanly: rows so far are in the CSV, a summary is printed.
+#[cfg(unix)]
+#[test]
+fn monitor_stops_cleanly_on_ctrl_c() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("m.csv");
+    let mut child = vitals()
+        .args([
+            "monitor",
+            "--host",
+            &server.url(),
+            "--interval",
+            "0.2",
+            "--output",
+        ])
+        .arg(&csv)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("monitor starts");
+    std::thread::sleep(Duration::from_millis(1100));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "monitor ignored SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("vitals monitor stopped:"), "{err}");
+    let (header, rows) = read_csv(&csv);
+    assert_eq!(header[..11], CONTRACT_COLUMNS);
+    assert!(rows.len() >= 3, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.len() == header.len() && r[2] == "200"),
+        "{rows:?}"
+    );
+    assert!(
+        err.contains(&format!("{} polls", rows.len())),
+        "{err} vs {} rows",
+        rows.len()
+    );
+}
