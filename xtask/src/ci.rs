@@ -4,9 +4,10 @@ use anyhow::Result;
 
 use crate::cargo;
 
-/// Runs the checks; `--no-lint` skips fmt, clippy and doc (for a quick test-only run).
+/// Runs the checks; `--no-lint` skips fmt, clippy and doc, `--no-load` the smoke load tests.
 pub fn run(args: &[String]) -> Result<()> {
     let lint = !args.iter().any(|a| a == "--no-lint");
+    let load = !args.iter().any(|a| a == "--no-load");
     if lint {
         cargo(&["fmt", "--all", "--", "--check"], &[])?;
         cargo(
@@ -27,6 +28,25 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     // Snapshot tests must match what is committed: never write new snapshots in CI.
     cargo(&["test", "--workspace"], &[("INSTA_UPDATE", "no")])?;
+    if load {
+        // The smoke load test on both backends: it fails when the server's request count
+        // differs from what the run sent (targets are reported, not enforced, on a CI box).
+        let smoke = ["smoke", "--no-fail", "--duration", "15s"].map(String::from);
+        eprintln!("$ cargo xtask load smoke (embedded SQLite + in-process cache)");
+        crate::load::run(&smoke)?;
+        let mut external = smoke.to_vec();
+        external.extend(
+            [
+                "--database-url",
+                "postgres://postgres@127.0.0.1:5432/test",
+                "--redis-url",
+                "redis://127.0.0.1:6379",
+            ]
+            .map(String::from),
+        );
+        eprintln!("$ cargo xtask load smoke (PostgreSQL + Redis)");
+        crate::load::run(&external)?;
+    }
     eprintln!("xtask ci: all checks passed");
     Ok(())
 }

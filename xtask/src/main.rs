@@ -2,6 +2,7 @@
 //!
 //! - `ci`: formatting, lints, docs and the whole test suite, as CI runs them.
 //! - `docs`: regenerate docs written from code (the metrics table).
+//! - `load`: load tests with a report and a verdict.
 
 use std::process::Command;
 
@@ -9,6 +10,7 @@ use anyhow::{Context, Result, bail};
 
 mod ci;
 mod docs;
+mod load;
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -27,6 +29,7 @@ fn run() -> Result<()> {
     match task.as_deref() {
         Some("ci") => ci::run(&rest),
         Some("docs") => docs::run(),
+        Some("load") => load::run(&rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())
@@ -39,9 +42,13 @@ const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied) and every test
-          (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
+  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, and
+          the smoke load test on both backends (--no-lint, --no-load skip parts; needs
+          PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
   docs    regenerate the metrics table of docs/metrics.md from the catalogue
+  load    load test: cargo xtask load <smoke|steady|spike|stress|soak> [--target URL]
+          [--users N] [--duration D] [--rate R] [--out DIR] [--database-url URL]
+          [--redis-url URL] [--no-fail]; `cargo xtask load --help` for all options
 ";
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.

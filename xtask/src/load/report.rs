@@ -1,0 +1,460 @@
+//! The end of a run: the count check, the server-side analysis, the report and the verdict.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::engine::{KNEE_ERROR_RATE, KNEE_P95_MS, Plan};
+use super::scenario::Scenario;
+use super::stats::Stats;
+
+/// Target of the guide: API P95 under 3 s.
+const P95_TARGET_MS: f64 = 3_000.0;
+
+/// Monitor polls the server answered (rows of the CSV with an HTTP status).
+pub fn answered_polls(csv: &Path) -> Result<u64> {
+    let text =
+        std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let mut lines = text.lines();
+    let header = lines.next().context("the monitor CSV is empty")?;
+    let column = header
+        .split(',')
+        .position(|c| c == "status")
+        .context("the monitor CSV has no status column")?;
+    Ok(lines
+        .filter_map(|l| l.split(',').nth(column)?.parse::<u16>().ok())
+        .filter(|&s| s != 0)
+        .count() as u64)
+}
+
+/// Requests the server counted against those the run accounts for.
+pub struct Consistency {
+    /// Requests the load engine got an answer to.
+    pub engine_answered: u64,
+    /// Requests the engine sent that broke or timed out (the server may or may not count them).
+    pub engine_unanswered: u64,
+    /// Readiness probes made before the run.
+    pub probes: u64,
+    /// Monitor polls answered.
+    pub monitor_polls: u64,
+    /// The sum of `health_agent_http_requests_total` after the run.
+    pub server_counted: u64,
+}
+
+impl Consistency {
+    /// From a run's figures.
+    pub fn new(stats: &Stats, probes: u64, monitor_polls: u64, server_counted: u64) -> Self {
+        let engine_answered = stats.answered();
+        Self {
+            engine_answered,
+            engine_unanswered: stats.total() - engine_answered,
+            probes,
+            monitor_polls,
+            server_counted,
+        }
+    }
+
+    /// What the server should have counted.
+    pub fn expected(&self) -> u64 {
+        self.engine_answered + self.probes + self.monitor_polls
+    }
+
+    /// Exact, give or take requests the client abandoned.
+    pub fn ok(&self) -> bool {
+        let expected = self.expected();
+        (expected..=expected + self.engine_unanswered).contains(&self.server_counted)
+    }
+}
+
+/// `vitals analyze` of the monitor CSV.
+pub struct Analysis {
+    /// Its JSON report.
+    pub json: Value,
+    /// Its markdown report.
+    pub markdown: String,
+}
+
+/// Runs `vitals analyze` (JSON, then markdown with charts into `out`).
+pub fn analyze(bin: &Path, csv: &Path, out: &Path) -> Result<Analysis> {
+    let run = |args: &[&str]| -> Result<String> {
+        let output = Command::new(bin.join("vitals"))
+            .arg("analyze")
+            .arg(csv)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .context("cannot run vitals analyze")?;
+        if !output.status.success() {
+            bail!(
+                "vitals analyze failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let json = serde_json::from_str(&run(&["--format", "json"])?).context("vitals analyze JSON")?;
+    let out_arg = out.to_string_lossy().into_owned();
+    let markdown = run(&["--format", "markdown", "--out", &out_arg])?;
+    Ok(Analysis { json, markdown })
+}
+
+/// Everything the report needs.
+pub struct Summary<'a> {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// How it was driven.
+    pub plan: &'a Plan,
+    /// The server.
+    pub url: &'a str,
+    /// What the engine saw.
+    pub stats: &'a Stats,
+    /// The count check (only when the run started the server).
+    pub consistency: Option<&'a Consistency>,
+    /// The server-side analysis.
+    pub analysis: &'a Analysis,
+    /// Server RSS after start, MB.
+    pub rss_start: Option<f64>,
+    /// Server RSS at the end, MB.
+    pub rss_end: Option<f64>,
+}
+
+/// The verdict lines and whether every target passed.
+pub struct Verdict {
+    /// Short lines for the terminal.
+    pub lines: Vec<String>,
+    /// Every target passed.
+    pub targets_pass: bool,
+}
+
+fn ms(micros: u64) -> f64 {
+    (micros as f64 / 10.0).round() / 100.0
+}
+
+/// Writes `report.json` and `report.md` into `out`.
+pub fn write(s: &Summary<'_>, out: &Path) -> Result<Verdict> {
+    let elapsed = s.stats.timeline.len().max(1) as f64;
+    let total = s.stats.total();
+    let overall = s.stats.overall();
+    let endpoints: Vec<Value> = s
+        .stats
+        .latency
+        .iter()
+        .map(|(e, h)| {
+            json!({
+                "endpoint": e.name(),
+                "requests": h.len(),
+                "p50_ms": ms(h.value_at_quantile(0.50)),
+                "p90_ms": ms(h.value_at_quantile(0.90)),
+                "p95_ms": ms(h.value_at_quantile(0.95)),
+                "p99_ms": ms(h.value_at_quantile(0.99)),
+                "p999_ms": ms(h.value_at_quantile(0.999)),
+                "max_ms": ms(h.max()),
+            })
+        })
+        .collect();
+    let p95 = ms(overall.value_at_quantile(0.95));
+    let errors = s.stats.errors();
+    let error_rate = if total == 0 {
+        0.0
+    } else {
+        errors as f64 / total as f64
+    };
+    let mut targets = vec![json!({
+        "name": "API P95 (load engine, all endpoints)",
+        "goal": "< 3000 ms",
+        "value": p95,
+        "pass": p95 < P95_TARGET_MS && total > 0,
+    })];
+    let server_targets = s.analysis.json["hosts"][0]["targets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    targets.extend(server_targets.iter().cloned());
+    let targets_pass = targets.iter().all(|t| t["pass"].as_bool().unwrap_or(true));
+    let knee = (s.scenario == Scenario::Stress).then(|| knee(s));
+    let consistency = s.consistency.map(|c| {
+        json!({
+            "engine_answered": c.engine_answered,
+            "engine_unanswered": c.engine_unanswered,
+            "readiness_probes": c.probes,
+            "monitor_polls": c.monitor_polls,
+            "expected": c.expected(),
+            "server_counted": c.server_counted,
+            "ok": c.ok(),
+        })
+    });
+    let doc = json!({
+        "scenario": s.scenario.name(),
+        "target": s.url,
+        "model": if s.plan.rate.is_some() { "open" } else { "closed" },
+        "users": s.plan.users,
+        "rate_per_second": s.plan.rate,
+        "think_ms": s.plan.think.as_millis() as u64,
+        "duration_seconds": s.plan.duration.as_secs_f64(),
+        "requests": total,
+        "errors": errors,
+        "error_rate": error_rate,
+        "throughput_rps": (total as f64 / elapsed * 100.0).round() / 100.0,
+        "endpoints": endpoints,
+        "errors_by_kind": s.stats.errors_by_kind(),
+        "consistency": consistency,
+        "server_rss_mb": {"start": s.rss_start, "end": s.rss_end},
+        "stress_knee": knee,
+        "targets": targets,
+        "targets_pass": targets_pass,
+        "server": s.analysis.json,
+    });
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&doc)? + "\n",
+    )?;
+    std::fs::write(out.join("report.md"), markdown(s, &doc))?;
+
+    let mut lines = vec![format!(
+        "{total} requests, {errors} errors, {} rps, p95 {p95} ms",
+        doc["throughput_rps"]
+    )];
+    if let Some(c) = s.consistency {
+        lines.push(format!(
+            "counts: server {} = engine {} + probes {} + monitor {}: {}",
+            c.server_counted,
+            c.engine_answered,
+            c.probes,
+            c.monitor_polls,
+            if c.ok() { "consistent" } else { "MISMATCH" }
+        ));
+    }
+    for t in &targets {
+        lines.push(format!(
+            "  {} {}: {} (goal {})",
+            if t["pass"].as_bool().unwrap_or(true) {
+                "PASS"
+            } else {
+                "FAIL"
+            },
+            t["name"].as_str().unwrap_or("?"),
+            t["value"],
+            t["goal"].as_str().unwrap_or("?")
+        ));
+    }
+    Ok(Verdict {
+        lines,
+        targets_pass,
+    })
+}
+
+/// Per-step figures of a stress run and the first step that broke the targets.
+fn knee(s: &Summary<'_>) -> Value {
+    let mut steps: Vec<(u32, u64, u64, hdrhistogram::Histogram<u64>)> = Vec::new();
+    for (i, second) in s.stats.timeline.iter().enumerate() {
+        let step = Scenario::stress_step(std::time::Duration::from_secs(i as u64), s.plan.duration);
+        let idx = usize::try_from(step - 1).unwrap_or(0);
+        while steps.len() <= idx {
+            steps.push((0, 0, 0, second.latency.clone()));
+            if let Some(last) = steps.last_mut() {
+                last.3.reset();
+            }
+        }
+        let entry = &mut steps[idx];
+        entry.0 = entry.0.max(second.users);
+        entry.1 += second.requests;
+        entry.2 += second.errors;
+        let _ = entry.3.add(&second.latency);
+    }
+    let rows: Vec<Value> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, (users, requests, errors, h))| {
+            let p95 = ms(h.value_at_quantile(0.95));
+            let rate = if *requests == 0 { 0.0 } else { *errors as f64 / *requests as f64 };
+            json!({"step": i + 1, "users": users, "requests": requests, "p95_ms": p95, "error_rate": rate,
+                   "breaks_targets": p95 > KNEE_P95_MS || rate > KNEE_ERROR_RATE})
+        })
+        .collect();
+    let knee = rows.iter().find(|r| r["breaks_targets"] == true).cloned();
+    json!({"steps": rows, "knee": knee})
+}
+
+fn markdown(s: &Summary<'_>, doc: &Value) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Load test: {}\n", s.scenario.name());
+    let _ = writeln!(
+        md,
+        "Target {}, {} model, {} users, {} s{}. {} requests, {} errors, {} rps.\n",
+        s.url,
+        doc["model"].as_str().unwrap_or("?"),
+        s.plan.users,
+        s.plan.duration.as_secs(),
+        s.plan.rate.map_or_else(
+            || format!(", think {} ms", s.plan.think.as_millis()),
+            |r| format!(", {r} arrivals/s")
+        ),
+        doc["requests"],
+        doc["errors"],
+        doc["throughput_rps"]
+    );
+    let _ = writeln!(md, "## Latency seen by the load engine (ms)\n");
+    let _ = writeln!(
+        md,
+        "| endpoint | requests | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|"
+    );
+    for e in doc["endpoints"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            e["endpoint"].as_str().unwrap_or("?"),
+            e["requests"],
+            e["p50_ms"],
+            e["p90_ms"],
+            e["p95_ms"],
+            e["p99_ms"],
+            e["p999_ms"],
+            e["max_ms"]
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nLatency runs from the intended send time (open model) or the send time (closed model) to the last byte of the answer; percentiles come from an HDR histogram (3 significant figures).\n"
+    );
+    let _ = writeln!(md, "## Errors\n");
+    let by_kind = doc["errors_by_kind"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    if by_kind.is_empty() {
+        let _ = writeln!(md, "None.\n");
+    } else {
+        for (kind, n) in by_kind {
+            let _ = writeln!(md, "- {kind}: {n}");
+        }
+        let _ = writeln!(md);
+    }
+    if let Some(c) = s.consistency {
+        let _ = writeln!(
+            md,
+            "## Counts\n\nThe server's `health_agent_http_requests_total` after the run: {}. The run accounts for {} (engine {} + readiness probes {} + monitor polls {}): {}.\n",
+            c.server_counted,
+            c.expected(),
+            c.engine_answered,
+            c.probes,
+            c.monitor_polls,
+            if c.ok() { "consistent" } else { "**mismatch**" }
+        );
+    }
+    if let (Some(a), Some(b)) = (s.rss_start, s.rss_end) {
+        let _ = writeln!(
+            md,
+            "## Server memory\n\nRSS {a:.1} MB after start, {b:.1} MB at the end ({:+.1} MB).\n",
+            b - a
+        );
+    }
+    if let Some(k) = doc["stress_knee"].as_object() {
+        let _ = writeln!(
+            md,
+            "## Stress steps\n\n| step | users | requests | p95 (ms) | error rate | breaks targets |\n|---|---|---|---|---|---|"
+        );
+        for r in k
+            .get("steps")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {:.4} | {} |",
+                r["step"],
+                r["users"],
+                r["requests"],
+                r["p95_ms"],
+                r["error_rate"].as_f64().unwrap_or(0.0),
+                r["breaks_targets"]
+            );
+        }
+        let _ =
+            writeln!(
+                md,
+                "\nKnee: {}\n",
+                k.get("knee").filter(|v| !v.is_null()).map_or(
+                    "not reached".to_owned(),
+                    |v| format!("step {} ({} users)", v["step"], v["users"])
+                )
+            );
+    }
+    let _ = writeln!(
+        md,
+        "## Targets\n\n| target | goal | value | result |\n|---|---|---|---|"
+    );
+    for t in doc["targets"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            t["name"].as_str().unwrap_or("?"),
+            t["goal"].as_str().unwrap_or("?"),
+            t["value"],
+            if t["pass"].as_bool().unwrap_or(true) {
+                "pass"
+            } else {
+                "**fail**"
+            }
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n## Server side (`vitals analyze` of the monitor CSV)\n"
+    );
+    md.push_str(&s.analysis.markdown);
+    let _ = writeln!(
+        md,
+        "\nCharts: ![cpu](cpu.png) ![memory](memory.png) ![pool](db_pool_utilization.png) ![cache](cache_hit_rate.png) ![latency](api_latency.png)"
+    );
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistency_allows_only_abandoned_requests() {
+        let c = Consistency {
+            engine_answered: 100,
+            engine_unanswered: 2,
+            probes: 1,
+            monitor_polls: 10,
+            server_counted: 111,
+        };
+        assert!(c.ok());
+        assert!(
+            Consistency {
+                server_counted: 113,
+                ..c
+            }
+            .ok()
+        );
+        let c = Consistency {
+            engine_answered: 100,
+            engine_unanswered: 0,
+            probes: 1,
+            monitor_polls: 10,
+            server_counted: 112,
+        };
+        assert!(!c.ok());
+    }
+
+    #[test]
+    fn counts_answered_polls_from_the_csv() {
+        let dir = std::env::temp_dir().join(format!("xtask-polls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let csv = dir.join("m.csv");
+        std::fs::write(
+            &csv,
+            "timestamp,host,status,api_ms\n1,h,200,1\n2,h,0,\n3,h,503,2\n",
+        )
+        .expect("write");
+        assert_eq!(answered_polls(&csv).expect("read"), 2);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,224 @@
+//! The processes a load run drives: the server under test and the `vitals monitor`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::workspace_root;
+
+/// Builds the release binaries a run needs.
+pub fn build_release() -> Result<PathBuf> {
+    crate::cargo(
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "vitals-server",
+            "-p",
+            "vitals-cli",
+        ],
+        &[],
+    )?;
+    Ok(target_dir().join("release"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
+/// A process stopped with SIGTERM (then killed) when dropped.
+pub struct Process {
+    child: Child,
+    name: &'static str,
+}
+
+impl Process {
+    /// The OS process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (e.g. `INT`, `TERM`) and waits up to `limit` for the exit.
+    pub fn signal_and_wait(&mut self, signal: &str, limit: Duration) -> Result<()> {
+        let _ = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        bail!(
+            "{} did not stop within {limit:?} of SIG{signal}; killed it",
+            self.name
+        )
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM".to_owned(), self.child.id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Starts `vitals-server` on a free loopback port, logging to `dir/server.log`, and returns
+/// it with its address once it reports listening.
+pub fn start_server(
+    bin: &Path,
+    dir: &Path,
+    database_url: Option<&str>,
+    redis_url: Option<&str>,
+) -> Result<(Process, SocketAddr)> {
+    let log = std::fs::File::create(dir.join("server.log")).context("cannot create server.log")?;
+    let mut cmd = Command::new(bin.join("vitals-server"));
+    cmd.args(["--listen", "127.0.0.1:0", "--log-format", "text"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("VITALS_METRICS_TOKEN")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(log);
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
+    if let Some(url) = redis_url {
+        cmd.args(["--redis-url", url]);
+    }
+    let mut child = cmd.spawn().context("cannot start vitals-server")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log_path = dir.join("server.log");
+    std::thread::spawn(move || {
+        let mut out = std::fs::OpenOptions::new().append(true).open(log_path).ok();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "[]:.".contains(*c))
+                    .collect();
+                let _ = tx.send(addr);
+            }
+            if let Some(f) = out.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    });
+    let process = Process {
+        child,
+        name: "vitals-server",
+    };
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .context("vitals-server did not report its address; see server.log")?
+        .parse()
+        .context("vitals-server reported an unreadable address")?;
+    Ok((process, addr))
+}
+
+/// Starts `vitals monitor` polling `url` every second into `csv`.
+pub fn start_monitor(bin: &Path, url: &str, csv: &Path, log: &Path) -> Result<Process> {
+    let log = std::fs::File::create(log).context("cannot create monitor.log")?;
+    let child = Command::new(bin.join("vitals"))
+        .args(["monitor", "--host", url, "--interval", "1", "--output"])
+        .arg(csv)
+        .env("NO_COLOR", "1")
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("cannot start vitals monitor")?;
+    Ok(Process {
+        child,
+        name: "vitals monitor",
+    })
+}
+
+/// One GET over a fresh connection; the status and body.
+pub async fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let request = http::Request::get(path)
+        .header("host", "127.0.0.1")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// Waits until `/health/ready` answers 200; returns how many requests that took.
+pub async fn wait_ready(addr: SocketAddr, limit: Duration) -> Result<u64> {
+    let deadline = Instant::now() + limit;
+    let mut probes = 0;
+    loop {
+        probes += 1;
+        if let Ok((200, _)) = get(addr, "/health/ready").await {
+            return Ok(probes);
+        }
+        if Instant::now() > deadline {
+            bail!("the server at {addr} was not ready within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Sum of `<namespace>_http_requests_total` over all its series in a scrape.
+pub fn requests_seen(scrape: &str) -> u64 {
+    scrape
+        .lines()
+        .filter(|l| l.starts_with("health_agent_http_requests_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
+}
+
+/// Resident memory of a process in MB, from /proc.
+pub fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_request_series() {
+        let scrape = "# TYPE health_agent_http_requests_total counter\n\
+            health_agent_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 7\n\
+            health_agent_http_requests_total{method=\"POST\",route=\"/api/v1/chat\",status=\"503\"} 3\n\
+            health_agent_http_requests_in_flight 1\n";
+        assert_eq!(requests_seen(scrape), 10);
+    }
+}

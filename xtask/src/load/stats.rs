@@ -1,0 +1,230 @@
+//! What the load engine saw: latency histograms per endpoint, errors by kind, a timeline.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Which kind of request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// `POST /api/v1/chat`.
+    Chat,
+    /// `GET /api/v1/users/{id}/history`.
+    History,
+    /// `GET /api/v1/metrics`.
+    Metrics,
+    /// A fixed path given with `--path`.
+    Path,
+}
+
+impl Endpoint {
+    /// Name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "POST /api/v1/chat",
+            Endpoint::History => "GET /api/v1/users/{user_id}/history",
+            Endpoint::Metrics => "GET /api/v1/metrics",
+            Endpoint::Path => "GET --path",
+        }
+    }
+}
+
+/// How one request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// A 1xx–3xx answer.
+    Ok,
+    /// A 4xx answer.
+    Client(u16),
+    /// A 5xx answer.
+    Server(u16),
+    /// The connection could not be opened.
+    Connect,
+    /// No answer within the request timeout.
+    Timeout,
+    /// The connection broke mid-request.
+    Io,
+}
+
+impl Outcome {
+    /// Whether the server answered at all (any status).
+    pub fn answered(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Client(_) | Outcome::Server(_))
+    }
+
+    /// Error kind name, `None` for success.
+    pub fn error_kind(self) -> Option<String> {
+        match self {
+            Outcome::Ok => None,
+            Outcome::Client(s) => Some(format!("http_{s}")),
+            Outcome::Server(s) => Some(format!("http_{s}")),
+            Outcome::Connect => Some("connect".into()),
+            Outcome::Timeout => Some("timeout".into()),
+            Outcome::Io => Some("io".into()),
+        }
+    }
+}
+
+/// One second of the run.
+#[derive(Clone, Debug)]
+pub struct Second {
+    /// Active virtual users at the end of the second.
+    pub users: u32,
+    /// Requests finished in the second.
+    pub requests: u64,
+    /// Of those, errors.
+    pub errors: u64,
+    /// Their latencies, in microseconds.
+    pub latency: Histogram<u64>,
+}
+
+/// Everything recorded during a run.
+pub struct Stats {
+    /// Latency per endpoint, microseconds (1 µs to 10 min, 3 significant figures).
+    pub latency: BTreeMap<Endpoint, Histogram<u64>>,
+    /// Requests per endpoint and outcome.
+    pub outcomes: BTreeMap<(Endpoint, Outcome), u64>,
+    /// Per-second timeline.
+    pub timeline: Vec<Second>,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3)
+        .expect("constant bounds within hdrhistogram's limits")
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stats {
+    /// Empty.
+    pub fn new() -> Self {
+        Self {
+            latency: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            timeline: Vec::new(),
+        }
+    }
+
+    /// Records one finished request, `second` seconds into the run with `users` active.
+    pub fn record(
+        &mut self,
+        endpoint: Endpoint,
+        latency: Duration,
+        outcome: Outcome,
+        second: usize,
+        users: u32,
+    ) {
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let _ = self
+            .latency
+            .entry(endpoint)
+            .or_insert_with(histogram)
+            .record(micros.min(600_000_000));
+        *self.outcomes.entry((endpoint, outcome)).or_insert(0) += 1;
+        while self.timeline.len() <= second {
+            self.timeline.push(Second {
+                users,
+                requests: 0,
+                errors: 0,
+                latency: histogram(),
+            });
+        }
+        let s = &mut self.timeline[second];
+        s.users = users;
+        s.requests += 1;
+        if outcome != Outcome::Ok {
+            s.errors += 1;
+        }
+        let _ = s.latency.record(micros.min(600_000_000));
+    }
+
+    /// Requests the server answered (any status).
+    pub fn answered(&self) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|((_, o), _)| o.answered())
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// All requests.
+    pub fn total(&self) -> u64 {
+        self.outcomes.values().sum()
+    }
+
+    /// Requests that did not succeed.
+    pub fn errors(&self) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|((_, o), _)| *o != Outcome::Ok)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Errors by kind across endpoints.
+    pub fn errors_by_kind(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for ((_, o), n) in &self.outcomes {
+            if let Some(kind) = o.error_kind() {
+                *out.entry(kind).or_insert(0) += n;
+            }
+        }
+        out
+    }
+
+    /// All endpoints' latencies merged.
+    pub fn overall(&self) -> Histogram<u64> {
+        let mut all = histogram();
+        for h in self.latency.values() {
+            let _ = all.add(h);
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_percentiles() {
+        let mut s = Stats::new();
+        for i in 1..=100u64 {
+            s.record(
+                Endpoint::History,
+                Duration::from_millis(i),
+                Outcome::Ok,
+                0,
+                5,
+            );
+        }
+        s.record(
+            Endpoint::Chat,
+            Duration::from_millis(5),
+            Outcome::Server(503),
+            1,
+            5,
+        );
+        s.record(
+            Endpoint::Chat,
+            Duration::from_secs(10),
+            Outcome::Timeout,
+            2,
+            5,
+        );
+        assert_eq!((s.total(), s.answered(), s.errors()), (102, 101, 2));
+        let h = &s.latency[&Endpoint::History];
+        assert!((h.value_at_quantile(0.95) as f64 - 95_000.0).abs() < 100.0);
+        assert_eq!(s.errors_by_kind().get("http_503"), Some(&1));
+        assert_eq!(s.errors_by_kind().get("timeout"), Some(&1));
+        assert_eq!(s.timeline.len(), 3);
+        assert_eq!(s.timeline[0].requests, 100);
+    }
+}
