@@ -2,8 +2,8 @@
 //! (users with think time) or an open model (constant arrival rate), and a live progress line.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 
 use super::open::Arrivals;
 use super::scenario::Scenario;
-use super::stats::{Endpoint, Outcome, Stats};
+use super::stats::{Endpoint, Outcome, Stats, Timeline};
 use super::zipf::{Rng, Zipf};
 
 /// Longest wait for one answer.
@@ -59,7 +59,7 @@ const MESSAGES: &[&str] = &[
 struct Shared {
     plan: Plan,
     start: Instant,
-    stats: Mutex<Stats>,
+    timeline: Arc<Timeline>,
     sent: std::sync::atomic::AtomicU64,
     stop: AtomicBool,
     zipf: Zipf,
@@ -88,15 +88,19 @@ impl Shared {
     }
 }
 
-/// Runs the plan to its end and returns what was seen.
-pub async fn run(plan: Plan, progress: bool) -> Stats {
+/// Runs the plan to its end and returns what was seen: the merged per-request records and
+/// the per-second timeline.
+pub async fn run(plan: Plan, progress: bool) -> (Stats, Arc<Timeline>) {
     let start = Instant::now();
+    let timeline = Arc::new(Timeline::new(
+        usize::try_from(plan.duration.as_secs()).unwrap_or(0) + 2,
+    ));
     let arrivals = plan.rate.map(|r| Arrivals::new(start, r, plan.duration));
     let shared = Arc::new(Shared {
         zipf: Zipf::new(plan.user_ids, 1.1),
         plan,
         start,
-        stats: Mutex::new(Stats::new()),
+        timeline: Arc::clone(&timeline),
         sent: std::sync::atomic::AtomicU64::new(0),
         stop: AtomicBool::new(false),
         arrivals,
@@ -110,17 +114,21 @@ pub async fn run(plan: Plan, progress: bool) -> Stats {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move { watch(shared, progress).await })
     };
+    let mut stats = Stats::new();
     for w in workers {
-        let _ = w.await;
+        if let Ok(local) = w.await {
+            stats.merge(local);
+        }
     }
     reporter.abort();
     if progress && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!();
     }
-    std::mem::take(&mut *shared.stats.lock().unwrap_or_else(PoisonError::into_inner))
+    (stats, timeline)
 }
 
-async fn user(shared: Arc<Shared>, index: u32) {
+async fn user(shared: Arc<Shared>, index: u32) -> Stats {
+    let mut stats = Stats::new();
     let mut rng = Rng::new(0x5EED ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9));
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
     while !shared.over() {
@@ -142,24 +150,18 @@ async fn user(shared: Arc<Shared>, index: u32) {
         let outcome = send(&shared.plan.addr, &mut conn, request).await;
         let done = Instant::now();
         let second = usize::try_from(done.duration_since(shared.start).as_secs()).unwrap_or(0);
-        let users = shared.users_now();
+        let latency = done.duration_since(intended);
+        stats.record(endpoint, latency, outcome);
         shared
-            .stats
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(
-                endpoint,
-                done.duration_since(intended),
-                outcome,
-                second,
-                users,
-            );
+            .timeline
+            .record(second, shared.users_now(), latency, outcome != Outcome::Ok);
         if shared.arrivals.is_none() && !shared.plan.think.is_zero() {
             // Think time with ±50 % jitter, so users do not march in step.
             let jitter = 0.5 + rng.unit();
             tokio::time::sleep(shared.plan.think.mul_f64(jitter)).await;
         }
     }
+    stats
 }
 
 fn next_request(shared: &Shared, rng: &mut Rng) -> (Endpoint, Request<Full<Bytes>>) {
@@ -266,23 +268,16 @@ async fn watch(shared: Arc<Shared>, print: bool) {
         tick.tick().await;
         let elapsed = shared.start.elapsed().as_secs().min(total);
         let line = {
-            let stats = shared.stats.lock().unwrap_or_else(PoisonError::into_inner);
             let last = usize::try_from(elapsed.saturating_sub(1)).unwrap_or(0);
-            let (rps, p95, errors) = stats.timeline.get(last).map_or((0, 0.0, 0), |s| {
-                (
-                    s.requests,
-                    s.latency.value_at_quantile(0.95) as f64 / 1000.0,
-                    s.errors,
-                )
-            });
+            let (_, rps, errors, p95) = shared.timeline.second(last).unwrap_or_default();
+            let (_, _, total_errors, _) = shared.timeline.span(0, shared.timeline.len());
             let width = 30usize;
             let filled = usize::try_from(elapsed * width as u64 / total).unwrap_or(width);
             format!(
-                "[{}{}] {elapsed:>4}/{total}s users {:>4}  {rps:>6} rps  p95 {p95:>8.1} ms  errors {errors:>4} (total {})",
+                "[{}{}] {elapsed:>4}/{total}s users {:>4}  {rps:>6} rps  p95 {p95:>8.1} ms  errors {errors:>4} (total {total_errors})",
                 "#".repeat(filled),
                 " ".repeat(width - filled.min(width)),
                 shared.users_now(),
-                stats.errors(),
             )
         };
         if print {
@@ -304,11 +299,9 @@ pub const KNEE_P95_MS: f64 = 3_000.0;
 /// Error share a stress step may reach before it counts as the knee.
 pub const KNEE_ERROR_RATE: f64 = 0.01;
 
+/// Whether the last five whole seconds together broke the targets.
 fn knee_reached(shared: &Shared) -> bool {
-    let stats = shared.stats.lock().unwrap_or_else(PoisonError::into_inner);
-    stats.timeline.iter().rev().skip(1).take(5).any(|s| {
-        s.requests > 0
-            && (s.latency.value_at_quantile(0.95) as f64 / 1000.0 > KNEE_P95_MS
-                || s.errors as f64 / s.requests as f64 > KNEE_ERROR_RATE)
-    })
+    let now = usize::try_from(shared.start.elapsed().as_secs()).unwrap_or(0);
+    let (_, requests, errors, p95) = shared.timeline.span(now.saturating_sub(5), now);
+    requests > 0 && (p95 > KNEE_P95_MS || errors as f64 / requests as f64 > KNEE_ERROR_RATE)
 }

@@ -184,7 +184,7 @@ async fn run_async(args: LoadArgs) -> Result<()> {
             .unwrap_or_else(|| 2_000 * duration.as_secs().max(1)),
         stop_on_knee: scenario == Scenario::Stress,
     };
-    let stats = engine::run(plan.clone(), !args.quiet).await;
+    let (stats, timeline) = engine::run(plan.clone(), !args.quiet).await;
 
     // Let the monitor take one more poll after the load, then stop it (it flushes on SIGINT).
     tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -216,6 +216,7 @@ async fn run_async(args: LoadArgs) -> Result<()> {
         plan: &plan,
         url: &url,
         stats: &stats,
+        timeline: &timeline,
         consistency: consistency.as_ref(),
         analysis: &analysis,
         rss_start,

@@ -84,16 +84,6 @@ impl Scenario {
             }
         }
     }
-
-    /// The step (1–5) a stress run is in at `elapsed`.
-    pub fn stress_step(elapsed: Duration, duration: Duration) -> u32 {
-        let f = if duration.is_zero() {
-            0.0
-        } else {
-            elapsed.as_secs_f64() / duration.as_secs_f64()
-        };
-        ((f * 5.0).floor() as u32).min(4) + 1
-    }
 }
 
 #[cfg(test)]
@@ -127,10 +117,6 @@ mod tests {
             .map(|&s| at(Scenario::Stress, s))
             .collect();
         assert_eq!(steps, vec![10, 20, 30, 40, 50, 50]);
-        assert_eq!(
-            Scenario::stress_step(Duration::from_secs(45), Duration::from_secs(100)),
-            3
-        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the load engine saw: latency histograms per endpoint, errors by kind, a timeline.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -66,27 +67,90 @@ impl Outcome {
     }
 }
 
-/// One second of the run.
-#[derive(Clone, Debug)]
+/// One second of the run, shared by every worker without locks.
 pub struct Second {
-    /// Active virtual users at the end of the second.
-    pub users: u32,
+    /// Active virtual users (last seen).
+    pub users: AtomicU32,
     /// Requests finished in the second.
-    pub requests: u64,
+    pub requests: AtomicU64,
     /// Of those, errors.
-    pub errors: u64,
-    /// Their latencies, in microseconds.
-    pub latency: Histogram<u64>,
+    pub errors: AtomicU64,
+    /// Their latencies, in coarse fixed buckets (enough for a live p95 and the stress knee).
+    pub latency: vitals_core::Histogram,
 }
 
-/// Everything recorded during a run.
+/// Per-second figures for the whole run, preallocated so recording never locks or allocates.
+pub struct Timeline {
+    seconds: Box<[Second]>,
+}
+
+impl Timeline {
+    /// Room for `seconds` seconds (later records land in the last slot).
+    pub fn new(seconds: usize) -> Self {
+        Self {
+            seconds: (0..seconds.max(1))
+                .map(|_| Second {
+                    users: AtomicU32::new(0),
+                    requests: AtomicU64::new(0),
+                    errors: AtomicU64::new(0),
+                    latency: vitals_core::Histogram::latency(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Records one finished request.
+    pub fn record(&self, second: usize, users: u32, latency: Duration, error: bool) {
+        let s = &self.seconds[second.min(self.seconds.len() - 1)];
+        s.users.store(users, Ordering::Relaxed);
+        s.requests.fetch_add(1, Ordering::Relaxed);
+        if error {
+            s.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        s.latency.record(latency);
+    }
+
+    /// Figures of one second: (users, requests, errors, p95 in ms).
+    pub fn second(&self, second: usize) -> Option<(u32, u64, u64, f64)> {
+        let s = self.seconds.get(second)?;
+        Some((
+            s.users.load(Ordering::Relaxed),
+            s.requests.load(Ordering::Relaxed),
+            s.errors.load(Ordering::Relaxed),
+            s.latency.snapshot().quantile(0.95) * 1000.0,
+        ))
+    }
+
+    /// Figures of seconds `from..to` together: (max users, requests, errors, p95 in ms).
+    pub fn span(&self, from: usize, to: usize) -> (u32, u64, u64, f64) {
+        let mut merged: Option<vitals_core::HistogramSnapshot> = None;
+        let (mut users, mut requests, mut errors) = (0, 0, 0);
+        for s in self.seconds.iter().take(to).skip(from) {
+            users = users.max(s.users.load(Ordering::Relaxed));
+            requests += s.requests.load(Ordering::Relaxed);
+            errors += s.errors.load(Ordering::Relaxed);
+            let snap = s.latency.snapshot();
+            match &mut merged {
+                None => merged = Some(snap),
+                Some(m) => m.merge(&snap),
+            }
+        }
+        let p95 = merged.map_or(0.0, |m| m.quantile(0.95) * 1000.0);
+        (users, requests, errors, p95)
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.seconds.len()
+    }
+}
+
+/// What one worker recorded (merged across workers at the end of a run).
 pub struct Stats {
     /// Latency per endpoint, microseconds (1 µs to 10 min, 3 significant figures).
     pub latency: BTreeMap<Endpoint, Histogram<u64>>,
     /// Requests per endpoint and outcome.
     pub outcomes: BTreeMap<(Endpoint, Outcome), u64>,
-    /// Per-second timeline.
-    pub timeline: Vec<Second>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -106,43 +170,30 @@ impl Stats {
         Self {
             latency: BTreeMap::new(),
             outcomes: BTreeMap::new(),
-            timeline: Vec::new(),
         }
     }
 
-    /// Records one finished request, `second` seconds into the run with `users` active.
-    pub fn record(
-        &mut self,
-        endpoint: Endpoint,
-        latency: Duration,
-        outcome: Outcome,
-        second: usize,
-        users: u32,
-    ) {
+    /// Records one finished request.
+    pub fn record(&mut self, endpoint: Endpoint, latency: Duration, outcome: Outcome) {
         let micros = u64::try_from(latency.as_micros())
             .unwrap_or(u64::MAX)
-            .max(1);
+            .clamp(1, 600_000_000);
         let _ = self
             .latency
             .entry(endpoint)
             .or_insert_with(histogram)
-            .record(micros.min(600_000_000));
+            .record(micros);
         *self.outcomes.entry((endpoint, outcome)).or_insert(0) += 1;
-        while self.timeline.len() <= second {
-            self.timeline.push(Second {
-                users,
-                requests: 0,
-                errors: 0,
-                latency: histogram(),
-            });
+    }
+
+    /// Adds another worker's records.
+    pub fn merge(&mut self, other: Stats) {
+        for (e, h) in other.latency {
+            let _ = self.latency.entry(e).or_insert_with(histogram).add(&h);
         }
-        let s = &mut self.timeline[second];
-        s.users = users;
-        s.requests += 1;
-        if outcome != Outcome::Ok {
-            s.errors += 1;
+        for (k, n) in other.outcomes {
+            *self.outcomes.entry(k).or_insert(0) += n;
         }
-        let _ = s.latency.record(micros.min(600_000_000));
     }
 
     /// Requests the server answered (any status).
@@ -197,34 +248,35 @@ mod tests {
     fn counts_and_percentiles() {
         let mut s = Stats::new();
         for i in 1..=100u64 {
-            s.record(
-                Endpoint::History,
-                Duration::from_millis(i),
-                Outcome::Ok,
-                0,
-                5,
-            );
+            s.record(Endpoint::History, Duration::from_millis(i), Outcome::Ok);
         }
-        s.record(
+        let mut other = Stats::new();
+        other.record(
             Endpoint::Chat,
             Duration::from_millis(5),
             Outcome::Server(503),
-            1,
-            5,
         );
-        s.record(
-            Endpoint::Chat,
-            Duration::from_secs(10),
-            Outcome::Timeout,
-            2,
-            5,
-        );
+        other.record(Endpoint::Chat, Duration::from_secs(10), Outcome::Timeout);
+        s.merge(other);
         assert_eq!((s.total(), s.answered(), s.errors()), (102, 101, 2));
         let h = &s.latency[&Endpoint::History];
         assert!((h.value_at_quantile(0.95) as f64 - 95_000.0).abs() < 100.0);
         assert_eq!(s.errors_by_kind().get("http_503"), Some(&1));
         assert_eq!(s.errors_by_kind().get("timeout"), Some(&1));
-        assert_eq!(s.timeline.len(), 3);
-        assert_eq!(s.timeline[0].requests, 100);
+    }
+
+    #[test]
+    fn timeline_counts_per_second() {
+        let t = Timeline::new(3);
+        t.record(0, 4, Duration::from_millis(2), false);
+        t.record(0, 5, Duration::from_millis(3), true);
+        t.record(9, 5, Duration::from_millis(3), false);
+        assert_eq!(t.second(0).map(|s| (s.0, s.1, s.2)), Some((5, 2, 1)));
+        assert_eq!(
+            t.second(2).map(|s| s.1),
+            Some(1),
+            "late records land in the last slot"
+        );
+        assert_eq!(t.span(0, 3).1, 3);
     }
 }
