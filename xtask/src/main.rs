@@ -2,13 +2,17 @@
 //!
 //! - `ci`: formatting, lints, docs and the whole test suite, as CI runs them.
 //! - `docs`: regenerate docs written from code (the metrics table).
+//! - `bench`: every performance comparison, written to `docs/performance.md`.
+//! - `release`: release archives and their checksums.
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod ci;
 mod docs;
+mod release;
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -27,6 +31,8 @@ fn run() -> Result<()> {
     match task.as_deref() {
         Some("ci") => ci::run(&rest),
         Some("docs") => docs::run(),
+        Some("bench") => bench::run(&rest),
+        Some("release") => release::run(&rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())
@@ -42,6 +48,12 @@ Tasks:
   ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied) and every test
           (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
   docs    regenerate the metrics table of docs/metrics.md from the catalogue
+  bench   [--quick] [--out FILE]  per-request cost, wrk throughput, metrics endpoints and
+          /metrics render time, baselines beside ours, written to docs/performance.md
+          (needs wrk: apt-get install -y wrk; --quick is a smoke run)
+  release [--allow-dirty] [--out DIR]  release build of vitals-server and vitals, packed as
+          vitals-<version>-<target>.tar.gz with README, licences and deploy/, plus SHA256SUMS
+          (default DIR: target/dist)
 ";
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.
