@@ -24,11 +24,19 @@ pub enum Mode {
     Vitals,
     /// Bare plus `axum_prometheus::PrometheusMetricLayer::pair()` (its global recorder).
     AxumPrometheus,
+    /// Bare plus `RouteTagLayer` and `PerfLayer::new`: timing, both headers and the id,
+    /// without recording metrics — splits the Vitals cost into its two halves.
+    PerfOnly,
 }
 
 impl Mode {
     /// Every mode, the baseline first.
-    pub const ALL: [Mode; 3] = [Mode::Bare, Mode::Vitals, Mode::AxumPrometheus];
+    pub const ALL: [Mode; 4] = [
+        Mode::Bare,
+        Mode::Vitals,
+        Mode::AxumPrometheus,
+        Mode::PerfOnly,
+    ];
 
     /// The name used on the command line and in the output.
     pub fn name(self) -> &'static str {
@@ -36,6 +44,7 @@ impl Mode {
             Mode::Bare => "bare",
             Mode::Vitals => "vitals",
             Mode::AxumPrometheus => "axum-prometheus",
+            Mode::PerfOnly => "perf-only",
         }
     }
 
@@ -90,6 +99,10 @@ pub fn build(mode: Mode) -> App {
                 upkeep: Box::new(move || exporter.run_upkeep()),
             }
         }
+        Mode::PerfOnly => App {
+            router: base.route_layer(RouteTagLayer).layer(PerfLayer::new(SLOW)),
+            upkeep: Box::new(|| {}),
+        },
         Mode::AxumPrometheus => {
             let (layer, handle) = PrometheusMetricLayer::pair();
             let render = handle.clone();

@@ -48,11 +48,6 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-/// The 1-minute load average, when readable.
-pub fn load_1m() -> Option<f64> {
-    load_average().split_whitespace().next()?.parse().ok()
-}
-
 /// The current UTC time, `2026-11-27 14:03 UTC`.
 pub fn now_utc() -> String {
     output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])

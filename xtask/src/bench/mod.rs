@@ -78,13 +78,13 @@ impl Plan {
         if quick {
             Self {
                 oneshot: oneshot::Plan {
-                    warmup: 2_000,
+                    warmup: 20_000,
                     iters: 20_000,
                     runs: 3,
                 },
                 hello_warmup: load(50, 1),
                 hello_load: load(50, 2),
-                hello_rounds: 1,
+                hello_rounds: 2,
                 endpoints: metrics_endpoint::Plan {
                     warmup: 50,
                     sequential: 200,
@@ -96,18 +96,18 @@ impl Plan {
         } else {
             Self {
                 oneshot: oneshot::Plan {
-                    warmup: 20_000,
+                    warmup: 50_000,
                     iters: 200_000,
-                    runs: 7,
+                    runs: 9,
                 },
                 hello_warmup: load(50, 2),
-                hello_load: load(50, 8),
-                hello_rounds: 3,
+                hello_load: load(50, 5),
+                hello_rounds: 5,
                 endpoints: metrics_endpoint::Plan {
                     warmup: 200,
                     sequential: 1_000,
-                    load: load(100, 8),
-                    rounds: 2,
+                    load: load(100, 5),
+                    rounds: 3,
                 },
                 renders: 300,
             }

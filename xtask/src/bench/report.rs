@@ -24,22 +24,42 @@ fn median_of(runs: &[Run], f: impl Fn(&Run) -> f64) -> f64 {
     median(&runs.iter().map(f).collect::<Vec<_>>())
 }
 
-fn oneshot_median(r: &Results, mode: &str) -> f64 {
+/// The median over paired runs of `f(ours, baseline)`: each run of a stack is compared with
+/// the baseline's run of the same round, so slow drifts of the machine cancel out.
+fn paired(base: &[f64], other: &[f64], f: impl Fn(f64, f64) -> f64) -> f64 {
+    let values: Vec<f64> = other.iter().zip(base).map(|(o, b)| f(*o, *b)).collect();
+    median(&values)
+}
+
+fn oneshot_runs<'a>(r: &'a Results, mode: &str) -> &'a [f64] {
     r.oneshot
         .modes
         .iter()
         .find(|(m, _)| m == mode)
-        .map_or(0.0, |(_, runs)| median(runs))
+        .map_or(&[], |(_, runs)| runs.as_slice())
 }
 
-fn hello_rps(r: &Results, mode: &str) -> f64 {
+/// Median over runs of (stack − bare), ns.
+fn oneshot_overhead(r: &Results, mode: &str) -> f64 {
+    paired(oneshot_runs(r, "bare"), oneshot_runs(r, mode), |o, b| o - b)
+}
+
+fn hello_rounds(r: &Results, mode: &str) -> Vec<f64> {
     r.hello
         .iter()
         .find(|m| m.name == mode)
-        .map_or(0.0, |m| median_of(&m.runs, |x| x.rps))
+        .map_or_else(Vec::new, |m| m.runs.iter().map(|x| x.rps).collect())
 }
 
-fn hello_growth_mib(r: &Results, mode: &str) -> f64 {
+/// Median over rounds of (stack rps / bare rps).
+fn hello_ratio(r: &Results, mode: &str) -> f64 {
+    paired(&hello_rounds(r, "bare"), &hello_rounds(r, mode), |o, b| {
+        o / b.max(f64::MIN_POSITIVE)
+    })
+}
+
+/// Growth of VmRSS under load, MiB.
+fn hello_growth(r: &Results, mode: &str) -> f64 {
     r.hello
         .iter()
         .find(|m| m.name == mode)
@@ -51,14 +71,13 @@ fn endpoint<'a>(r: &'a Results, path: &str) -> Option<&'a super::metrics_endpoin
 }
 
 fn checks(r: &Results) -> Vec<Check> {
-    let bare_ns = oneshot_median(r, "bare");
-    let ours_ns = oneshot_median(r, "vitals") - bare_ns;
-    let theirs_ns = oneshot_median(r, "axum-prometheus") - bare_ns;
-    let bare_rps = hello_rps(r, "bare").max(f64::MIN_POSITIVE);
-    let ours_ratio = hello_rps(r, "vitals") / bare_rps;
-    let theirs_ratio = hello_rps(r, "axum-prometheus") / bare_rps;
-    let ours_growth = hello_growth_mib(r, "vitals");
-    let theirs_growth = hello_growth_mib(r, "axum-prometheus");
+    let ours_ns = oneshot_overhead(r, "vitals");
+    let theirs_ns = oneshot_overhead(r, "axum-prometheus");
+    let ours_ratio = hello_ratio(r, "vitals");
+    let theirs_ratio = hello_ratio(r, "axum-prometheus");
+    let bare_growth = hello_growth(r, "bare");
+    let ours_growth = hello_growth(r, "vitals") - bare_growth;
+    let theirs_growth = hello_growth(r, "axum-prometheus") - bare_growth;
     let p99 = |path| endpoint(r, path).map_or(0.0, |p| median_of(&p.runs, |x| x.p99));
     let health_p99 = p99("/health");
     let metrics_p99 = p99("/api/v1/metrics");
@@ -82,7 +101,7 @@ fn checks(r: &Results) -> Vec<Check> {
             met: ours_ratio >= 0.95,
         },
         Check {
-            what: "RSS growth under load (peak VmRSS − idle)",
+            what: "RSS growth under load beyond bare's (peak VmRSS − idle, minus bare's)",
             baseline: format!("axum-prometheus {theirs_growth:+.1} MiB"),
             ours: format!("{ours_growth:+.1} MiB"),
             target: "≤ 1 MB",
@@ -228,8 +247,9 @@ fn oneshot(s: &mut String, r: &Results) {
          `router.clone().oneshot(GET /hello)` with the body collected, in a tight loop on a \
          current-thread Tokio runtime (`vitals-bench oneshot`): {} warm-up requests per stack, \
          then {} runs of {} requests each, the stacks taking turns run after run. Figure: \
-         median over the runs of (run time / requests); min–max shows the spread. Overhead = \
-         stack − bare, both medians of this run. Histogram samples are drained between runs, \
+         median over the runs of (run time / requests); min–max shows the spread. Overhead and \
+         ratio: median over the runs of (stack − bare) and (stack / bare), each run paired \
+         with the bare run of the same round. Histogram samples are drained between runs, \
          outside the timed part, as the servers' upkeep does every 5 s.\n\n\
          - **bare**: `Router::new().route(\"/hello\", get(hello))`.\n\
          - **vitals**: bare + `RouteTagLayer` (route layer) + `PerfLayer::with_metrics` on a real \
@@ -238,25 +258,28 @@ fn oneshot(s: &mut String, r: &Results) {
          counter, duration histogram, in-flight gauge, slow counter, JSON window.\n\
          - **axum-prometheus**: bare + `axum_prometheus::PrometheusMetricLayer::pair()` \
          (0.10.1; global recorder).\n\
+         - **perf-only**: bare + `RouteTagLayer` + `PerfLayer::new` (timing, both headers, \
+         the id, the logs' level checks, no metrics): the vitals row minus this one is what \
+         recording the metrics costs.\n\
          \n\
          A `tracing` subscriber at INFO is installed, as in production.\n\n\
          | stack | ns / request (median) | min – max of runs | overhead over bare | ratio to bare |\n\
          |---|---|---|---|---|",
         p.warmup, p.runs, p.iters
     );
-    let bare = oneshot_median(r, "bare");
+    let bare = oneshot_runs(r, "bare");
     for (mode, runs) in &r.oneshot.modes {
         let med = median(runs);
         let (lo, hi) = min_max(runs);
         let overhead = if mode == "bare" {
             "—".to_owned()
         } else {
-            format!("{:+.0} ns", med - bare)
+            format!("{:+.0} ns", oneshot_overhead(r, mode))
         };
+        let ratio = paired(bare, runs, |o, b| o / b.max(f64::MIN_POSITIVE));
         let _ = writeln!(
             s,
-            "| {mode} | {med:.0} | {lo:.0} – {hi:.0} | {overhead} | {:.2}× |",
-            med / bare.max(f64::MIN_POSITIVE)
+            "| {mode} | {med:.0} | {lo:.0} – {hi:.0} | {overhead} | {ratio:.2}× |"
         );
     }
     s.push('\n');
@@ -271,47 +294,51 @@ fn hello(s: &mut String, r: &Results) {
          multi-thread runtime, one worker per CPU), all on 127.0.0.1. Each process gets a \
          warm-up load, then `wrk {}` runs against each in turn, {rounds} round(s). wrk runs on \
          the same {} CPUs as the server, so these figures are for the pair. rps and latencies: \
-         median over the rounds; \"rps of each round\" shows the spread. Latencies are wrk's \
+         median over the rounds; \"rps of each round\" shows the spread; the ratio is the \
+         median over rounds of (stack rps / bare rps of the same round). Latencies are wrk's \
          (client-side, ms).\n\n\
-         | stack | rps (median) | rps of each round | ratio to bare | p50 ms | p90 ms | p99 ms | max ms |\n\
-         |---|---|---|---|---|---|---|---|",
+         | stack | rps (median) | rps of each round | ratio to bare | p50 ms | p90 ms | p99 ms | max ms | requests |\n\
+         |---|---|---|---|---|---|---|---|---|",
         r.hello_load.flags(),
         r.machine.cpus
     );
-    let bare = hello_rps(r, "bare").max(f64::MIN_POSITIVE);
     for m in &r.hello {
         let rps = median_of(&m.runs, |x| x.rps);
         let each: Vec<String> = m.runs.iter().map(|x| format!("{:.0}", x.rps)).collect();
         let _ = writeln!(
             s,
-            "| {} | {rps:.0} | {} | {:.3}× | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {} | {rps:.0} | {} | {:.3}× | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
             m.name,
             each.join(", "),
-            rps / bare,
+            hello_ratio(r, &m.name),
             median_of(&m.runs, |x| x.p50),
             median_of(&m.runs, |x| x.p90),
             median_of(&m.runs, |x| x.p99),
             m.runs.iter().map(|x| x.max).fold(0.0, f64::max),
+            m.runs.iter().map(|x| x.requests).sum::<u64>(),
         );
     }
     let _ = writeln!(
         s,
         "\nMemory of each server process, from `/proc/PID/status`: idle = VmRSS after start, \
          before any request; under load = the largest VmRSS sampled every 50 ms during the \
-         measured wrk runs; growth = under load − idle; VmHWM = peak RSS of the process's \
+         measured wrk runs; growth = under load − idle; beyond bare = growth − bare's growth \
+         (what the layer itself adds; connection buffers and worker stacks are paid by every \
+         stack); VmHWM = peak RSS of the process's \
          life (warm-up included). \"Recorded\" checks, after the load, that the stack's \
          `/metrics` lists the `/hello` route — proof the layer did its work.\n\n\
-         | stack | RSS idle MiB | RSS under load MiB | growth MiB | VmHWM MiB | recorded |\n\
-         |---|---|---|---|---|---|"
+         | stack | RSS idle MiB | RSS under load MiB | growth MiB | beyond bare MiB | VmHWM MiB | recorded |\n\
+         |---|---|---|---|---|---|---|"
     );
     for m in &r.hello {
         let _ = writeln!(
             s,
-            "| {} | {:.1} | {:.1} | {:+.1} | {:.1} | {} |",
+            "| {} | {:.1} | {:.1} | {:+.1} | {:+.1} | {:.1} | {} |",
             m.name,
             mib(m.idle_kib),
             mib(m.loaded_kib),
-            mib(m.loaded_kib) - mib(m.idle_kib),
+            hello_growth(r, &m.name),
+            hello_growth(r, &m.name) - hello_growth(r, "bare"),
             mib(m.hwm_kib),
             match m.recorded {
                 None => "—",
