@@ -3,14 +3,18 @@
 //! - `ci`: formatting, lints, docs and the whole test suite, as CI runs them.
 //! - `docs`: regenerate docs written from code (the metrics table).
 //! - `load`: load tests with a report and a verdict.
+//! - `bench`: every performance comparison, written to `docs/performance.md`.
+//! - `release`: release archives and their checksums.
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod ci;
 mod docs;
 mod load;
+mod release;
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -30,6 +34,8 @@ fn run() -> Result<()> {
         Some("ci") => ci::run(&rest),
         Some("docs") => docs::run(),
         Some("load") => load::run(&rest),
+        Some("bench") => bench::run(&rest),
+        Some("release") => release::run(&rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())
@@ -49,6 +55,12 @@ Tasks:
   load    load test: cargo xtask load <smoke|steady|spike|stress|soak> [--target URL]
           [--users N] [--duration D] [--rate R] [--out DIR] [--database-url URL]
           [--redis-url URL] [--no-fail]; `cargo xtask load --help` for all options
+  bench   [--quick] [--out FILE]  per-request cost, wrk throughput, metrics endpoints and
+          /metrics render time, baselines beside ours, written to docs/performance.md
+          (needs wrk: apt-get install -y wrk; --quick is a smoke run)
+  release [--allow-dirty] [--out DIR]  release build of vitals-server and vitals, packed as
+          vitals-<version>-<target>.tar.gz with README, licences and deploy/, plus SHA256SUMS
+          (default DIR: target/dist)
 ";
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.

@@ -1,0 +1,118 @@
+//! The three `/hello` services every comparison uses: bare axum, axum with the Vitals
+//! layer, and axum with axum-prometheus's layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use axum_prometheus::PrometheusMetricLayer;
+use vitals_server::exporter::{Exporter, HttpMetrics};
+use vitals_server::middleware::{PerfLayer, RouteTagLayer};
+
+/// The server's default slow-request threshold.
+const SLOW: Duration = Duration::from_millis(3000);
+
+/// Which stack answers `/hello`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `Router::new().route("/hello", get(hello))`, nothing else.
+    Bare,
+    /// Bare plus the Vitals layer exactly as `vitals_server::app` stacks it:
+    /// `RouteTagLayer` as route layer, `PerfLayer::with_metrics` outside, recording into an
+    /// `HttpMetrics` on the exporter's real `metrics_exporter_prometheus` recorder.
+    Vitals,
+    /// Bare plus `axum_prometheus::PrometheusMetricLayer::pair()` (its global recorder).
+    AxumPrometheus,
+    /// Bare plus `RouteTagLayer` and `PerfLayer::new`: timing, both headers and the id,
+    /// without recording metrics — splits the Vitals cost into its two halves.
+    PerfOnly,
+}
+
+impl Mode {
+    /// Every mode, the baseline first.
+    pub const ALL: [Mode; 4] = [
+        Mode::Bare,
+        Mode::Vitals,
+        Mode::AxumPrometheus,
+        Mode::PerfOnly,
+    ];
+
+    /// The name used on the command line and in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Bare => "bare",
+            Mode::Vitals => "vitals",
+            Mode::AxumPrometheus => "axum-prometheus",
+            Mode::PerfOnly => "perf-only",
+        }
+    }
+
+    /// The mode called `name`.
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                anyhow::anyhow!("unknown mode {name:?}: bare, vitals or axum-prometheus")
+            })
+    }
+}
+
+/// A built service plus what keeps its metrics storage bounded.
+pub struct App {
+    /// The router answering `/hello` (and `/metrics` when the mode records metrics).
+    pub router: Router,
+    /// Drains histogram samples, as the real servers do every few seconds.
+    pub upkeep: Box<dyn Fn() + Send + Sync>,
+}
+
+async fn hello() -> &'static str {
+    "Hello, World!"
+}
+
+/// Builds `mode`'s service. Must run inside a Tokio runtime (axum-prometheus spawns its
+/// upkeep task), and `Mode::AxumPrometheus` at most once per process (global recorder).
+pub fn build(mode: Mode) -> App {
+    let base = Router::new().route("/hello", get(hello));
+    match mode {
+        Mode::Bare => App {
+            router: base,
+            upkeep: Box::new(|| {}),
+        },
+        Mode::Vitals => {
+            let exporter = Arc::new(Exporter::new("health_agent", SLOW));
+            let http = Arc::new(HttpMetrics::new(exporter.recorder(), "health_agent", SLOW));
+            let render = Arc::clone(&exporter);
+            let router = base
+                .route(
+                    "/metrics",
+                    get(move || {
+                        let exporter = Arc::clone(&render);
+                        async move { exporter.render(&vitals_core::Snapshot::default()) }
+                    }),
+                )
+                .route_layer(RouteTagLayer)
+                .layer(PerfLayer::with_metrics(http));
+            App {
+                router,
+                upkeep: Box::new(move || exporter.run_upkeep()),
+            }
+        }
+        Mode::PerfOnly => App {
+            router: base.route_layer(RouteTagLayer).layer(PerfLayer::new(SLOW)),
+            upkeep: Box::new(|| {}),
+        },
+        Mode::AxumPrometheus => {
+            let (layer, handle) = PrometheusMetricLayer::pair();
+            let render = handle.clone();
+            let router = base
+                .route("/metrics", get(move || async move { render.render() }))
+                .layer(layer);
+            App {
+                router,
+                upkeep: Box::new(move || handle.run_upkeep()),
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Per-request cost without sockets: `vitals-bench oneshot`, read back.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The sizes of the oneshot phase.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Untimed requests per mode first.
+    pub warmup: u64,
+    /// Requests per timed run.
+    pub iters: u64,
+    /// Timed runs per mode (interleaved across modes).
+    pub runs: u64,
+}
+
+/// ns per request of each run, per mode, the baseline (`bare`) first.
+pub struct Costs {
+    /// The plan measured.
+    pub plan: Plan,
+    /// `(mode, ns per request of each run)`.
+    pub modes: Vec<(String, Vec<f64>)>,
+}
+
+/// Runs the phase with the `vitals-bench` binary at `bench`.
+pub fn run(bench: &Path, plan: Plan) -> Result<Costs> {
+    eprintln!(
+        "bench: oneshot, {} runs of {} requests per mode",
+        plan.runs, plan.iters
+    );
+    let output = Command::new(bench)
+        .args(["oneshot", "--warmup", &plan.warmup.to_string()])
+        .args(["--iters", &plan.iters.to_string()])
+        .args(["--runs", &plan.runs.to_string()])
+        .output()
+        .with_context(|| format!("cannot run {}", bench.display()))?;
+    if !output.status.success() {
+        bail!(
+            "vitals-bench oneshot failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut modes: Vec<(String, Vec<f64>)> = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let ["oneshot", mode, _run, ns] = fields[..] else {
+            continue;
+        };
+        let ns: f64 = ns.parse().with_context(|| format!("bad line {line:?}"))?;
+        match modes.iter_mut().find(|(m, _)| m == mode) {
+            Some((_, runs)) => runs.push(ns),
+            None => modes.push((mode.to_owned(), vec![ns])),
+        }
+    }
+    if modes.first().map(|(m, _)| m.as_str()) != Some("bare") {
+        bail!("vitals-bench oneshot printed no bare runs");
+    }
+    Ok(Costs { plan, modes })
+}
