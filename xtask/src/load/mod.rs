@@ -57,7 +57,7 @@ pub struct LoadArgs {
     /// Hard bound on requests sent [default: 2,000 per second of run].
     #[arg(long)]
     pub max_requests: Option<u64>,
-    /// Folder for the report, CSV and charts [default: target/load/<scenario>-<time>].
+    /// Folder for the report, CSV and charts [default: target/load/SCENARIO-UNIXTIME].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Server started by the run: PostgreSQL URL (default: embedded SQLite).

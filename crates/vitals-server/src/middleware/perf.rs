@@ -1,6 +1,6 @@
 //! The performance layer.
 
-use std::fmt::Write as _;
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,13 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Method, Request, Response, Uri};
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
-use super::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
+use super::request_id::{CURRENT, RequestContext, RequestId, X_REQUEST_ID, is_valid_request_id};
 use crate::exporter::{HttpMetrics, InFlight};
 
 /// `X-Response-Time`.
@@ -29,8 +28,7 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// - takes the caller's `X-Request-ID` when it is 1–64 characters of `A-Za-z0-9._-`, and
 ///   otherwise the next number of a per-process counter starting at 1 (an invalid inbound id is
 ///   dropped, never logged);
-/// - makes that id available to handlers (request extension [`RequestId`]) and to error
-///   bodies;
+/// - makes that id available to handlers ([`RequestId::current`]) and to error bodies;
 /// - sets `X-Response-Time: 12.34ms` and `X-Request-ID` on the response, whatever its status;
 /// - logs `SLOW REQUEST: METHOD /path took Nms (threshold: Tms)` at WARN when the request took
 ///   longer than the threshold (path without query string; no headers or bodies), and one
@@ -127,24 +125,25 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         let started = Instant::now();
         let sequence = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let id = match req.headers().get(&X_REQUEST_ID) {
             Some(inbound) if is_valid_request_id(inbound.as_bytes()) => inbound.clone(),
             _ => HeaderValue::from(sequence),
         };
-        let id = RequestId(id);
-        req.extensions_mut().insert(id.clone());
+        let context = RequestContext {
+            id: RequestId(id),
+            route: Cell::new(None),
+        };
         let method = req.method().clone();
         let uri = req.uri().clone();
         let in_flight = self.shared.metrics.as_ref().map(HttpMetrics::start);
         PerfFuture {
-            inner: CURRENT.scope(id.clone(), self.inner.call(req)),
+            inner: CURRENT.scope(context, self.inner.call(req)),
             _in_flight: in_flight,
             state: Some(Pending {
                 started,
-                id,
                 method,
                 uri,
                 shared: Arc::clone(&self.shared),
@@ -155,7 +154,6 @@ where
 
 struct Pending {
     started: Instant,
-    id: RequestId,
     method: Method,
     uri: Uri,
     shared: Arc<Shared>,
@@ -165,7 +163,7 @@ pin_project_lite::pin_project! {
     /// Response future of [`Perf`].
     pub struct PerfFuture<F> {
         #[pin]
-        inner: TaskLocalFuture<RequestId, F>,
+        inner: TaskLocalFuture<RequestContext, F>,
         _in_flight: Option<InFlight>,
         state: Option<Pending>,
     }
@@ -178,30 +176,28 @@ where
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = std::task::ready!(this.inner.poll(cx))?;
-        if let Some(p) = this.state.take() {
-            p.finish(&mut response);
+        let mut this = self.project();
+        let mut response = std::task::ready!(this.inner.as_mut().poll(cx))?;
+        if let (Some(p), Some(context)) = (this.state.take(), this.inner.take_value()) {
+            p.finish(context, &mut response);
         }
         Poll::Ready(Ok(response))
     }
 }
 
 impl Pending {
-    fn finish<RB>(self, response: &mut Response<RB>) {
+    fn finish<RB>(self, context: RequestContext, response: &mut Response<RB>) {
         let elapsed = self.started.elapsed();
-        let millis = elapsed.as_secs_f64() * 1000.0;
-        let route = response
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        let route = context.route.take();
+        let route = route.as_ref().map_or(UNMATCHED_ROUTE, |r| r.as_str());
+        let id = context.id;
         let status = response.status().as_u16();
         if let Some(metrics) = &self.shared.metrics {
             metrics.observe(&self.method, route, status, elapsed, self.started + elapsed);
         }
         if elapsed > self.shared.slow {
             tracing::warn!(
-                request_id = %self.id,
+                request_id = %id,
                 route,
                 status,
                 "SLOW REQUEST: {} {} took {}ms (threshold: {}ms)",
@@ -212,24 +208,33 @@ impl Pending {
             );
         }
         tracing::debug!(
-            request_id = %self.id,
+            request_id = %id,
             method = %self.method,
             route,
             status,
-            duration_ms = vitals_core::math::round_to(millis, 3),
+            duration_ms = vitals_core::math::round_to(elapsed.as_secs_f64() * 1000.0, 3),
             "request"
         );
         let headers = response.headers_mut();
-        headers.insert(X_RESPONSE_TIME.clone(), format_millis(millis));
-        headers.insert(X_REQUEST_ID.clone(), self.id.0);
+        headers.insert(X_RESPONSE_TIME.clone(), format_millis(elapsed));
+        headers.insert(X_REQUEST_ID.clone(), id.0);
     }
 }
 
-/// `12.34ms`.
-fn format_millis(millis: f64) -> HeaderValue {
-    let mut text = String::with_capacity(16);
-    let _ = write!(text, "{millis:.2}ms");
-    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("0.00ms"))
+/// `12.34ms`: milliseconds with two decimals, rounded half up, formatted with integer
+/// arithmetic (float formatting costs more than the rest of this layer).
+fn format_millis(elapsed: Duration) -> HeaderValue {
+    let hundredths = (elapsed.as_nanos() + 5_000) / 10_000;
+    let (whole, fraction) = (hundredths / 100, hundredths % 100);
+    let mut digits = itoa::Buffer::new();
+    let whole = digits.format(whole).as_bytes();
+    let mut text = [0u8; 48];
+    let mut n = whole.len();
+    text[..n].copy_from_slice(whole);
+    let fraction = u8::try_from(fraction).unwrap_or(0);
+    text[n..n + 5].copy_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10, b'm', b's']);
+    n += 5;
+    HeaderValue::from_bytes(&text[..n]).unwrap_or_else(|_| HeaderValue::from_static("0.00ms"))
 }
 
 #[cfg(test)]
@@ -238,8 +243,14 @@ mod tests {
 
     #[test]
     fn response_time_has_two_decimals_and_ms() {
-        assert_eq!(format_millis(234.5612), "234.56ms");
-        assert_eq!(format_millis(0.004), "0.00ms");
-        assert_eq!(format_millis(3456.0), "3456.00ms");
+        assert_eq!(format_millis(Duration::from_nanos(234_561_200)), "234.56ms");
+        assert_eq!(format_millis(Duration::from_nanos(234_565_000)), "234.57ms");
+        assert_eq!(format_millis(Duration::from_nanos(4_000)), "0.00ms");
+        assert_eq!(format_millis(Duration::from_nanos(5_000)), "0.01ms");
+        assert_eq!(format_millis(Duration::from_millis(3456)), "3456.00ms");
+        assert_eq!(
+            format_millis(Duration::from_nanos(999_995_000)),
+            "1000.00ms"
+        );
     }
 }

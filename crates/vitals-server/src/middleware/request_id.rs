@@ -1,17 +1,25 @@
 //! Request ids: sequential per process, or the caller's own when it is safe to echo.
 
+use std::cell::Cell;
+
+use axum::extract::MatchedPath;
 use http::HeaderValue;
 use http::header::HeaderName;
 
 /// `X-Request-ID`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The id of the request being served, in the request's extensions and in the task-local
-/// that [`ApiError`](crate::ApiError) reads.
+/// The id of the request being served. [`RequestId::current`] gives it to handlers, and
+/// [`ApiError`](crate::ApiError) quotes it in error bodies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub HeaderValue);
 
 impl RequestId {
+    /// The id of the request this task is serving, when the performance layer is in front.
+    pub fn current() -> Option<Self> {
+        current()
+    }
+
     /// The id as text (ids are ASCII by construction).
     pub fn as_str(&self) -> &str {
         self.0.to_str().unwrap_or_default()
@@ -39,12 +47,26 @@ pub fn is_valid_request_id(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// What the layers learn about a request while it is served, kept in a task-local for the
+/// lifetime of its future: no allocation in the request's or the response's extensions.
+pub(crate) struct RequestContext {
+    pub(crate) id: RequestId,
+    /// The matched route template, set from inside the router by `RouteTag`.
+    pub(crate) route: Cell<Option<MatchedPath>>,
+}
+
 tokio::task_local! {
-    /// The id of the request whose future is being polled.
-    pub(crate) static CURRENT: RequestId;
+    /// The request whose future is being polled.
+    pub(crate) static CURRENT: RequestContext;
 }
 
 /// The id of the request being served on this task, if any.
 pub(crate) fn current() -> Option<RequestId> {
-    CURRENT.try_with(Clone::clone).ok()
+    CURRENT.try_with(|c| c.id.clone()).ok()
+}
+
+/// Records the matched route of the request being served on this task (no-op outside the
+/// performance layer).
+pub(crate) fn set_route(route: MatchedPath) {
+    let _ = CURRENT.try_with(|c| c.route.set(Some(route)));
 }

@@ -8,11 +8,13 @@ use axum::extract::MatchedPath;
 use http::{Request, Response};
 use tower::{Layer, Service};
 
-/// Copies the request's [`MatchedPath`] into the response's extensions.
+/// Hands the request's [`MatchedPath`] to the [`PerfLayer`](super::PerfLayer) around the
+/// router.
 ///
 /// axum learns the route only while routing, inside the router, so a layer wrapping the
 /// whole router never sees it on the request. Applied with `Router::route_layer`, this layer
-/// hands it back out on the response. Responses without it (404s) matched no route.
+/// passes it out through the request's task-local context once the route has answered.
+/// Requests without it (404s) matched no route.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RouteTagLayer;
 
@@ -68,9 +70,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        let response = std::task::ready!(this.inner.poll(cx))?;
         if let Some(route) = this.route.take() {
-            response.extensions_mut().insert(route);
+            super::request_id::set_route(route);
         }
         Poll::Ready(Ok(response))
     }

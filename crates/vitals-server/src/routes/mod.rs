@@ -5,7 +5,6 @@ pub mod metrics;
 
 use std::any::Any;
 
-use axum::Extension;
 use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, Uri};
@@ -19,17 +18,15 @@ pub async fn not_found(uri: Uri) -> ApiError {
 
 /// 405 for a known path with a method it does not serve. The route is known, so it is
 /// passed on for the performance layer to name.
-pub async fn method_not_allowed(
-    method: Method,
-    uri: Uri,
-    route: Option<MatchedPath>,
-) -> impl IntoResponse {
-    let error = ApiError::new(
+pub async fn method_not_allowed(method: Method, uri: Uri, route: Option<MatchedPath>) -> ApiError {
+    if let Some(route) = route {
+        crate::middleware::request_id::set_route(route);
+    }
+    ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!("{method} is not served on {}", uri.path()),
-    );
-    (route.map(Extension), error)
+    )
 }
 
 /// 500 for a handler that panicked; the panic message goes to the log, not to the caller.
