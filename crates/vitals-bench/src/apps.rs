@@ -8,7 +8,7 @@ use axum::Router;
 use axum::routing::get;
 use axum_prometheus::PrometheusMetricLayer;
 use vitals_server::exporter::{Exporter, HttpMetrics};
-use vitals_server::middleware::{PerfLayer, RouteTagLayer};
+use vitals_server::middleware::PerfLayer;
 
 /// The server's default slow-request threshold.
 const SLOW: Duration = Duration::from_millis(3000);
@@ -19,12 +19,12 @@ pub enum Mode {
     /// `Router::new().route("/hello", get(hello))`, nothing else.
     Bare,
     /// Bare plus the Vitals layer exactly as `vitals_server::app` stacks it:
-    /// `RouteTagLayer` as route layer, `PerfLayer::with_metrics` outside, recording into an
+    /// `PerfLayer::with_metrics` applied with `Router::layer`, recording into an
     /// `HttpMetrics` on the exporter's real `metrics_exporter_prometheus` recorder.
     Vitals,
     /// Bare plus `axum_prometheus::PrometheusMetricLayer::pair()` (its global recorder).
     AxumPrometheus,
-    /// Bare plus `RouteTagLayer` and `PerfLayer::new`: timing, both headers and the id,
+    /// Bare plus `PerfLayer::new`: timing, both headers and the id,
     /// without recording metrics — splits the Vitals cost into its two halves.
     PerfOnly,
 }
@@ -92,7 +92,6 @@ pub fn build(mode: Mode) -> App {
                         async move { exporter.render(&vitals_core::Snapshot::default()) }
                     }),
                 )
-                .route_layer(RouteTagLayer)
                 .layer(PerfLayer::with_metrics(http));
             App {
                 router,
@@ -100,7 +99,7 @@ pub fn build(mode: Mode) -> App {
             }
         }
         Mode::PerfOnly => App {
-            router: base.route_layer(RouteTagLayer).layer(PerfLayer::new(SLOW)),
+            router: base.layer(PerfLayer::new(SLOW)),
             upkeep: Box::new(|| {}),
         },
         Mode::AxumPrometheus => {

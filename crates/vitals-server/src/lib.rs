@@ -35,7 +35,7 @@ pub use error::ApiError;
 pub use settings::{Args, LogFormat, Settings, SettingsError};
 pub use state::{AppState, StartupError};
 
-use middleware::{PerfLayer, RouteTagLayer, TimeoutLayer};
+use middleware::{PerfLayer, TimeoutLayer};
 
 /// The whole HTTP surface of the server, with the performance layer on every response
 /// (404s, 405s, timeouts and panics included).
@@ -52,7 +52,6 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics::prometheus))
         .route("/health", get(routes::health::live))
         .route("/health/ready", get(routes::health::ready))
-        .route_layer(RouteTagLayer)
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(timeout)

@@ -252,13 +252,13 @@ fn oneshot(s: &mut String, r: &Results) {
          with the bare run of the same round. Histogram samples are drained between runs, \
          outside the timed part, as the servers' upkeep does every 5 s.\n\n\
          - **bare**: `Router::new().route(\"/hello\", get(hello))`.\n\
-         - **vitals**: bare + `RouteTagLayer` (route layer) + `PerfLayer::with_metrics` on a real \
+         - **vitals**: bare + `PerfLayer::with_metrics` on a real \
          `HttpMetrics` recording into the `Exporter`'s `metrics_exporter_prometheus` recorder — \
          the stack `vitals_server::app` uses: timing, `X-Response-Time`, `X-Request-ID`, request \
          counter, duration histogram, in-flight gauge, slow counter, JSON window.\n\
          - **axum-prometheus**: bare + `axum_prometheus::PrometheusMetricLayer::pair()` \
          (0.10.1; global recorder).\n\
-         - **perf-only**: bare + `RouteTagLayer` + `PerfLayer::new` (timing, both headers, \
+         - **perf-only**: bare + `PerfLayer::new` (timing, both headers, \
          the id, the logs' level checks, no metrics): the vitals row minus this one is what \
          recording the metrics costs.\n\
          \n\

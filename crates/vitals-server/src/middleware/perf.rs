@@ -1,6 +1,5 @@
 //! The performance layer.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Method, Request, Response, Uri};
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
-use super::request_id::{CURRENT, RequestContext, RequestId, X_REQUEST_ID, is_valid_request_id};
+use super::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
 use crate::exporter::{HttpMetrics, InFlight};
 
 /// `X-Response-Time`.
@@ -132,18 +132,18 @@ where
             Some(inbound) if is_valid_request_id(inbound.as_bytes()) => inbound.clone(),
             _ => HeaderValue::from(sequence),
         };
-        let context = RequestContext {
-            id: RequestId(id),
-            route: Cell::new(None),
-        };
+        // Applied with `Router::layer`, this layer wraps each route after routing, so the
+        // matched template is already known (404s from the fallback have none).
+        let route = req.extensions().get::<MatchedPath>().cloned();
         let method = req.method().clone();
         let uri = req.uri().clone();
         let in_flight = self.shared.metrics.as_ref().map(HttpMetrics::start);
         PerfFuture {
-            inner: CURRENT.scope(context, self.inner.call(req)),
+            inner: CURRENT.scope(RequestId(id), self.inner.call(req)),
             _in_flight: in_flight,
             state: Some(Pending {
                 started,
+                route,
                 method,
                 uri,
                 shared: Arc::clone(&self.shared),
@@ -154,6 +154,7 @@ where
 
 struct Pending {
     started: Instant,
+    route: Option<MatchedPath>,
     method: Method,
     uri: Uri,
     shared: Arc<Shared>,
@@ -163,7 +164,7 @@ pin_project_lite::pin_project! {
     /// Response future of [`Perf`].
     pub struct PerfFuture<F> {
         #[pin]
-        inner: TaskLocalFuture<RequestContext, F>,
+        inner: TaskLocalFuture<RequestId, F>,
         _in_flight: Option<InFlight>,
         state: Option<Pending>,
     }
@@ -178,19 +179,20 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let mut response = std::task::ready!(this.inner.as_mut().poll(cx))?;
-        if let (Some(p), Some(context)) = (this.state.take(), this.inner.take_value()) {
-            p.finish(context, &mut response);
+        if let (Some(p), Some(id)) = (this.state.take(), this.inner.take_value()) {
+            p.finish(id, &mut response);
         }
         Poll::Ready(Ok(response))
     }
 }
 
 impl Pending {
-    fn finish<RB>(self, context: RequestContext, response: &mut Response<RB>) {
+    fn finish<RB>(self, id: RequestId, response: &mut Response<RB>) {
         let elapsed = self.started.elapsed();
-        let route = context.route.take();
-        let route = route.as_ref().map_or(UNMATCHED_ROUTE, |r| r.as_str());
-        let id = context.id;
+        let route = self
+            .route
+            .as_ref()
+            .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
         let status = response.status().as_u16();
         if let Some(metrics) = &self.shared.metrics {
             metrics.observe(&self.method, route, status, elapsed, self.started + elapsed);

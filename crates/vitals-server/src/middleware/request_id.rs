@@ -1,8 +1,5 @@
 //! Request ids: sequential per process, or the caller's own when it is safe to echo.
 
-use std::cell::Cell;
-
-use axum::extract::MatchedPath;
 use http::HeaderValue;
 use http::header::HeaderName;
 
@@ -47,26 +44,12 @@ pub fn is_valid_request_id(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// What the layers learn about a request while it is served, kept in a task-local for the
-/// lifetime of its future: no allocation in the request's or the response's extensions.
-pub(crate) struct RequestContext {
-    pub(crate) id: RequestId,
-    /// The matched route template, set from inside the router by `RouteTag`.
-    pub(crate) route: Cell<Option<MatchedPath>>,
-}
-
 tokio::task_local! {
-    /// The request whose future is being polled.
-    pub(crate) static CURRENT: RequestContext;
+    /// The id of the request whose future is being polled.
+    pub(crate) static CURRENT: RequestId;
 }
 
 /// The id of the request being served on this task, if any.
 pub(crate) fn current() -> Option<RequestId> {
-    CURRENT.try_with(|c| c.id.clone()).ok()
-}
-
-/// Records the matched route of the request being served on this task (no-op outside the
-/// performance layer).
-pub(crate) fn set_route(route: MatchedPath) {
-    let _ = CURRENT.try_with(|c| c.route.set(Some(route)));
+    CURRENT.try_with(Clone::clone).ok()
 }

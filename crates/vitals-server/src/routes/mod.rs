@@ -5,7 +5,6 @@ pub mod metrics;
 
 use std::any::Any;
 
-use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, Uri};
 
@@ -16,12 +15,8 @@ pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(uri.path())
 }
 
-/// 405 for a known path with a method it does not serve. The route is known, so it is
-/// passed on for the performance layer to name.
-pub async fn method_not_allowed(method: Method, uri: Uri, route: Option<MatchedPath>) -> ApiError {
-    if let Some(route) = route {
-        crate::middleware::request_id::set_route(route);
-    }
+/// 405 for a known path with a method it does not serve.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
