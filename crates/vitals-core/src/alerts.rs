@@ -92,8 +92,9 @@ impl AlertRule {
     pub fn promql(&self, namespace: &str) -> String {
         let name = catalogue::full_name(namespace, &self.metric);
         match self.condition {
+            // Per instance, so an alert names the server it is about.
             Condition::Increased => format!(
-                "sum(increase({name}[5m])) {}",
+                "sum by (instance) (increase({name}[5m])) {}",
                 self.condition.promql_suffix()
             ),
             c => format!("{name} {}", c.promql_suffix()),
@@ -252,7 +253,7 @@ mod tests {
         let errors = by_name("CacheErrors").expect("rule");
         assert_eq!(
             errors.promql("ns"),
-            "sum(increase(ns_cache_errors_total[5m])) > 0"
+            "sum by (instance) (increase(ns_cache_errors_total[5m])) > 0"
         );
         assert_eq!(errors.promql_for(), "0s");
     }

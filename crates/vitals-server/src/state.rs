@@ -201,11 +201,11 @@ impl AppState {
     }
 }
 
-/// Drains the exporter's histograms every few seconds while it lives, so their memory stays
-/// bounded even when nothing scrapes.
+/// Drains the exporter's histograms every [`UPKEEP_INTERVAL`] while it lives, so their
+/// memory stays bounded even when nothing scrapes.
 fn spawn_upkeep(exporter: std::sync::Weak<Exporter>) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut tick = tokio::time::interval(crate::exporter::UPKEEP_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

@@ -250,7 +250,7 @@ fn oneshot(s: &mut String, r: &Results) {
          median over the runs of (run time / requests); min–max shows the spread. Overhead and \
          ratio: median over the runs of (stack − bare) and (stack / bare), each run paired \
          with the bare run of the same round. Histogram samples are drained between runs, \
-         outside the timed part, as the servers' upkeep does every 5 s.\n\n\
+         outside the timed part, as the servers' upkeep does every second.\n\n\
          - **bare**: `Router::new().route(\"/hello\", get(hello))`.\n\
          - **vitals**: bare + `PerfLayer::with_metrics` on a real \
          `HttpMetrics` recording into the `Exporter`'s `metrics_exporter_prometheus` recorder — \

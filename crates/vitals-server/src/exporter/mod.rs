@@ -23,6 +23,11 @@ use vitals_core::{LATENCY_BUCKETS_SECONDS, Snapshot};
 
 pub use http::{HttpMetrics, InFlight, MAX_SERIES, OVERFLOW, duration_buckets};
 
+/// How often the server folds recorded histogram samples into their buckets. The exporter
+/// keeps each sample until then, so this bounds that memory to about one interval of traffic
+/// (8 bytes a request): 1 s at 25,000 requests/s is about 200 KB.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Renders Prometheus text for one server.
 pub struct Exporter {
     recorder: Arc<PrometheusRecorder>,
