@@ -174,17 +174,28 @@ pub fn run(args: &[String]) -> Result<()> {
         endpoints,
         render,
     };
-    let text = report::markdown(&results);
+    let mut text = report::markdown(&results);
     let out = if options.out.is_absolute() {
         options.out
     } else {
         workspace_root().join(options.out)
     };
+    // Sections written by other runs (the load-test figures) survive a new bench run.
+    if let Ok(previous) = std::fs::read_to_string(&out) {
+        if let Some(at) = previous.find(KEPT_MARKER) {
+            text.push('\n');
+            text.push_str(&previous[at..]);
+        }
+    }
     std::fs::write(&out, &text).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("bench: wrote {}", out.display());
     print!("{}", report::summary(&results));
     Ok(())
 }
+
+/// Everything from this line on in `docs/performance.md` is kept when the bench rewrites it.
+const KEPT_MARKER: &str =
+    "<!-- kept by cargo xtask bench: sections below are written by hand or by other runs -->";
 
 /// Where cargo puts build outputs (`CARGO_TARGET_DIR`, else `target/` at the root).
 pub(crate) fn target_dir() -> PathBuf {
