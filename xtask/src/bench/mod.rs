@@ -181,11 +181,11 @@ pub fn run(args: &[String]) -> Result<()> {
         workspace_root().join(options.out)
     };
     // Sections written by other runs (the load-test figures) survive a new bench run.
-    if let Ok(previous) = std::fs::read_to_string(&out) {
-        if let Some(at) = previous.find(KEPT_MARKER) {
-            text.push('\n');
-            text.push_str(&previous[at..]);
-        }
+    if let Ok(previous) = std::fs::read_to_string(&out)
+        && let Some(at) = previous.find(KEPT_MARKER)
+    {
+        text.push('\n');
+        text.push_str(&previous[at..]);
     }
     std::fs::write(&out, &text).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("bench: wrote {}", out.display());
