@@ -85,3 +85,25 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default()
 }
+
+/// The address in a server's `listening on http://ADDR` line, if this is that line (text
+/// logs end the address at a space, JSON logs at a quote).
+pub(crate) fn listening_address(line: &str) -> Option<String> {
+    let rest = line.split("listening on http://").nth(1)?;
+    Some(
+        rest.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "[]:.".contains(*c))
+            .collect(),
+    )
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`), in KiB.
+pub(crate) fn proc_status_kib(pid: u32, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status (process gone?)"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}

@@ -32,11 +32,7 @@ impl Server {
         std::thread::spawn(move || {
             // Keeps reading after the address so the pipe never fills up.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || "[]:.".contains(*c))
-                        .collect();
+                if let Some(addr) = crate::listening_address(&line) {
                     let _ = tx.send(addr);
                 }
             }
@@ -68,12 +64,13 @@ impl Server {
 
     /// Resident set size now, in KiB (VmRSS).
     pub fn rss_kib(&self) -> Result<u64> {
-        status_kib(self.pid(), "VmRSS").with_context(|| format!("RSS of {}", self.name))
+        crate::proc_status_kib(self.pid(), "VmRSS").with_context(|| format!("RSS of {}", self.name))
     }
 
     /// Peak resident set size since start, in KiB (VmHWM).
     pub fn hwm_kib(&self) -> Result<u64> {
-        status_kib(self.pid(), "VmHWM").with_context(|| format!("peak RSS of {}", self.name))
+        crate::proc_status_kib(self.pid(), "VmHWM")
+            .with_context(|| format!("peak RSS of {}", self.name))
     }
 
     /// Runs `work` while sampling this server's VmRSS every 50 ms; the result and the
@@ -85,7 +82,7 @@ impl Server {
             let sampler = s.spawn(|| {
                 let mut peak = 0;
                 while !done.load(Ordering::Relaxed) {
-                    peak = peak.max(status_kib(pid, "VmRSS").unwrap_or(0));
+                    peak = peak.max(crate::proc_status_kib(pid, "VmRSS").unwrap_or(0));
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 peak
@@ -103,15 +100,4 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A `kB` field of /proc/PID/status.
-fn status_kib(pid: u32, field: &str) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status (process gone?)"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }

@@ -110,11 +110,7 @@ pub fn start_server(
     std::thread::spawn(move || {
         let mut out = std::fs::OpenOptions::new().append(true).open(log_path).ok();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || "[]:.".contains(*c))
-                    .collect();
+            if let Some(addr) = crate::listening_address(&line) {
                 let _ = tx.send(addr);
             }
             if let Some(f) = out.as_mut() {
@@ -198,15 +194,9 @@ pub fn requests_seen(scrape: &str) -> u64 {
 
 /// Resident memory of a process in MB, from /proc.
 pub fn rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
+    crate::proc_status_kib(pid, "VmRSS")
+        .ok()
+        .map(|kb| kb as f64 / 1024.0)
 }
 
 #[cfg(test)]
