@@ -111,9 +111,8 @@ fn loopback_target(url: &str) -> Result<SocketAddr> {
 
 /// Runs `cargo xtask load …`.
 pub fn run(args: &[String]) -> Result<()> {
-    let args = match LoadArgs::try_parse_from(
-        std::iter::once("load".to_owned()).chain(args.iter().cloned()),
-    ) {
+    let argv = std::iter::once("cargo xtask load".to_owned()).chain(args.iter().cloned());
+    let args = match LoadArgs::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) if !e.use_stderr() => {
             print!("{e}");
