@@ -237,51 +237,33 @@ impl Settings {
                 };
                 invalid(setting, e.to_string())
             })?;
+        // flag > environment (both in `args`, merged by clap) > file > default.
+        macro_rules! pick {
+            ($field:ident) => {
+                args.$field.or(file.$field).unwrap_or(d.$field)
+            };
+        }
         let settings = Self {
-            listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            listen: pick!(listen),
             database_url: args
                 .database_url
                 .or(file.database_url)
                 .filter(|u| !u.is_empty()),
             redis_url: args.redis_url.or(file.redis_url).filter(|u| !u.is_empty()),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
-            slow_request_ms: args
-                .slow_request_ms
-                .or(file.slow_request_ms)
-                .unwrap_or(d.slow_request_ms),
+            data_dir: pick!(data_dir),
+            slow_request_ms: pick!(slow_request_ms),
             pool_min: sizing.min,
             pool_max: sizing.max,
-            acquire_timeout_ms: args
-                .acquire_timeout_ms
-                .or(file.acquire_timeout_ms)
-                .unwrap_or(d.acquire_timeout_ms),
-            sample_interval_ms: args
-                .sample_interval_ms
-                .or(file.sample_interval_ms)
-                .unwrap_or(d.sample_interval_ms),
-            request_timeout_ms: args
-                .request_timeout_ms
-                .or(file.request_timeout_ms)
-                .unwrap_or(d.request_timeout_ms),
-            agent_latency_ms: args
-                .agent_latency_ms
-                .or(file.agent_latency_ms)
-                .unwrap_or(d.agent_latency_ms),
-            cache_capacity_mb: args
-                .cache_capacity_mb
-                .or(file.cache_capacity_mb)
-                .unwrap_or(d.cache_capacity_mb),
+            acquire_timeout_ms: pick!(acquire_timeout_ms),
+            sample_interval_ms: pick!(sample_interval_ms),
+            request_timeout_ms: pick!(request_timeout_ms),
+            agent_latency_ms: pick!(agent_latency_ms),
+            cache_capacity_mb: pick!(cache_capacity_mb),
             metrics_token: args.metrics_token.or(file.metrics_token),
-            metrics_rate_limit: args
-                .metrics_rate_limit
-                .or(file.metrics_rate_limit)
-                .unwrap_or(d.metrics_rate_limit),
-            metrics_namespace: args
-                .metrics_namespace
-                .or(file.metrics_namespace)
-                .unwrap_or(d.metrics_namespace),
-            log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
-            log: args.log.or(file.log).unwrap_or(d.log),
+            metrics_rate_limit: pick!(metrics_rate_limit),
+            metrics_namespace: pick!(metrics_namespace),
+            log_format: pick!(log_format),
+            log: pick!(log),
         };
         settings.validate()?;
         Ok(settings)

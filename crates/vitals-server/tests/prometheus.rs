@@ -11,31 +11,18 @@ use axum::Router;
 use axum::body::Body;
 use common::{embedded, get, send, state};
 use http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 use vitals_server::{AppState, Settings, app};
 
 async fn scrape(app: &Router) -> String {
-    let response = app
-        .clone()
-        .oneshot(
-            Request::get("/metrics")
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), StatusCode::OK);
+    let request = Request::get("/metrics")
+        .body(Body::empty())
+        .expect("request");
+    let (status, headers, bytes) = common::send_raw(app, request).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        response.headers()["content-type"],
+        headers["content-type"],
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
     String::from_utf8(bytes.to_vec()).expect("utf-8")
 }
 
@@ -310,12 +297,8 @@ async fn token_and_rate_limit_protect_the_endpoint() {
     );
     // Failed logins did not spend the permits: three pass, the fourth is limited.
     for _ in 0..3 {
-        let response = app
-            .clone()
-            .oneshot(with(Some("sesame")))
-            .await
-            .expect("infallible");
-        assert_eq!(response.status(), StatusCode::OK);
+        let (status, _, _) = common::send_raw(&app, with(Some("sesame"))).await;
+        assert_eq!(status, StatusCode::OK);
     }
     let limited = send(&app, with(Some("sesame"))).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
@@ -331,16 +314,8 @@ async fn token_and_rate_limit_protect_the_endpoint() {
     .await;
     assert_eq!(json.status, StatusCode::TOO_MANY_REQUESTS);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let response = app
-        .clone()
-        .oneshot(with(Some("sesame")))
-        .await
-        .expect("infallible");
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "permits refill over time"
-    );
+    let (status, _, _) = common::send_raw(&app, with(Some("sesame"))).await;
+    assert_eq!(status, StatusCode::OK, "permits refill over time");
 }
 
 /// Names, types and label names of every series, values left out.

@@ -48,8 +48,11 @@ impl Answer {
     }
 }
 
-/// Sends one request through the router, as a server would.
-pub async fn send(app: &Router, request: Request<Body>) -> Answer {
+/// Sends one request through the router, as a server would: status, headers, body bytes.
+pub async fn send_raw(
+    app: &Router,
+    request: Request<Body>,
+) -> (StatusCode, HeaderMap, bytes::Bytes) {
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
@@ -59,6 +62,12 @@ pub async fn send(app: &Router, request: Request<Body>) -> Answer {
         .await
         .expect("body")
         .to_bytes();
+    (status, headers, bytes)
+}
+
+/// Sends one request through the router and reads the body as JSON.
+pub async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let (status, headers, bytes) = send_raw(app, request).await;
     let json = if bytes.is_empty() {
         serde_json::Value::Null
     } else {
