@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::{MemoryBackend, RedisBackend};
 
 /// Why a backend operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -46,26 +45,30 @@ pub trait CacheBackend: Send + Sync + 'static {
     fn ping(&self) -> impl Future<Output = Result<(), CacheError>> + Send;
 }
 
-/// One of the shipped backends, chosen at run time.
+/// One of the shipped backends, chosen at run time (with the `memory` and `redis` features).
+#[cfg(all(feature = "memory", feature = "redis"))]
 pub enum Backend {
     /// In-process.
-    Memory(MemoryBackend),
+    Memory(crate::MemoryBackend),
     /// Redis.
-    Redis(RedisBackend),
+    Redis(crate::RedisBackend),
 }
 
-impl From<MemoryBackend> for Backend {
-    fn from(b: MemoryBackend) -> Self {
+#[cfg(all(feature = "memory", feature = "redis"))]
+impl From<crate::MemoryBackend> for Backend {
+    fn from(b: crate::MemoryBackend) -> Self {
         Self::Memory(b)
     }
 }
 
-impl From<RedisBackend> for Backend {
-    fn from(b: RedisBackend) -> Self {
+#[cfg(all(feature = "memory", feature = "redis"))]
+impl From<crate::RedisBackend> for Backend {
+    fn from(b: crate::RedisBackend) -> Self {
         Self::Redis(b)
     }
 }
 
+#[cfg(all(feature = "memory", feature = "redis"))]
 impl CacheBackend for Backend {
     fn name(&self) -> &'static str {
         match self {

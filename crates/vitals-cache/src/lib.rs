@@ -4,7 +4,8 @@
 //! error; as a [`Collector`](vitals_core::Collector) it fills the snapshot's `cache` section.
 //! Two backends ship: [`RedisBackend`] (through `fred`, reconnecting on its own) and
 //! [`MemoryBackend`] (in-process, through `moka`, bounded in bytes, with a TTL per entry).
-//! [`Backend`] picks one at run time.
+//! [`Backend`] picks one at run time. Each backend is a cargo feature (`redis`, `memory`,
+//! both on by default), so an application that needs only one compiles only its client.
 //!
 //! A cache is an optimisation, so its failures never reach the caller as errors: a failed
 //! read is counted in `errors` and answers `None` (the caller goes to the database), a failed
@@ -26,11 +27,17 @@
 //! ```
 
 mod backend;
+#[cfg(feature = "memory")]
 mod memory;
 mod metered;
+#[cfg(feature = "redis")]
 mod redis;
 
-pub use backend::{Backend, CacheBackend, CacheError};
+#[cfg(all(feature = "memory", feature = "redis"))]
+pub use backend::Backend;
+pub use backend::{CacheBackend, CacheError};
+#[cfg(feature = "memory")]
 pub use memory::MemoryBackend;
 pub use metered::MeteredCache;
+#[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};

@@ -5,19 +5,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use vitals_core::{CacheCounts, CacheSection, Collector, Snapshot};
+use vitals_core::{
+    CacheCounts, CacheSection, Collector, Importance, ReadinessProbe, Slot, Snapshot,
+};
 
-use crate::{Backend, CacheBackend, CacheError};
+use crate::{CacheBackend, CacheError};
 
 /// A cache that counts what happens to it. Cloning shares the backend and the counters.
-pub struct MeteredCache<B = Backend> {
+///
+/// As a [`Collector`] it fills the snapshot's `cache` section, or `caches[name]` when given
+/// a name with [`MeteredCache::named`], and offers a readiness probe (the backend's ping)
+/// whose failure reports the service `degraded`, never unready: it works without a cache.
+pub struct MeteredCache<B> {
     inner: Arc<Inner<B>>,
+    name: Option<Arc<str>>,
 }
 
 impl<B> Clone for MeteredCache<B> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            name: self.name.clone(),
         }
     }
 }
@@ -46,7 +54,20 @@ impl<B: CacheBackend> MeteredCache<B> {
                 errors: AtomicU64::new(0),
                 failing: AtomicBool::new(false),
             }),
+            name: None,
         }
+    }
+
+    /// The same cache under `name`: it fills `caches[name]` instead of `cache`, and its
+    /// Prometheus series carry `cache="name"`.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The name given with [`MeteredCache::named`].
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The backend's name.
@@ -143,6 +164,32 @@ impl<B: CacheBackend> MeteredCache<B> {
 
 impl<B: CacheBackend> Collector for MeteredCache<B> {
     fn collect(&self, snapshot: &mut Snapshot) {
-        snapshot.cache = CacheSection::from_counts(self.backend_name(), self.counts());
+        let section = CacheSection::from_counts(self.backend_name(), self.counts());
+        match &self.name {
+            None => snapshot.cache = section,
+            Some(name) => {
+                snapshot.caches.insert(name.to_string(), section);
+            }
+        }
+    }
+
+    fn slot(&self) -> Option<Slot> {
+        Some(Slot::Cache(self.name.as_deref().map(str::to_owned)))
+    }
+
+    fn readiness(&self) -> Option<ReadinessProbe> {
+        let cache = self.clone();
+        Some(ReadinessProbe {
+            name: self
+                .name
+                .as_deref()
+                .map_or_else(|| "cache".to_owned(), |n| format!("cache:{n}")),
+            backend: self.backend_name().to_owned(),
+            importance: Importance::Optional,
+            probe: Box::new(move || {
+                let cache = cache.clone();
+                Box::pin(async move { cache.ping().await.map_err(|e| e.to_string()) })
+            }),
+        })
     }
 }

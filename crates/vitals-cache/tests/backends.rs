@@ -111,7 +111,7 @@ async fn memory_is_bounded_in_bytes() {
 async fn closed_port_counts_errors_and_calls_return() {
     let url = format!("redis://127.0.0.1:{}", free_port());
     let backend = RedisBackend::connect(&RedisConfig::new(url)).expect("valid URL");
-    let cache: MeteredCache = MeteredCache::new(Backend::from(backend));
+    let cache: MeteredCache<Backend> = MeteredCache::new(Backend::from(backend));
     let started = Instant::now();
     assert_eq!(cache.get("k").await, None);
     assert!(!cache.set("k", "v", Duration::from_secs(1)).await);
@@ -170,6 +170,6 @@ async fn redis_outage_is_counted_and_recovers_by_itself() {
 #[test]
 fn backend_enum_names() {
     let b: Backend = MemoryBackend::new(1024).into();
-    let cache: MeteredCache = MeteredCache::new(b);
+    let cache: MeteredCache<Backend> = MeteredCache::new(b);
     assert_eq!(cache.backend_name(), "memory");
 }

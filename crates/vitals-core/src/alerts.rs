@@ -64,7 +64,7 @@ impl Condition {
 }
 
 /// One alert rule.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct AlertRule {
     /// Alert name, e.g. `HighCPUUsage`.
     pub name: &'static str,

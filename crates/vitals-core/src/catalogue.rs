@@ -44,7 +44,7 @@ impl Unit {
 }
 
 /// One exported metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct MetricDef {
     /// Name without namespace.
     pub name: &'static str,
@@ -56,8 +56,51 @@ pub struct MetricDef {
     pub help: &'static str,
     /// Label names, in order.
     pub labels: &'static [&'static str],
-    /// The JSON snapshot field carrying the same figure, if any (`section.field`).
+    /// The JSON snapshot field carrying the same figure, if any (`section.field`), as docs
+    /// name it.
     pub json: Option<&'static str>,
+    /// Where the value comes from: read out of a snapshot section, or recorded as it happens.
+    pub source: Source,
+}
+
+/// Where an exporter finds a metric's value.
+///
+/// The snapshot-fed kinds hold a typed accessor into one section, in the metric's unit (bytes
+/// read from the exact byte figures, not from rounded megabytes), so a new field cannot be
+/// exported by a name that matches nothing.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    /// Recorded through the `metrics` facade as things happen (requests, acquire waits).
+    Recorded,
+    /// Read from the `system` section.
+    System(fn(&SystemSection) -> f64),
+    /// Read from each pool's section (`database`, and each of `databases` with a `pool` label).
+    Database(fn(&DatabaseSection) -> f64),
+    /// Read from each cache's section (`cache`, and each of `caches` with a `cache` label).
+    Cache(fn(&CacheSection) -> f64),
+    /// Read from the `process` section, when present.
+    Process(fn(&ProcessSection) -> f64),
+}
+
+impl MetricDef {
+    /// The metric's value in `snapshot`'s unnamed section (the `database`, not a named pool),
+    /// or `None` for a recorded metric or an absent section.
+    ///
+    /// ```
+    /// use vitals_core::{Snapshot, catalogue::CPU_PERCENT};
+    /// let mut s = Snapshot::default();
+    /// s.system.cpu_percent = 42.5;
+    /// assert_eq!(CPU_PERCENT.read(&s), Some(42.5));
+    /// ```
+    pub fn read(&self, snapshot: &Snapshot) -> Option<f64> {
+        match self.source {
+            Source::Recorded => None,
+            Source::System(f) => Some(f(&snapshot.system)),
+            Source::Database(f) => Some(f(&snapshot.database)),
+            Source::Cache(f) => Some(f(&snapshot.cache)),
+            Source::Process(f) => snapshot.process.as_ref().map(f),
+        }
+    }
 }
 
 const fn def(
@@ -67,6 +110,7 @@ const fn def(
     help: &'static str,
     labels: &'static [&'static str],
     json: Option<&'static str>,
+    source: Source,
 ) -> MetricDef {
     MetricDef {
         name,
@@ -75,9 +119,11 @@ const fn def(
         help,
         labels,
         json,
+        source,
     }
 }
 
+use crate::{CacheSection, DatabaseSection, ProcessSection, Snapshot, SystemSection};
 use MetricKind::{Counter, Gauge, Histogram};
 use Unit::{Boolean, Bytes, Count, Percent, Seconds};
 
@@ -89,6 +135,7 @@ pub const CPU_PERCENT: MetricDef = def(
     "CPU use of the whole machine over the last sampling window",
     &[],
     Some("system.cpu_percent"),
+    Source::System(|s| s.cpu_percent),
 );
 /// Share of memory in use.
 pub const MEMORY_PERCENT: MetricDef = def(
@@ -98,6 +145,7 @@ pub const MEMORY_PERCENT: MetricDef = def(
     "Memory in use over total memory",
     &[],
     Some("system.memory_percent"),
+    Source::System(|s| s.memory_percent),
 );
 /// Memory in use.
 pub const MEMORY_USED_BYTES: MetricDef = def(
@@ -107,6 +155,7 @@ pub const MEMORY_USED_BYTES: MetricDef = def(
     "Memory in use (total minus available)",
     &[],
     Some("system.memory_mb"),
+    Source::System(|s| s.raw.memory_used_bytes as f64),
 );
 /// Memory available.
 pub const MEMORY_AVAILABLE_BYTES: MetricDef = def(
@@ -116,6 +165,7 @@ pub const MEMORY_AVAILABLE_BYTES: MetricDef = def(
     "Memory available to new work without swapping",
     &[],
     Some("system.memory_available_mb"),
+    Source::System(|s| s.raw.memory_available_bytes as f64),
 );
 /// Disk reads since boot.
 pub const DISK_READ_BYTES: MetricDef = def(
@@ -125,6 +175,7 @@ pub const DISK_READ_BYTES: MetricDef = def(
     "Bytes read from the machine's disks since boot",
     &[],
     Some("system.disk_read_mb"),
+    Source::System(|s| s.raw.disk_read_bytes as f64),
 );
 /// Disk writes since boot.
 pub const DISK_WRITTEN_BYTES: MetricDef = def(
@@ -134,6 +185,7 @@ pub const DISK_WRITTEN_BYTES: MetricDef = def(
     "Bytes written to the machine's disks since boot",
     &[],
     Some("system.disk_write_mb"),
+    Source::System(|s| s.raw.disk_written_bytes as f64),
 );
 /// Pool size.
 pub const DB_POOL_SIZE: MetricDef = def(
@@ -143,6 +195,7 @@ pub const DB_POOL_SIZE: MetricDef = def(
     "Database connections open, idle or in use",
     &[],
     Some("database.pool_size"),
+    Source::Database(|d| f64::from(d.pool_size)),
 );
 /// Idle connections.
 pub const DB_POOL_AVAILABLE: MetricDef = def(
@@ -152,6 +205,7 @@ pub const DB_POOL_AVAILABLE: MetricDef = def(
     "Idle database connections waiting in the pool",
     &[],
     Some("database.pool_available"),
+    Source::Database(|d| f64::from(d.pool_available)),
 );
 /// Connections in use.
 pub const DB_POOL_ACTIVE: MetricDef = def(
@@ -161,6 +215,7 @@ pub const DB_POOL_ACTIVE: MetricDef = def(
     "Database connections in use",
     &[],
     Some("database.pool_active"),
+    Source::Database(|d| f64::from(d.pool_active)),
 );
 /// Configured minimum.
 pub const DB_POOL_MIN_SIZE: MetricDef = def(
@@ -170,6 +225,7 @@ pub const DB_POOL_MIN_SIZE: MetricDef = def(
     "Configured minimum pool size",
     &[],
     Some("database.pool_min_size"),
+    Source::Database(|d| f64::from(d.pool_min_size)),
 );
 /// Configured maximum.
 pub const DB_POOL_MAX_SIZE: MetricDef = def(
@@ -179,6 +235,7 @@ pub const DB_POOL_MAX_SIZE: MetricDef = def(
     "Configured maximum pool size",
     &[],
     Some("database.pool_max_size"),
+    Source::Database(|d| f64::from(d.pool_max_size)),
 );
 /// Active over size.
 pub const DB_POOL_UTILIZATION_PERCENT: MetricDef = def(
@@ -188,6 +245,7 @@ pub const DB_POOL_UTILIZATION_PERCENT: MetricDef = def(
     "Connections in use over connections open",
     &[],
     Some("database.pool_utilization_percent"),
+    Source::Database(|d| d.pool_utilization_percent),
 );
 /// Time spent waiting for a connection.
 pub const DB_POOL_ACQUIRE_SECONDS: MetricDef = def(
@@ -197,6 +255,7 @@ pub const DB_POOL_ACQUIRE_SECONDS: MetricDef = def(
     "Time spent waiting to acquire a database connection",
     &[],
     None,
+    Source::Recorded,
 );
 /// Acquires that failed.
 pub const DB_POOL_ACQUIRE_ERRORS: MetricDef = def(
@@ -206,6 +265,7 @@ pub const DB_POOL_ACQUIRE_ERRORS: MetricDef = def(
     "Connection acquires that failed: the database refused or did not answer, or the wait timed out",
     &[],
     Some("database.acquire_errors_total"),
+    Source::Database(|d| d.acquire_errors_total as f64),
 );
 /// Acquires that timed out.
 pub const DB_POOL_ACQUIRE_TIMEOUTS: MetricDef = def(
@@ -215,6 +275,7 @@ pub const DB_POOL_ACQUIRE_TIMEOUTS: MetricDef = def(
     "Connection acquires that gave up after the acquire timeout",
     &[],
     Some("database.acquire_timeouts_total"),
+    Source::Database(|d| d.acquire_timeouts_total as f64),
 );
 /// Cache hits.
 pub const CACHE_HITS: MetricDef = def(
@@ -224,6 +285,7 @@ pub const CACHE_HITS: MetricDef = def(
     "Cache reads that found a value",
     &[],
     Some("cache.hits"),
+    Source::Cache(|c| c.hits as f64),
 );
 /// Cache misses.
 pub const CACHE_MISSES: MetricDef = def(
@@ -233,6 +295,7 @@ pub const CACHE_MISSES: MetricDef = def(
     "Cache reads that found nothing",
     &[],
     Some("cache.misses"),
+    Source::Cache(|c| c.misses as f64),
 );
 /// Cache writes.
 pub const CACHE_SETS: MetricDef = def(
@@ -242,6 +305,7 @@ pub const CACHE_SETS: MetricDef = def(
     "Successful cache writes",
     &[],
     Some("cache.sets"),
+    Source::Cache(|c| c.sets as f64),
 );
 /// Cache deletes.
 pub const CACHE_DELETES: MetricDef = def(
@@ -251,6 +315,7 @@ pub const CACHE_DELETES: MetricDef = def(
     "Successful cache deletes",
     &[],
     Some("cache.deletes"),
+    Source::Cache(|c| c.deletes as f64),
 );
 /// Cache failures.
 pub const CACHE_ERRORS: MetricDef = def(
@@ -260,6 +325,7 @@ pub const CACHE_ERRORS: MetricDef = def(
     "Cache operations the backend failed",
     &[],
     Some("cache.errors"),
+    Source::Cache(|c| c.errors as f64),
 );
 /// Hit rate.
 pub const CACHE_HIT_RATE_PERCENT: MetricDef = def(
@@ -269,6 +335,7 @@ pub const CACHE_HIT_RATE_PERCENT: MetricDef = def(
     "Cache hits over cache reads since start",
     &[],
     Some("cache.hit_rate_percent"),
+    Source::Cache(|c| c.hit_rate_percent),
 );
 /// Cache configured.
 pub const CACHE_ENABLED: MetricDef = def(
@@ -278,6 +345,7 @@ pub const CACHE_ENABLED: MetricDef = def(
     "1 when a cache is configured",
     &[],
     Some("cache.enabled"),
+    Source::Cache(|c| f64::from(u8::from(c.enabled))),
 );
 /// HTTP requests.
 pub const HTTP_REQUESTS: MetricDef = def(
@@ -287,6 +355,7 @@ pub const HTTP_REQUESTS: MetricDef = def(
     "HTTP requests answered, by method, matched route and status",
     &["method", "route", "status"],
     None,
+    Source::Recorded,
 );
 /// HTTP latency.
 pub const HTTP_REQUEST_DURATION: MetricDef = def(
@@ -296,6 +365,7 @@ pub const HTTP_REQUEST_DURATION: MetricDef = def(
     "Time from receiving a request to its response headers",
     &["method", "route"],
     None,
+    Source::Recorded,
 );
 /// Requests being served.
 pub const HTTP_IN_FLIGHT: MetricDef = def(
@@ -305,6 +375,7 @@ pub const HTTP_IN_FLIGHT: MetricDef = def(
     "HTTP requests being served right now",
     &[],
     None,
+    Source::Recorded,
 );
 /// Slow requests.
 pub const HTTP_SLOW_REQUESTS: MetricDef = def(
@@ -314,6 +385,7 @@ pub const HTTP_SLOW_REQUESTS: MetricDef = def(
     "HTTP requests slower than the slow-request threshold",
     &["method", "route"],
     None,
+    Source::Recorded,
 );
 /// Process CPU.
 pub const PROCESS_CPU_PERCENT: MetricDef = def(
@@ -323,6 +395,7 @@ pub const PROCESS_CPU_PERCENT: MetricDef = def(
     "CPU used by the server process, in percent of one core",
     &[],
     Some("process.cpu_percent"),
+    Source::Process(|p| p.cpu_percent),
 );
 /// Process memory.
 pub const PROCESS_RESIDENT_MEMORY: MetricDef = def(
@@ -332,6 +405,7 @@ pub const PROCESS_RESIDENT_MEMORY: MetricDef = def(
     "Resident memory of the server process",
     &[],
     Some("process.rss_mb"),
+    Source::Process(|p| p.rss_bytes as f64),
 );
 
 /// Every metric, in the order docs list them.

@@ -1,4 +1,10 @@
+//! The interface every source of figures implements.
+
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::Snapshot;
+use crate::catalogue::MetricDef;
 
 /// A source of figures that fills its own part of a [`Snapshot`].
 ///
@@ -6,6 +12,8 @@ use crate::Snapshot;
 /// already at hand (atomics, the last sample of a background sampler, a pool's counters): no
 /// I/O, no waiting, no measurement. A collector whose source fails keeps its last good values
 /// (or zeros) and says so in its section's `error` field rather than failing the snapshot.
+///
+/// The other methods have defaults, so the smallest collector is one method:
 ///
 /// ```
 /// use vitals_core::{Collector, Snapshot};
@@ -21,13 +29,92 @@ use crate::Snapshot;
 /// Fixed.collect(&mut snapshot);
 /// assert_eq!(snapshot.system.cpu_percent, 12.5);
 /// ```
-pub trait Collector: Send + Sync {
+pub trait Collector: Send + Sync + 'static {
     /// Writes this collector's figures into `snapshot`.
     fn collect(&self, snapshot: &mut Snapshot);
+
+    /// Which snapshot section this collector owns, so a registry can refuse two collectors
+    /// writing the same one (two unnamed pools, say). `None`: it shares nothing.
+    fn slot(&self) -> Option<Slot> {
+        None
+    }
+
+    /// Called once when the collector is registered: collectors that record as things happen
+    /// (acquire waits) take their series here.
+    fn attach(&self, _metrics: &dyn MetricSink) {}
+
+    /// A readiness probe for the dependency behind this collector, if it has one.
+    fn readiness(&self) -> Option<ReadinessProbe> {
+        None
+    }
 }
 
 impl<C: Collector + ?Sized> Collector for std::sync::Arc<C> {
     fn collect(&self, snapshot: &mut Snapshot) {
         (**self).collect(snapshot);
+    }
+    fn slot(&self) -> Option<Slot> {
+        (**self).slot()
+    }
+    fn attach(&self, metrics: &dyn MetricSink) {
+        (**self).attach(metrics);
+    }
+    fn readiness(&self) -> Option<ReadinessProbe> {
+        (**self).readiness()
+    }
+}
+
+/// The snapshot section a collector writes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// `system` (and `process`).
+    System,
+    /// `database` when unnamed, `databases[name]` otherwise.
+    Pool(Option<String>),
+    /// `cache` when unnamed, `caches[name]` otherwise.
+    Cache(Option<String>),
+    /// Any other section, by its name.
+    Section(&'static str),
+}
+
+/// Where a collector registers series it records as things happen.
+pub trait MetricSink {
+    /// A histogram series of `metric` (named under the registry's namespace, with the
+    /// metric's buckets) carrying `labels`.
+    fn histogram(&self, metric: &MetricDef, labels: &[(&'static str, String)])
+    -> metrics::Histogram;
+}
+
+/// What a failed readiness probe means for the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Importance {
+    /// The service cannot work without it: a failure makes the service unready (503).
+    Required,
+    /// The service works without it, worse: a failure is reported as `degraded` (still 200).
+    Optional,
+}
+
+/// A boxed future of a probe's outcome: `Err` carries a short description without secrets.
+pub type ProbeFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// A named check of one dependency, run by `GET /health/ready`.
+pub struct ReadinessProbe {
+    /// The check's name in the readiness document (`database`, `cache`, `database:replica`).
+    pub name: String,
+    /// The backend it talks to (`postgresql`, `redis`…), shown beside the result.
+    pub backend: String,
+    /// Whether a failure makes the service unready or only degraded.
+    pub importance: Importance,
+    /// Starts one probe; the caller bounds it with a timeout.
+    pub probe: Box<dyn Fn() -> ProbeFuture + Send + Sync>,
+}
+
+impl std::fmt::Debug for ReadinessProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadinessProbe")
+            .field("name", &self.name)
+            .field("backend", &self.backend)
+            .field("importance", &self.importance)
+            .finish_non_exhaustive()
     }
 }

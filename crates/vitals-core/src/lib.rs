@@ -7,7 +7,8 @@
 //! - [`math`]: the derived figures (utilization, hit rate, rounding) as pure functions;
 //! - [`catalogue`]: every metric Vitals exports, named once with its kind, unit and help;
 //! - [`alerts`]: the alert rules, thresholds and `for` durations, named once;
-//! - [`Histogram`]: a lock-free fixed-bucket latency histogram collectors record into;
+//! - [`Histogram`]: a lock-free fixed-bucket latency histogram collectors record into, and
+//!   [`Window`], a ring of them covering the recent past;
 //! - [`Collector`]: the trait a source of figures implements to fill its part of a snapshot.
 //!
 //! ```
@@ -28,11 +29,13 @@ mod collector;
 mod histogram;
 pub mod math;
 mod snapshot;
+mod window;
 
 pub use catalogue::{CATALOGUE, MetricDef, MetricKind, Unit};
-pub use collector::Collector;
+pub use collector::{Collector, Importance, MetricSink, ProbeFuture, ReadinessProbe, Slot};
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS_SECONDS};
 pub use snapshot::{
-    CacheCounts, CacheSection, DatabaseSection, HttpSection, PoolFigures, ProcessSection, Snapshot,
+    AppCounter, AppGauge, AppHistogram, AppSection, CacheCounts, CacheSection, DatabaseSection, HttpSection, PoolFigures, ProcessSection, Snapshot,
     SystemFigures, SystemSection, rfc3339_micros,
 };
+pub use window::Window;

@@ -4,6 +4,7 @@
 //! section derives its computed fields (percentages, totals, megabytes) from raw figures
 //! through one constructor, so no caller can get the arithmetic wrong.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,16 @@ pub struct Snapshot {
     /// This server process (absent when no collector reports it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessSection>,
+    /// Named pools beyond the first, keyed by name (the unnamed pool fills `database`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub databases: BTreeMap<String, DatabaseSection>,
+    /// Named caches beyond the first, keyed by name (the unnamed cache fills `cache`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub caches: BTreeMap<String, CacheSection>,
+    /// What the host application records through the `metrics` facade (present only when
+    /// Vitals' recorder is installed as the global one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppSection>,
 }
 
 impl Snapshot {
@@ -91,6 +102,9 @@ pub struct SystemSection {
     /// Why the figures are stale or zero, when the sampler failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The raw figures behind the rounded ones, for exporters that want exact bytes.
+    #[serde(skip)]
+    pub raw: SystemFigures,
 }
 
 impl SystemSection {
@@ -107,6 +121,7 @@ impl SystemSection {
             cpu_count: f.cpu_count,
             sample_age_ms,
             error,
+            raw: *f,
         }
     }
 }
@@ -128,10 +143,12 @@ pub struct PoolFigures {
     pub acquire_errors: u64,
     /// Acquires that gave up after the acquire timeout.
     pub acquire_timeouts: u64,
-    /// Median acquire wait in seconds (from the acquire histogram).
+    /// Median acquire wait over the recent window, in seconds.
     pub acquire_wait_p50_seconds: f64,
-    /// 99th percentile acquire wait in seconds.
+    /// 99th percentile acquire wait over the recent window, in seconds.
     pub acquire_wait_p99_seconds: f64,
+    /// Length of the window the acquire-wait percentiles cover, in seconds.
+    pub acquire_wait_window_seconds: u64,
 }
 
 /// The `database` section.
@@ -158,13 +175,12 @@ pub struct DatabaseSection {
     pub acquire_errors_total: u64,
     /// Of those, acquires that gave up after the acquire timeout.
     pub acquire_timeouts_total: u64,
-    /// Median acquire wait since start, in milliseconds.
+    /// Median acquire wait over the last `acquire_wait_window_seconds`, in milliseconds.
     pub acquire_wait_p50_ms: f64,
-    /// 99th percentile acquire wait since start, in milliseconds.
+    /// 99th percentile acquire wait over the same window, in milliseconds.
     pub acquire_wait_p99_ms: f64,
-    /// Why the figures are stale or zero, when the collector failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    /// Length of the window the acquire-wait percentiles cover, in seconds.
+    pub acquire_wait_window_seconds: u64,
 }
 
 impl DatabaseSection {
@@ -187,7 +203,7 @@ impl DatabaseSection {
             acquire_timeouts_total: f.acquire_timeouts,
             acquire_wait_p50_ms: round_to(f.acquire_wait_p50_seconds * 1000.0, 3),
             acquire_wait_p99_ms: round_to(f.acquire_wait_p99_seconds * 1000.0, 3),
-            error: None,
+            acquire_wait_window_seconds: f.acquire_wait_window_seconds,
         }
     }
 }
@@ -211,7 +227,8 @@ pub struct CacheCounts {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CacheSection {
-    /// Whether a cache is configured.
+    /// Whether a cache collector fills this section (`false` when the application registered
+    /// no cache, and every figure is then zero).
     pub enabled: bool,
     /// Reads that found a value.
     pub hits: u64,
@@ -287,6 +304,62 @@ pub struct ProcessSection {
     pub threads: u32,
     /// Seconds since the process started.
     pub uptime_seconds: u64,
+    /// Resident memory in bytes (exact; `rss_mb` is rounded).
+    #[serde(skip)]
+    pub rss_bytes: u64,
+}
+
+/// The `app` section: series the host application records through the `metrics` facade.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppSection {
+    /// Counters, by name then labels.
+    pub counters: Vec<AppCounter>,
+    /// Gauges, by name then labels.
+    pub gauges: Vec<AppGauge>,
+    /// Histograms, by name then labels.
+    pub histograms: Vec<AppHistogram>,
+}
+
+/// One counter series of the application.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppCounter {
+    /// Name as the application wrote it.
+    pub name: String,
+    /// Label names and values.
+    pub labels: BTreeMap<String, String>,
+    /// Value.
+    pub value: u64,
+}
+
+/// One gauge series of the application.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppGauge {
+    /// Name as the application wrote it.
+    pub name: String,
+    /// Label names and values.
+    pub labels: BTreeMap<String, String>,
+    /// Value.
+    pub value: f64,
+}
+
+/// One histogram series of the application: totals and percentiles since start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppHistogram {
+    /// Name as the application wrote it.
+    pub name: String,
+    /// Label names and values.
+    pub labels: BTreeMap<String, String>,
+    /// Observations.
+    pub count: u64,
+    /// Sum of the observations.
+    pub sum: f64,
+    /// Median, interpolated within its bucket.
+    pub p50: f64,
+    /// 95th percentile, interpolated within its bucket.
+    pub p95: f64,
+    /// 99th percentile, interpolated within its bucket.
+    pub p99: f64,
 }
 
 #[cfg(test)]

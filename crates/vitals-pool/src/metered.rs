@@ -2,19 +2,50 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Database, Pool};
-use vitals_core::{Collector, DatabaseSection, Histogram, PoolFigures, Snapshot};
+use sqlx::{Connection, Database, Pool};
+use vitals_core::catalogue::DB_POOL_ACQUIRE_SECONDS;
+use vitals_core::{
+    Collector, DatabaseSection, HistogramSnapshot, Importance, LATENCY_BUCKETS_SECONDS, MetricSink,
+    PoolFigures, ReadinessProbe, Slot, Snapshot, Window,
+};
+
+/// Length of one slice of the acquire-wait window.
+const WINDOW_SLICE: Duration = Duration::from_secs(10);
+/// Slices in the acquire-wait window: 6 × 10 s = the last minute.
+const WINDOW_SLICES: usize = 6;
 
 /// A [`sqlx::Pool`] whose acquires are timed and counted.
 ///
 /// Cloning is cheap and shares the pool and the counters. Only acquires made through
 /// [`MeteredPool::acquire`] are timed; queries run directly on [`MeteredPool::pool`] still
 /// show in the size and idle figures, which come from sqlx itself.
+///
+/// As a [`Collector`] it fills the snapshot's `database` section, or `databases[name]` when
+/// given a name with [`MeteredPool::named`]; registered with Vitals it also records every
+/// acquire wait into the `db_pool_acquire_duration_seconds` histogram (labelled
+/// `pool="name"` when named) and offers a readiness probe (a round trip on a pooled
+/// connection).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), sqlx::Error> {
+/// use vitals_core::{Collector, Snapshot};
+/// use vitals_pool::MeteredPool;
+///
+/// let primary = MeteredPool::new(sqlx::PgPool::connect("postgres://127.0.0.1/test").await?);
+/// let replica = MeteredPool::new(sqlx::PgPool::connect("postgres://127.0.0.1/test").await?)
+///     .named("replica");
+/// let mut snapshot = Snapshot::now();
+/// primary.collect(&mut snapshot);
+/// replica.collect(&mut snapshot);
+/// assert!(snapshot.databases.contains_key("replica"));
+/// # Ok(()) }
+/// ```
 pub struct MeteredPool<DB: Database> {
     pool: Pool<DB>,
+    name: Option<Arc<str>>,
     meter: Arc<Meter>,
 }
 
@@ -22,6 +53,7 @@ impl<DB: Database> Clone for MeteredPool<DB> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            name: self.name.clone(),
             meter: Arc::clone(&self.meter),
         }
     }
@@ -29,8 +61,9 @@ impl<DB: Database> Clone for MeteredPool<DB> {
 
 struct Meter {
     backend: String,
-    wait: Histogram,
-    /// Where waits are also recorded through the `metrics` facade, once an exporter asks.
+    /// Acquire waits over the last minute, for the JSON percentiles.
+    recent: Window,
+    /// Where waits are also recorded through the `metrics` facade, once attached.
     wait_facade: OnceLock<metrics::Histogram>,
     acquires: AtomicU64,
     errors: AtomicU64,
@@ -43,15 +76,28 @@ impl<DB: Database> MeteredPool<DB> {
     pub fn new(pool: Pool<DB>) -> Self {
         Self {
             pool,
+            name: None,
             meter: Arc::new(Meter {
                 backend: DB::NAME.to_ascii_lowercase(),
-                wait: Histogram::latency(),
+                recent: Window::new(WINDOW_SLICE, WINDOW_SLICES, LATENCY_BUCKETS_SECONDS),
                 wait_facade: OnceLock::new(),
                 acquires: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 timeouts: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The same pool under `name`: it fills `databases[name]` instead of `database`, and its
+    /// Prometheus series carry `pool="name"`.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The name given with [`MeteredPool::named`].
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The wrapped pool.
@@ -67,27 +113,13 @@ impl<DB: Database> MeteredPool<DB> {
     /// Acquires a connection, recording how long it took and whether it failed (timed out,
     /// or the database refused a new connection).
     pub async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
-        let started = Instant::now();
-        self.meter.acquires.fetch_add(1, Ordering::Relaxed);
-        let result = self.pool.acquire().await;
-        let waited = started.elapsed();
-        self.meter.wait.record(waited);
-        if let Some(facade) = self.meter.wait_facade.get() {
-            facade.record(waited.as_secs_f64());
-        }
-        if let Err(e) = &result {
-            self.meter.errors.fetch_add(1, Ordering::Relaxed);
-            if matches!(e, sqlx::Error::PoolTimedOut) {
-                self.meter.timeouts.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        result
+        self.meter.acquire(&self.pool).await
     }
 
     /// The pool's figures right now.
     pub fn figures(&self) -> PoolFigures {
         let options = self.pool.options();
-        let wait = self.meter.wait.snapshot();
+        let wait = self.acquire_wait();
         PoolFigures {
             size: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
@@ -98,23 +130,98 @@ impl<DB: Database> MeteredPool<DB> {
             acquire_timeouts: self.meter.timeouts.load(Ordering::Relaxed),
             acquire_wait_p50_seconds: wait.quantile(0.5),
             acquire_wait_p99_seconds: wait.quantile(0.99),
+            acquire_wait_window_seconds: self.meter.recent.length().as_secs(),
         }
     }
 
-    /// Also records every acquire wait, in seconds, into `histogram` (a handle from a
-    /// `metrics` recorder, e.g. a Prometheus exporter's). Only the first call takes effect.
+    /// Also records every acquire wait, in seconds, into `histogram` (a handle from any
+    /// `metrics` recorder). Only the first call takes effect; registering the pool with
+    /// Vitals makes this call itself.
     pub fn record_waits_into(&self, histogram: metrics::Histogram) {
         let _ = self.meter.wait_facade.set(histogram);
     }
 
-    /// The acquire-wait histogram's counts right now.
-    pub fn acquire_wait(&self) -> vitals_core::HistogramSnapshot {
-        self.meter.wait.snapshot()
+    /// The acquire waits of the last minute.
+    pub fn acquire_wait(&self) -> HistogramSnapshot {
+        self.meter.recent.snapshot(Instant::now())
+    }
+}
+
+impl Meter {
+    async fn acquire<DB: Database>(&self, pool: &Pool<DB>) -> Result<PoolConnection<DB>, sqlx::Error> {
+        let started = Instant::now();
+        self.acquires.fetch_add(1, Ordering::Relaxed);
+        let result = pool.acquire().await;
+        let waited = started.elapsed();
+        self.recent.record(started + waited, waited);
+        if let Some(facade) = self.wait_facade.get() {
+            facade.record(waited.as_secs_f64());
+        }
+        if let Err(e) = &result {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            if matches!(e, sqlx::Error::PoolTimedOut) {
+                self.timeouts.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
     }
 }
 
 impl<DB: Database> Collector for MeteredPool<DB> {
     fn collect(&self, snapshot: &mut Snapshot) {
-        snapshot.database = DatabaseSection::from_figures(&self.meter.backend, &self.figures());
+        let section = DatabaseSection::from_figures(&self.meter.backend, &self.figures());
+        match &self.name {
+            None => snapshot.database = section,
+            Some(name) => {
+                snapshot.databases.insert(name.to_string(), section);
+            }
+        }
+    }
+
+    fn slot(&self) -> Option<Slot> {
+        Some(Slot::Pool(self.name.as_deref().map(str::to_owned)))
+    }
+
+    fn attach(&self, metrics: &dyn MetricSink) {
+        let labels: Vec<(&'static str, String)> = self
+            .name
+            .iter()
+            .map(|n| ("pool", n.to_string()))
+            .collect();
+        self.record_waits_into(metrics.histogram(&DB_POOL_ACQUIRE_SECONDS, &labels));
+    }
+
+    fn readiness(&self) -> Option<ReadinessProbe> {
+        let pool = self.pool.clone();
+        let meter = Arc::clone(&self.meter);
+        Some(ReadinessProbe {
+            name: self
+                .name
+                .as_deref()
+                .map_or_else(|| "database".to_owned(), |n| format!("database:{n}")),
+            backend: self.meter.backend.clone(),
+            importance: Importance::Required,
+            probe: Box::new(move || {
+                let pool = pool.clone();
+                let meter = Arc::clone(&meter);
+                Box::pin(async move {
+                    let mut conn = meter.acquire(&pool).await.map_err(|e| describe(&e))?;
+                    conn.ping().await.map_err(|e| describe(&e))
+                })
+            }),
+        })
+    }
+}
+
+/// A short description of a database failure that leaks no query or credential.
+pub fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::PoolTimedOut => "no connection available within the acquire timeout".into(),
+        sqlx::Error::PoolClosed => "the pool is closed".into(),
+        sqlx::Error::Io(io) => format!("connection failed ({})", io.kind()),
+        sqlx::Error::Database(db) => {
+            format!("database error (code {})", db.code().unwrap_or_default())
+        }
+        _ => "database unavailable".into(),
     }
 }

@@ -61,7 +61,6 @@ struct Shared {
 /// Samples the machine on a background thread; dropping it stops the thread.
 pub struct SystemSampler {
     shared: Arc<Shared>,
-    interval: Duration,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -108,7 +107,6 @@ impl SystemSampler {
         };
         Ok(Self {
             shared,
-            interval,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -117,11 +115,6 @@ impl SystemSampler {
     /// The latest sample.
     pub fn latest(&self) -> Arc<Sample> {
         self.shared.latest()
-    }
-
-    /// The sampling interval.
-    pub fn interval(&self) -> Duration {
-        self.interval
     }
 }
 
@@ -153,7 +146,12 @@ impl Collector for SystemSampler {
             rss_mb: vitals_core::math::bytes_to_mb(sample.process_rss_bytes),
             threads: sample.process_threads,
             uptime_seconds: self.shared.started.elapsed().as_secs(),
+            rss_bytes: sample.process_rss_bytes,
         });
+    }
+
+    fn slot(&self) -> Option<vitals_core::Slot> {
+        Some(vitals_core::Slot::System)
     }
 }
 
