@@ -1,14 +1,13 @@
 //! The three `/hello` services every comparison uses: bare axum, axum with the Vitals
 //! layer, and axum with axum-prometheus's layer.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use axum_prometheus::PrometheusMetricLayer;
-use vitals_server::exporter::{Exporter, HttpMetrics};
-use vitals_server::middleware::PerfLayer;
+use vitals_axum::Vitals;
+use vitals_axum::layer::PerfLayer;
 
 /// The server's default slow-request threshold.
 const SLOW: Duration = Duration::from_millis(3000);
@@ -18,9 +17,9 @@ const SLOW: Duration = Duration::from_millis(3000);
 pub enum Mode {
     /// `Router::new().route("/hello", get(hello))`, nothing else.
     Bare,
-    /// Bare plus the Vitals layer exactly as `vitals_server::app` stacks it:
-    /// `PerfLayer::with_metrics` applied with `Router::layer`, recording into an
-    /// `HttpMetrics` on the exporter's real `metrics_exporter_prometheus` recorder.
+    /// Bare plus what a user gets from the builder: `Vitals::builder().build()`, its routes
+    /// merged and `vitals.layer()` applied with `Router::layer` (the reference server adds a
+    /// timeout and a panic-catching layer of its own, which this omits).
     Vitals,
     /// Bare plus `axum_prometheus::PrometheusMetricLayer::pair()` (its global recorder).
     AxumPrometheus,
@@ -81,21 +80,14 @@ pub fn build(mode: Mode) -> App {
             upkeep: Box::new(|| {}),
         },
         Mode::Vitals => {
-            let exporter = Arc::new(Exporter::new("health_agent", SLOW));
-            let http = Arc::new(HttpMetrics::new(exporter.recorder(), "health_agent", SLOW));
-            let render = Arc::clone(&exporter);
-            let router = base
-                .route(
-                    "/metrics",
-                    get(move || {
-                        let exporter = Arc::clone(&render);
-                        async move { exporter.render(&vitals_core::Snapshot::default()) }
-                    }),
-                )
-                .layer(PerfLayer::with_metrics(http));
+            let vitals = Vitals::builder()
+                .slow_threshold(SLOW)
+                .build()
+                .expect("default settings are valid");
             App {
-                router,
-                upkeep: Box::new(move || exporter.run_upkeep()),
+                router: base.merge(vitals.routes()).layer(vitals.layer()),
+                // Vitals' histograms count into buckets as they record: nothing to drain.
+                upkeep: Box::new(|| {}),
             }
         }
         Mode::PerfOnly => App {

@@ -1,18 +1,13 @@
-//! Time of `Exporter::render` (the whole `/metrics` body), for the registry a running server
-//! has, and for one with 1,000 HTTP label sets.
-//!
-//! `HttpMetrics` caps its label sets at [`MAX_SERIES`] (500), so the 1,000-series case uses
-//! two `HttpMetrics` on the one exporter recorder, each given 500 distinct routes; the
-//! recorder holds 1,000 `(method, route, status)` request counters, 1,000 duration
-//! histograms and 1,000 slow counters, and renders them all.
+//! Time of `Vitals::render_snapshot` (the whole `/metrics` body), for the registry a running
+//! server has, and for one with 1,000 HTTP label sets: 1,000 `(method, route, status)`
+//! request counters, 1,000 duration histograms and 1,000 slow counters.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
 use http::Method;
+use vitals_axum::Vitals;
 use vitals_core::Snapshot;
-use vitals_server::exporter::{Exporter, HttpMetrics, MAX_SERIES};
 
 const SLOW: Duration = Duration::from_millis(3000);
 
@@ -37,8 +32,8 @@ pub fn run(iters: u64) -> Result<()> {
 
 /// The server's exporter with its routes' traffic: 100 requests between two renders.
 fn default_registry(iters: u64) -> Result<()> {
-    let exporter = Exporter::new("health_agent", SLOW);
-    let http = Arc::new(HttpMetrics::new(exporter.recorder(), "health_agent", SLOW));
+    let vitals = vitals(500)?;
+    let http = vitals.http_metrics();
     let snapshot = Snapshot::default();
     let traffic = |round: u64| {
         for i in 0..100u64 {
@@ -51,11 +46,11 @@ fn default_registry(iters: u64) -> Result<()> {
     for round in 0..10 {
         traffic(round);
     }
-    exporter.render(&snapshot);
+    vitals.render_snapshot(&snapshot);
     for i in 0..iters {
         traffic(i);
         let started = Instant::now();
-        let body = exporter.render(&snapshot);
+        let body = vitals.render_snapshot(&snapshot);
         let ns = started.elapsed().as_nanos();
         println!(
             "render default {} {i} {ns} {}",
@@ -66,24 +61,28 @@ fn default_registry(iters: u64) -> Result<()> {
     Ok(())
 }
 
-/// 1,000 label sets (two `HttpMetrics`, 500 routes each): one request per series between
-/// two renders.
+/// A `Vitals` as the server builds it, keeping up to `max_series` request label sets.
+fn vitals(max_series: usize) -> Result<Vitals> {
+    Ok(Vitals::builder()
+        .slow_threshold(SLOW)
+        .max_series(max_series)
+        .build()?)
+}
+
+/// 1,000 label sets: one request per series between two renders.
 fn thousand_series(iters: u64) -> Result<()> {
-    let exporter = Exporter::new("health_agent", SLOW);
-    let halves = [
-        HttpMetrics::new(exporter.recorder(), "health_agent", SLOW),
-        HttpMetrics::new(exporter.recorder(), "health_agent", SLOW),
-    ];
-    let routes: Vec<String> = (0..2 * MAX_SERIES).map(|i| format!("/r/{i}")).collect();
+    let vitals = vitals(1_000)?;
+    let http = vitals.http_metrics();
+    let routes: Vec<String> = (0..1_000).map(|i| format!("/r/{i}")).collect();
     let snapshot = Snapshot::default();
     let traffic = |round: u64| {
         for (i, route) in routes.iter().enumerate() {
             let elapsed = Duration::from_micros(50 + (i as u64 * 37 + round) % 5_000);
-            halves[i / MAX_SERIES].observe(&Method::GET, route, 200, elapsed, Instant::now());
+            http.observe(&Method::GET, route, 200, elapsed, Instant::now());
         }
     };
     traffic(0);
-    let body = exporter.render(&snapshot);
+    let body = vitals.render_snapshot(&snapshot);
     let counted = body
         .lines()
         .filter(|l| l.starts_with("health_agent_http_requests_total{"))
@@ -91,13 +90,13 @@ fn thousand_series(iters: u64) -> Result<()> {
     ensure!(
         counted == routes.len(),
         "expected {} request series in the exposition, found {counted}; \
-         did HttpMetrics' MAX_SERIES change?",
+         did the series cap change?",
         routes.len()
     );
     for i in 0..iters {
         traffic(i + 1);
         let started = Instant::now();
-        let body = exporter.render(&snapshot);
+        let body = vitals.render_snapshot(&snapshot);
         let ns = started.elapsed().as_nanos();
         println!("render thousand {} {i} {ns} {}", routes.len(), body.len());
     }

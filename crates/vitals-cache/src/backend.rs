@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-
 /// Why a backend operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CacheError {

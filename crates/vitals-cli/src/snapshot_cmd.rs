@@ -182,10 +182,8 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
             ),
         );
     }
-    for (section, error) in [("system", &sys.error), ("database", &db.error)] {
-        if let Some(e) = error {
-            out.push_str(&format!("{} {section}: {e}\n", st.warn("warning:")));
-        }
+    if let Some(e) = &sys.error {
+        out.push_str(&format!("{} system: {e}\n", st.warn("warning:")));
     }
     out
 }

@@ -82,6 +82,13 @@ pub struct AlertRule {
     pub summary: &'static str,
 }
 
+/// Rules are equal when they have the same name (names are unique in [`RULES`]).
+impl PartialEq for AlertRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
 impl AlertRule {
     /// The Prometheus expression for this rule with metric names under `namespace`.
     ///

@@ -80,6 +80,8 @@ pub enum Source {
     Cache(fn(&CacheSection) -> f64),
     /// Read from the `process` section, when present.
     Process(fn(&ProcessSection) -> f64),
+    /// Read from the `http` section, when present.
+    Http(fn(&HttpSection) -> f64),
 }
 
 impl MetricDef {
@@ -99,6 +101,7 @@ impl MetricDef {
             Source::Database(f) => Some(f(&snapshot.database)),
             Source::Cache(f) => Some(f(&snapshot.cache)),
             Source::Process(f) => snapshot.process.as_ref().map(f),
+            Source::Http(f) => snapshot.http.as_ref().map(f),
         }
     }
 }
@@ -123,7 +126,7 @@ const fn def(
     }
 }
 
-use crate::{CacheSection, DatabaseSection, ProcessSection, Snapshot, SystemSection};
+use crate::{CacheSection, DatabaseSection, HttpSection, ProcessSection, Snapshot, SystemSection};
 use MetricKind::{Counter, Gauge, Histogram};
 use Unit::{Boolean, Bytes, Count, Percent, Seconds};
 
@@ -374,8 +377,8 @@ pub const HTTP_IN_FLIGHT: MetricDef = def(
     Count,
     "HTTP requests being served right now",
     &[],
-    None,
-    Source::Recorded,
+    Some("http.in_flight"),
+    Source::Http(|h| h.in_flight as f64),
 );
 /// Slow requests.
 pub const HTTP_SLOW_REQUESTS: MetricDef = def(

@@ -148,7 +148,10 @@ impl<DB: Database> MeteredPool<DB> {
 }
 
 impl Meter {
-    async fn acquire<DB: Database>(&self, pool: &Pool<DB>) -> Result<PoolConnection<DB>, sqlx::Error> {
+    async fn acquire<DB: Database>(
+        &self,
+        pool: &Pool<DB>,
+    ) -> Result<PoolConnection<DB>, sqlx::Error> {
         let started = Instant::now();
         self.acquires.fetch_add(1, Ordering::Relaxed);
         let result = pool.acquire().await;
@@ -183,11 +186,8 @@ impl<DB: Database> Collector for MeteredPool<DB> {
     }
 
     fn attach(&self, metrics: &dyn MetricSink) {
-        let labels: Vec<(&'static str, String)> = self
-            .name
-            .iter()
-            .map(|n| ("pool", n.to_string()))
-            .collect();
+        let labels: Vec<(&'static str, String)> =
+            self.name.iter().map(|n| ("pool", n.to_string())).collect();
         self.record_waits_into(metrics.histogram(&DB_POOL_ACQUIRE_SECONDS, &labels));
     }
 

@@ -7,7 +7,6 @@ use sqlx::pool::PoolOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite};
-use vitals_core::{Collector, Snapshot};
 use vitals_pool::{MeteredPool, PoolSizing};
 
 use crate::Settings;
@@ -98,21 +97,6 @@ impl Db {
         }
     }
 
-    /// Runs `SELECT 1` on a pooled connection.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        match self {
-            Self::Postgres(p) => {
-                let mut conn = p.acquire().await?;
-                sqlx::query("SELECT 1").execute(&mut *conn).await?;
-            }
-            Self::Sqlite(p) => {
-                let mut conn = p.acquire().await?;
-                sqlx::query("SELECT 1").execute(&mut *conn).await?;
-            }
-        }
-        Ok(())
-    }
-
     /// Brings the schema up to date (the migrations are compiled into the binary).
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
@@ -121,29 +105,11 @@ impl Db {
         }
     }
 
-    /// Also records acquire waits into a `metrics` histogram (see
-    /// [`MeteredPool::record_waits_into`]).
-    pub fn record_waits_into(&self, histogram: metrics::Histogram) {
-        match self {
-            Self::Postgres(p) => p.record_waits_into(histogram),
-            Self::Sqlite(p) => p.record_waits_into(histogram),
-        }
-    }
-
     /// Closes every connection, waiting for those in use to come back.
     pub async fn close(&self) {
         match self {
             Self::Postgres(p) => p.pool().close().await,
             Self::Sqlite(p) => p.pool().close().await,
-        }
-    }
-}
-
-impl Collector for Db {
-    fn collect(&self, snapshot: &mut Snapshot) {
-        match self {
-            Self::Postgres(p) => p.collect(snapshot),
-            Self::Sqlite(p) => p.collect(snapshot),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The Vitals server as a library: build its router with [`app`] and serve it yourself, or
-//! take single pieces (the [`middleware::PerfLayer`], the metrics routes) into your own axum
-//! service.
+//! The reference server: the Health Agent API on a pool and a cache, with Vitals added
+//! through `vitals-axum`'s public builder like in any application. Build its router with
+//! [`app`] and serve it yourself, or run the `vitals-server` binary.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,48 +15,42 @@
 
 pub mod agent;
 pub mod db;
-mod error;
-pub mod exporter;
-pub mod middleware;
-pub mod routes;
 pub mod settings;
 mod state;
 pub mod telemetry;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
+use vitals_axum::fallback;
+use vitals_axum::layer::TimeoutLayer;
 
-pub use error::ApiError;
 pub use settings::{Args, LogFormat, Settings, SettingsError};
 pub use state::{AppState, StartupError};
+pub use vitals_axum::ApiError;
 
-use middleware::{PerfLayer, TimeoutLayer};
-
-/// The whole HTTP surface of the server, with the performance layer on every response
-/// (404s, 405s, timeouts and panics included).
+/// The whole HTTP surface of the server: the Health Agent API, Vitals' routes, and the
+/// performance layer on every response (404s, 405s, timeouts and panics included).
+///
+/// It is an ordinary axum app with Vitals added in three lines (`merge`, the panic and
+/// timeout layers are the demo's own choices, and `layer`).
 pub fn app(state: AppState) -> Router {
-    let perf = PerfLayer::with_metrics(Arc::clone(state.http_metrics()));
-    let timeout = TimeoutLayer::new(state.request_timeout());
+    let vitals = state.vitals().clone();
     Router::new()
         .route(
             "/api/v1/chat",
             post(agent::chat).layer(DefaultBodyLimit::max(agent::MAX_BODY_BYTES)),
         )
         .route("/api/v1/users/{user_id}/history", get(agent::history))
-        .route("/api/v1/metrics", get(routes::metrics::snapshot))
-        .route("/metrics", get(routes::metrics::prometheus))
-        .route("/health", get(routes::health::live))
-        .route("/health/ready", get(routes::health::ready))
-        .fallback(routes::not_found)
-        .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(timeout)
-        .layer(CatchPanicLayer::custom(routes::panic_response))
-        .layer(perf)
+        .merge(vitals.routes())
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(TimeoutLayer::new(state.request_timeout()))
+        .layer(CatchPanicLayer::custom(fallback::panic_response))
+        .layer(vitals.layer())
         .with_state(state)
 }
 

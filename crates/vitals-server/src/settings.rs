@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
@@ -345,6 +346,23 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The settings Vitals itself takes (namespace, slow threshold, token, rate limit,
+    /// readiness timeout) as a builder; the caller adds the collectors. The rest of the
+    /// settings belong to the demo service (agent, storage, cache size).
+    pub fn vitals_builder(&self) -> vitals_axum::VitalsBuilder {
+        let builder = vitals_axum::Vitals::builder()
+            .namespace(self.metrics_namespace.clone())
+            .slow_threshold(Duration::from_millis(self.slow_request_ms))
+            .metrics_rate_limit(self.metrics_rate_limit)
+            .check_timeout(
+                Duration::from_millis(self.acquire_timeout_ms).min(Duration::from_secs(2)),
+            );
+        match &self.metrics_token {
+            Some(token) => builder.metrics_token(token.clone()),
+            None => builder,
+        }
     }
 
     /// The resolved settings as TOML, with the token hidden.

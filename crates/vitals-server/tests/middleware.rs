@@ -184,7 +184,7 @@ async fn every_request_logs_a_debug_line_with_the_route_template() {
             .expect("request"),
     )
     .await;
-    let lines = logs.lines_with("vitals_server::middleware::perf: request");
+    let lines = logs.lines_with("vitals_axum::layer::perf: request");
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines[0].contains("DEBUG") && lines[0].contains("route=\"/api/v1/metrics\""),

@@ -19,16 +19,16 @@ async fn pool_size_matches_pg_stat_activity_once_quiet() {
     };
     let state = state(&settings).await;
     let app = app(state.clone());
-    // Make the pool grow past its minimum, then let it go quiet.
-    let db = state.db().clone();
-    let mut pings = Vec::new();
+    // Make the pool grow past its minimum (five connections held at once), then let it go
+    // quiet.
+    let vitals_server::db::Db::Postgres(pool) = state.db().clone() else {
+        panic!("a PostgreSQL pool");
+    };
+    let mut held = Vec::new();
     for _ in 0..5 {
-        let db = db.clone();
-        pings.push(tokio::spawn(async move { db.ping().await }));
+        held.push(pool.acquire().await.expect("acquire"));
     }
-    for p in pings {
-        p.await.expect("task").expect("ping");
-    }
+    drop(held);
 
     let observer = sqlx::PgPool::connect(&common::postgres_url())
         .await

@@ -7,8 +7,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::store::{self, HISTORY_WINDOW, Message};
-use crate::middleware::is_valid_request_id;
 use crate::{ApiError, AppState};
+use vitals_axum::layer::is_valid_request_id;
 
 /// Longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
@@ -71,7 +71,7 @@ pub async fn chat(
     State(state): State<AppState>,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Result<Json<ChatResponse>, ApiError> {
-    let Json(request) = body?;
+    let Json(request) = body.map_err(|r| rejected(r.status(), r.body_text(), "invalid_json"))?;
     let user_id = checked_user_id(&request.user_id, StatusCode::UNPROCESSABLE_ENTITY)?;
     let message = request.message.trim();
     if message.is_empty() {
@@ -115,8 +115,8 @@ pub async fn history(
     user_id: Result<Path<String>, PathRejection>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
-    let Path(user_id) = user_id?;
-    let Query(query) = query?;
+    let Path(user_id) = user_id.map_err(|r| rejected(r.status(), r.body_text(), "invalid_path"))?;
+    let Query(query) = query.map_err(|r| rejected(r.status(), r.body_text(), "invalid_query"))?;
     let user_id = checked_user_id(&user_id, StatusCode::BAD_REQUEST)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=HISTORY_WINDOW).contains(&limit) {
@@ -149,23 +149,11 @@ fn checked_user_id(user_id: &str, status: StatusCode) -> Result<&str, ApiError> 
 
 /// Extractor rejections become the one JSON error shape, keeping axum's status (400, 413,
 /// 415, 422) and its explanation, which names the problem without internals.
-macro_rules! rejection_to_api_error {
-    ($($rejection:ty => $code:literal),* $(,)?) => {$(
-        impl From<$rejection> for ApiError {
-            fn from(r: $rejection) -> Self {
-                let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    "body_too_large"
-                } else {
-                    $code
-                };
-                ApiError::new(r.status(), code, r.body_text())
-            }
-        }
-    )*};
+fn rejected(status: StatusCode, text: String, code: &'static str) -> ApiError {
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        code
+    };
+    ApiError::new(status, code, text)
 }
-
-rejection_to_api_error!(
-    JsonRejection => "invalid_json",
-    PathRejection => "invalid_path",
-    QueryRejection => "invalid_query",
-);

@@ -7,29 +7,31 @@ use std::time::{Duration, Instant};
 
 use hashbrown::{Equivalent, HashMap};
 use http::Method;
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder};
-use vitals_core::{Collector, HttpSection, Snapshot, catalogue, math::round_to};
+use metrics::{Key, KeyName, Label};
+use vitals_core::{Collector, HttpSection, Snapshot, Window, catalogue, math::round_to};
 
-use super::window::Window;
+use crate::registry::{BucketHistogram, Registry};
 
 /// Route label of the series that absorbs label sets past the cap.
 pub const OVERFLOW: &str = "overflow";
 
-/// Most distinct `(method, route, status)` label sets recorded; later ones share the
-/// overflow series. Routes are templates and methods are normalised, so real traffic stays
+/// Most distinct `(method, route, status)` label sets recorded by default
+/// ([`VitalsBuilder::max_series`](crate::VitalsBuilder::max_series) changes it); later ones
+/// share the overflow series. Routes are templates and methods are normalised, so real traffic stays
 /// far below this; the cap is there so nothing a client sends can grow the series without
 /// bound.
 pub const MAX_SERIES: usize = 500;
 
-/// Request counters, duration histograms, the in-flight gauge and the slow-request counter,
-/// registered through a `metrics` recorder, plus the figures of the JSON `http` section.
+/// Request counters, duration histograms and the slow-request counter, registered in a
+/// Vitals registry, plus the figures of the JSON `http` section (whose `in_flight` also feeds
+/// the in-flight gauge).
 ///
 /// Both renderings are written by the same call ([`HttpMetrics::observe`]), once per request.
 pub struct HttpMetrics {
-    recorder: Arc<dyn Recorder + Send + Sync>,
+    registry: Arc<Registry>,
     names: Names,
     series: RwLock<HashMap<SeriesKey, Series>>,
-    in_flight_gauge: Gauge,
+    max_series: usize,
     in_flight: AtomicU64,
     requests: AtomicU64,
     client_errors: AtomicU64,
@@ -46,34 +48,30 @@ struct Names {
 }
 
 struct Series {
-    requests: Counter,
-    duration: Histogram,
-    slow: Counter,
+    requests: Arc<AtomicU64>,
+    duration: Arc<BucketHistogram>,
+    slow: Arc<AtomicU64>,
 }
 
 impl HttpMetrics {
-    /// Metrics named under `namespace`, registered with `recorder`; requests slower than
+    /// Metrics registered in `registry` under its namespace; requests slower than
     /// `slow_threshold` count as slow. Recent percentiles cover the last minute.
-    pub fn new(
-        recorder: Arc<dyn Recorder + Send + Sync>,
-        namespace: &str,
+    pub(crate) fn new(
+        registry: Arc<Registry>,
         slow_threshold: Duration,
+        max_series: usize,
     ) -> Self {
-        let name = |m: &catalogue::MetricDef| KeyName::from(catalogue::full_name(namespace, m));
-        let in_flight_gauge = recorder.register_gauge(
-            &Key::from_name(name(&catalogue::HTTP_IN_FLIGHT)),
-            &metadata(),
-        );
-        in_flight_gauge.set(0.0);
+        let name =
+            |m: &catalogue::MetricDef| KeyName::from(catalogue::full_name(registry.namespace(), m));
         Self {
             names: Names {
                 requests: name(&catalogue::HTTP_REQUESTS),
                 duration: name(&catalogue::HTTP_REQUEST_DURATION),
                 slow: name(&catalogue::HTTP_SLOW_REQUESTS),
             },
-            recorder,
+            registry,
             series: RwLock::new(HashMap::new()),
-            in_flight_gauge,
+            max_series,
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             client_errors: AtomicU64::new(0),
@@ -132,10 +130,10 @@ impl HttpMetrics {
             status,
         };
         let record = |s: &Series| {
-            s.requests.increment(1);
-            s.duration.record(elapsed.as_secs_f64());
+            s.requests.fetch_add(1, Ordering::Relaxed);
+            s.duration.observe(elapsed.as_secs_f64());
             if slow {
-                s.slow.increment(1);
+                s.slow.fetch_add(1, Ordering::Relaxed);
             }
         };
         {
@@ -146,7 +144,7 @@ impl HttpMetrics {
             }
         }
         let mut series = self.series.write().unwrap_or_else(|e| e.into_inner());
-        let key = if series.len() < MAX_SERIES {
+        let key = if series.len() < self.max_series {
             SeriesKey {
                 method,
                 route: route.into(),
@@ -173,20 +171,17 @@ impl HttpMetrics {
         let route = Label::new("route", key.route.to_string());
         let with_status = vec![method.clone(), route.clone(), Label::new("status", status)];
         let without_status = vec![method, route];
-        let m = metadata();
         Series {
-            requests: self.recorder.register_counter(
-                &Key::from_parts(self.names.requests.clone(), with_status),
-                &m,
-            ),
-            duration: self.recorder.register_histogram(
-                &Key::from_parts(self.names.duration.clone(), without_status.clone()),
-                &m,
-            ),
-            slow: self.recorder.register_counter(
-                &Key::from_parts(self.names.slow.clone(), without_status),
-                &m,
-            ),
+            requests: self
+                .registry
+                .own_counter(&Key::from_parts(self.names.requests.clone(), with_status)),
+            duration: self.registry.own_histogram(&Key::from_parts(
+                self.names.duration.clone(),
+                without_status.clone(),
+            )),
+            slow: self
+                .registry
+                .own_counter(&Key::from_parts(self.names.slow.clone(), without_status)),
         }
     }
 
@@ -214,12 +209,9 @@ impl HttpMetrics {
 }
 
 impl Collector for HttpMetrics {
-    /// Fills the `http` section, and sets the in-flight gauge from the same reading (one
-    /// counter per request on the hot path instead of two).
+    /// Fills the `http` section (the in-flight gauge reads its `in_flight`).
     fn collect(&self, snapshot: &mut Snapshot) {
-        let section = self.section();
-        self.in_flight_gauge.set(section.in_flight as f64);
-        snapshot.http = Some(section);
+        snapshot.http = Some(self.section());
     }
 }
 
@@ -242,10 +234,6 @@ pub fn duration_buckets(slow_threshold: Duration) -> Vec<f64> {
         edges.sort_by(f64::total_cmp);
     }
     edges
-}
-
-fn metadata() -> Metadata<'static> {
-    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
 }
 
 /// Standard methods keep their name; anything else a client invents is `OTHER`.

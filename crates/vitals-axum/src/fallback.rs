@@ -1,7 +1,5 @@
-//! Route handlers.
-
-pub mod health;
-pub mod metrics;
+//! Answers for what no handler answers: unknown paths, wrong methods, panics — in the same
+//! JSON error shape as everything else.
 
 use std::any::Any;
 

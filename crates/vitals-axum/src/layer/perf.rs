@@ -14,10 +14,13 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
-use crate::exporter::{HttpMetrics, InFlight};
+use crate::http::{HttpMetrics, InFlight};
 
 /// `X-Response-Time`.
 pub static X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time");
+
+/// `Server-Timing`, which browsers' developer tools show beside each request.
+pub static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 /// The route name logged and labelled for requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -26,10 +29,12 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 ///
 /// For each request it
 /// - takes the caller's `X-Request-ID` when it is 1–64 characters of `A-Za-z0-9._-`, and
-///   otherwise the next number of a per-process counter starting at 1 (an invalid inbound id is
-///   dropped, never logged);
+///   otherwise the next number of a counter starting at 1 that all clones of this layer share
+///   (one counter per [`Vitals`](crate::Vitals); an invalid inbound id is dropped, never
+///   logged);
 /// - makes that id available to handlers ([`RequestId::current`]) and to error bodies;
-/// - sets `X-Response-Time: 12.34ms` and `X-Request-ID` on the response, whatever its status;
+/// - sets `X-Response-Time: 12.34ms`, `Server-Timing: app;dur=12.34` (the same figure) and
+///   `X-Request-ID` on the response, whatever its status;
 /// - logs `SLOW REQUEST: METHOD /path took Nms (threshold: Tms)` at WARN when the request took
 ///   longer than the threshold (path without query string; no headers or bodies), and one
 ///   DEBUG line per request with method, route, status, duration and id.
@@ -40,7 +45,7 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// use axum::{Router, routing::get, body::Body};
 /// use http::Request;
 /// use tower::ServiceExt;
-/// use vitals_server::middleware::PerfLayer;
+/// use vitals_axum::layer::PerfLayer;
 ///
 /// let app = Router::new()
 ///     .route("/hello", get(|| async { "hi" }))
@@ -48,6 +53,7 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// let res = app.oneshot(Request::get("/hello").body(Body::empty()).unwrap()).await.unwrap();
 /// assert_eq!(res.headers()["x-request-id"], "1");
 /// assert!(res.headers()["x-response-time"].to_str().unwrap().ends_with("ms"));
+/// assert!(res.headers()["server-timing"].to_str().unwrap().starts_with("app;dur="));
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -217,31 +223,49 @@ impl Pending {
             duration_ms = vitals_core::math::round_to(elapsed.as_secs_f64() * 1000.0, 3),
             "request"
         );
+        let (response_time, server_timing) = timing_headers(elapsed);
         let headers = response.headers_mut();
-        headers.insert(X_RESPONSE_TIME.clone(), format_millis(elapsed));
+        headers.insert(X_RESPONSE_TIME.clone(), response_time);
+        headers.insert(SERVER_TIMING.clone(), server_timing);
         headers.insert(X_REQUEST_ID.clone(), id.0);
     }
 }
 
-/// `12.34ms`: milliseconds with two decimals, rounded half up, formatted with integer
-/// arithmetic (float formatting costs more than the rest of this layer).
-fn format_millis(elapsed: Duration) -> HeaderValue {
+/// `12.34ms` and `app;dur=12.34`: milliseconds with two decimals, rounded half up, formatted
+/// with integer arithmetic (float formatting costs more than the rest of this layer).
+fn timing_headers(elapsed: Duration) -> (HeaderValue, HeaderValue) {
+    const PREFIX: &[u8] = b"app;dur=";
     let hundredths = (elapsed.as_nanos() + 5_000) / 10_000;
     let (whole, fraction) = (hundredths / 100, hundredths % 100);
     let mut digits = itoa::Buffer::new();
     let whole = digits.format(whole).as_bytes();
-    let mut text = [0u8; 48];
-    let mut n = whole.len();
-    text[..n].copy_from_slice(whole);
     let fraction = u8::try_from(fraction).unwrap_or(0);
+    // `app;dur=` + the figure + `ms`: one buffer, two slices of it.
+    let mut text = [0u8; 64];
+    let start = PREFIX.len();
+    text[..start].copy_from_slice(PREFIX);
+    let mut n = start + whole.len();
+    text[start..n].copy_from_slice(whole);
     text[n..n + 5].copy_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10, b'm', b's']);
     n += 5;
-    HeaderValue::from_bytes(&text[..n]).unwrap_or_else(|_| HeaderValue::from_static("0.00ms"))
+    let value =
+        |bytes: &[u8]| HeaderValue::from_bytes(bytes).unwrap_or(HeaderValue::from_static("0"));
+    (value(&text[start..n]), value(&text[..n - 2]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn format_millis(elapsed: Duration) -> HeaderValue {
+        let (response_time, server_timing) = timing_headers(elapsed);
+        let figure = response_time
+            .to_str()
+            .expect("ascii")
+            .trim_end_matches("ms");
+        assert_eq!(server_timing, format!("app;dur={figure}").as_str());
+        response_time
+    }
 
     #[test]
     fn response_time_has_two_decimals_and_ms() {

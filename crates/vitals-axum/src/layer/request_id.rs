@@ -8,6 +8,22 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id of the request being served. [`RequestId::current`] gives it to handlers, and
 /// [`ApiError`](crate::ApiError) quotes it in error bodies.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axum::{Router, body::Body, routing::get};
+/// use tower::ServiceExt;
+/// use vitals_axum::layer::{PerfLayer, RequestId};
+///
+/// let app = Router::new()
+///     .route("/", get(|| async { RequestId::current().map(|id| id.to_string()).unwrap_or_default() }))
+///     .layer(PerfLayer::new(std::time::Duration::from_secs(3)));
+/// let request = http::Request::get("/").header("x-request-id", "abc-1").body(Body::empty()).unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+/// assert_eq!(&body[..], b"abc-1");
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub HeaderValue);
 
@@ -32,7 +48,7 @@ impl std::fmt::Display for RequestId {
 /// Whether an inbound id may be echoed: 1 to 64 characters of `A-Z a-z 0-9 . _ -`.
 ///
 /// ```
-/// use vitals_server::middleware::is_valid_request_id;
+/// use vitals_axum::layer::is_valid_request_id;
 /// assert!(is_valid_request_id(b"req-42.a_b"));
 /// assert!(!is_valid_request_id(b""));
 /// assert!(!is_valid_request_id(b"has space"));

@@ -1,0 +1,283 @@
+//! [`VitalsBuilder`]: everything about a [`Vitals`] is said once, here.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use vitals_core::catalogue::{self, MetricDef};
+use vitals_core::{Collector, Importance, LATENCY_BUCKETS_SECONDS, ProbeFuture, ReadinessProbe};
+
+use crate::http::{HttpMetrics, duration_buckets};
+use crate::registry::Registry;
+use crate::vitals::{Inner, RateLimit, Vitals};
+
+/// Why [`VitalsBuilder::build`] refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The namespace is not a valid Prometheus name prefix.
+    #[error(
+        "invalid metrics namespace {0:?}: use letters, digits and underscores, not starting with a digit"
+    )]
+    Namespace(String),
+    /// Two collectors would write the same snapshot section.
+    #[error(
+        "two collectors fill the same section ({0}); give all but one a name (e.g. MeteredPool::named(\"replica\"))"
+    )]
+    DuplicateCollector(String),
+    /// A histogram's bucket list is unusable.
+    #[error("invalid buckets for {metric}: {problem}")]
+    Buckets {
+        /// The metric name.
+        metric: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The metrics token would never match a header.
+    #[error("invalid metrics token: {0}")]
+    Token(&'static str),
+    /// Another global `metrics` recorder is installed.
+    #[error(
+        "a global metrics recorder is already installed in this process (by another library or another Vitals); build without install_global_recorder() or remove the other one"
+    )]
+    GlobalRecorderTaken,
+}
+
+/// Builds a [`Vitals`]: the namespace, the slow threshold, the collectors and the checks
+/// are given once, then [`build`](VitalsBuilder::build) validates them all.
+///
+/// ```
+/// use std::time::Duration;
+/// use vitals_axum::Vitals;
+///
+/// let vitals = Vitals::builder()
+///     .namespace("shop")
+///     .slow_threshold(Duration::from_millis(500))
+///     .metrics_token("s3cret")
+///     .build()
+///     .expect("valid settings");
+/// assert!(vitals.render_prometheus().contains("shop_cpu_percent"));
+/// ```
+#[must_use = "a builder does nothing until build() is called"]
+pub struct VitalsBuilder {
+    namespace: String,
+    slow: Duration,
+    collectors: Vec<Box<dyn Collector>>,
+    checks: Vec<ReadinessProbe>,
+    check_timeout: Duration,
+    token: Option<String>,
+    rate_limit: u32,
+    global: bool,
+    buckets: Vec<(String, Vec<f64>)>,
+    max_series: usize,
+}
+
+impl Default for VitalsBuilder {
+    fn default() -> Self {
+        Self {
+            namespace: "health_agent".to_owned(),
+            slow: Duration::from_millis(3000),
+            collectors: Vec::new(),
+            checks: Vec::new(),
+            check_timeout: Duration::from_secs(2),
+            token: None,
+            rate_limit: 0,
+            global: false,
+            buckets: Vec::new(),
+            max_series: crate::MAX_SERIES,
+        }
+    }
+}
+
+impl VitalsBuilder {
+    /// Prefix of Vitals' Prometheus names (default `health_agent`; empty for none).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Requests slower than this are logged at WARN and counted as slow; it is also an edge
+    /// of the request-duration histogram (default 3 s).
+    pub fn slow_threshold(mut self, threshold: Duration) -> Self {
+        self.slow = threshold;
+        self
+    }
+
+    /// Adds a source of figures: a `SystemSampler`, a `MeteredPool`, a `MeteredCache`, or
+    /// your own [`Collector`]. It registers its own series and readiness probe, if it has any.
+    pub fn collector(mut self, collector: impl Collector) -> Self {
+        self.collectors.push(Box::new(collector));
+        self
+    }
+
+    /// Adds a readiness check of your own under `name`: a [`Importance::Required`] one that
+    /// fails makes `/health/ready` answer 503, an [`Importance::Optional`] one only reports
+    /// `degraded`.
+    ///
+    /// ```
+    /// use vitals_axum::{Importance, Vitals};
+    ///
+    /// let vitals = Vitals::builder()
+    ///     .check("payments", Importance::Required, || async { Ok(()) })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(vitals);
+    /// ```
+    pub fn check<F, Fut>(
+        mut self,
+        name: impl Into<String>,
+        importance: Importance,
+        probe: F,
+    ) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks.push(ReadinessProbe {
+            name: name.into(),
+            backend: "custom".to_owned(),
+            importance,
+            probe: Box::new(move || -> ProbeFuture { Box::pin(probe()) }),
+        });
+        self
+    }
+
+    /// The longest a readiness probe may take before it counts as failed (default 2 s).
+    pub fn check_timeout(mut self, timeout: Duration) -> Self {
+        self.check_timeout = timeout;
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on the metrics endpoints (`/api/v1/metrics`,
+    /// `/metrics`); `/health` and `/health/ready` stay open for probes.
+    pub fn metrics_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Requests per second the metrics endpoints accept together (429 past it); 0 is no
+    /// limit (the default).
+    pub fn metrics_rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit = per_second;
+        self
+    }
+
+    /// Installs Vitals' recorder as the process-wide `metrics` recorder, so whatever the
+    /// application records with `metrics::counter!`, `gauge!` and `histogram!` appears in
+    /// `/metrics` (as named) and in the snapshot's `app` section. Without it the recorder
+    /// stays private: several `Vitals` can live in one process (tests do).
+    pub fn install_global_recorder(mut self) -> Self {
+        self.global = true;
+        self
+    }
+
+    /// Bucket edges for the histogram named `metric` (a full name, as the application writes
+    /// it); histograms nobody configured get Prometheus' default edges, 5 ms to 10 s.
+    pub fn buckets(mut self, metric: impl Into<String>, edges: &[f64]) -> Self {
+        self.buckets.push((metric.into(), edges.to_vec()));
+        self
+    }
+
+    /// The most `(method, route, status)` label sets the request metrics keep (default
+    /// [`MAX_SERIES`](crate::MAX_SERIES)); past it requests share one `overflow` series, so
+    /// nothing a client sends can grow the exposition without bound.
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = max;
+        self
+    }
+
+    /// Validates everything and makes the [`Vitals`]. Installs the global recorder when asked.
+    pub fn build(self) -> Result<Vitals, BuildError> {
+        if !catalogue::is_valid_namespace(&self.namespace) {
+            return Err(BuildError::Namespace(self.namespace));
+        }
+        if let Some(token) = &self.token {
+            if token.is_empty() {
+                return Err(BuildError::Token("it is empty; set a token or none"));
+            }
+            if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(BuildError::Token(
+                    "it contains whitespace or control characters, which no Authorization header carries intact",
+                ));
+            }
+        }
+        let mut seen = HashSet::new();
+        for c in &self.collectors {
+            if let Some(slot) = c.slot()
+                && !seen.insert(slot.clone())
+            {
+                return Err(BuildError::DuplicateCollector(format!("{slot:?}")));
+            }
+        }
+        let full = |m: &MetricDef| catalogue::full_name(&self.namespace, m);
+        let mut buckets: BTreeMap<String, Arc<[f64]>> = BTreeMap::new();
+        buckets.insert(
+            full(&catalogue::HTTP_REQUEST_DURATION),
+            Arc::from(duration_buckets(self.slow)),
+        );
+        buckets.insert(
+            full(&catalogue::DB_POOL_ACQUIRE_SECONDS),
+            Arc::from(LATENCY_BUCKETS_SECONDS),
+        );
+        for (metric, edges) in self.buckets {
+            let problem = if edges.is_empty() {
+                Some("the list is empty")
+            } else if edges.iter().any(|e| !e.is_finite()) {
+                Some("every edge must be a finite number (+Inf is added by itself)")
+            } else if edges.windows(2).any(|w| w[0] >= w[1]) {
+                Some("edges must be strictly ascending")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(BuildError::Buckets { metric, problem });
+            }
+            buckets.insert(metric, Arc::from(edges));
+        }
+        let registry = Arc::new(Registry::new(&self.namespace, buckets));
+        if self.global
+            && metrics::set_global_recorder(crate::registry::Shared(Arc::clone(&registry))).is_err()
+        {
+            return Err(BuildError::GlobalRecorderTaken);
+        }
+        let mut probes = Vec::new();
+        for c in &self.collectors {
+            c.attach(registry.as_ref());
+            probes.extend(c.readiness());
+        }
+        probes.extend(self.checks);
+        let http = Arc::new(HttpMetrics::new(
+            Arc::clone(&registry),
+            self.slow,
+            self.max_series,
+        ));
+        let layer = crate::layer::PerfLayer::with_metrics(Arc::clone(&http));
+        Ok(Vitals {
+            inner: Arc::new(Inner {
+                registry,
+                collectors: self.collectors,
+                http,
+                layer,
+                probes,
+                check_timeout: self.check_timeout,
+                token: self.token,
+                limit: (self.rate_limit > 0).then(|| RateLimit::new(self.rate_limit)),
+                app_section: self.global,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_fail_loudly() {
+        let err = |b: VitalsBuilder| b.build().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err(VitalsBuilder::default().namespace("9lives")).contains("namespace"));
+        assert!(err(VitalsBuilder::default().metrics_token("a b")).contains("whitespace"));
+        assert!(err(VitalsBuilder::default().buckets("x", &[1.0, 0.5])).contains("ascending"));
+        assert!(err(VitalsBuilder::default().buckets("x", &[])).contains("empty"));
+    }
+}

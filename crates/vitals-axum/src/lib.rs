@@ -1,0 +1,21 @@
+#![doc = include_str!("../../../docs/embedding.md")]
+
+mod builder;
+mod error;
+pub mod fallback;
+mod http;
+pub mod layer;
+mod readiness;
+mod registry;
+mod routes;
+mod vitals;
+
+pub use builder::{BuildError, VitalsBuilder};
+pub use error::ApiError;
+pub use http::{HttpMetrics, MAX_SERIES, OVERFLOW, duration_buckets};
+pub use readiness::{Check, Readiness};
+pub use registry::DEFAULT_BUCKETS;
+pub use vitals::Vitals;
+pub use vitals_core::{self as core, Collector, Importance, ReadinessProbe, Snapshot};
+#[cfg(feature = "system")]
+pub use vitals_system::SystemSampler;
