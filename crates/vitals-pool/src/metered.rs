@@ -72,13 +72,14 @@ struct Meter {
 
 impl<DB: Database> MeteredPool<DB> {
     /// Wraps `pool`; the backend is named after sqlx's database name, lowercased
-    /// (`postgresql`, `sqlite`).
+    /// (`postgresql`, `sqlite`), or for an `AnyPool` (feature `any`) after its URL's scheme.
     pub fn new(pool: Pool<DB>) -> Self {
+        let backend = backend_name::<DB>(&pool);
         Self {
             pool,
             name: None,
             meter: Arc::new(Meter {
-                backend: DB::NAME.to_ascii_lowercase(),
+                backend,
                 recent: Window::new(WINDOW_SLICE, WINDOW_SLICES, LATENCY_BUCKETS_SECONDS),
                 wait_facade: OnceLock::new(),
                 acquires: AtomicU64::new(0),
@@ -211,6 +212,23 @@ impl<DB: Database> Collector for MeteredPool<DB> {
             }),
         })
     }
+}
+
+/// `postgresql`, `sqlite`…: sqlx's name for the database, or the real one behind `Any`.
+fn backend_name<DB: Database>(pool: &Pool<DB>) -> String {
+    #[cfg(feature = "any")]
+    {
+        let options = pool.connect_options();
+        let options: &dyn std::any::Any = options.as_ref();
+        if let Some(any) = options.downcast_ref::<sqlx::any::AnyConnectOptions>() {
+            return match any.database_url.scheme() {
+                "postgres" | "postgresql" => "postgresql".to_owned(),
+                other => other.to_ascii_lowercase(),
+            };
+        }
+    }
+    let _ = pool;
+    DB::NAME.to_ascii_lowercase()
 }
 
 /// A short description of a database failure that leaks no query or credential.

@@ -38,6 +38,58 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
+/// A PostgreSQL database of the test's own on the test server, dropped (with its
+/// connections) when this goes out of scope. Needs `psql` (.ci/run installs it).
+pub struct OwnDatabase {
+    /// The database's name.
+    pub name: String,
+}
+
+impl OwnDatabase {
+    /// Creates an empty database with a unique name.
+    pub fn create() -> Self {
+        let name = unique("vitals_test").replace('-', "_");
+        psql(&format!("CREATE DATABASE {name}"));
+        Self { name }
+    }
+
+    /// Its URL, on the server of [`postgres_url`].
+    pub fn url(&self) -> String {
+        let base = postgres_url();
+        let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
+        format!("{server}/{}", self.name)
+    }
+}
+
+impl Drop for OwnDatabase {
+    fn drop(&mut self) {
+        psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+/// Runs one statement as the test server's superuser, on its `postgres` database.
+fn psql(statement: &str) {
+    let base = postgres_url();
+    let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
+    let status = Command::new("psql")
+        .args([
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &format!("{server}/postgres"),
+            "-c",
+            statement,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("psql is installed (.ci/run installs it)");
+    assert!(status.success(), "psql failed: {statement}");
+}
+
 /// A `redis-server` owned by the test, on its own loopback port; killed on drop.
 pub struct OwnRedis {
     /// Its port.

@@ -1,0 +1,222 @@
+//! The builder's promises, against the real PostgreSQL and Redis: named pools and caches,
+//! readiness from collectors and from the application's own checks, routes under any state
+//! type, a private recorder by default.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::get;
+use http::Request;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use vitals_axum::{BuildError, Importance, Vitals};
+use vitals_cache::{MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
+use vitals_pool::MeteredPool;
+use vitals_testkit::{OwnDatabase, free_port};
+
+async fn call(app: &Router, uri: &str) -> (u16, String) {
+    let request = Request::get(uri).body(Body::empty()).expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn json(app: &Router, uri: &str) -> (u16, Value) {
+    let (status, body) = call(app, uri).await;
+    (status, serde_json::from_str(&body).expect("JSON body"))
+}
+
+fn series(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+}
+
+#[tokio::test]
+async fn two_named_pools_show_in_json_and_as_labelled_series() {
+    let primary_db = OwnDatabase::create();
+    let replica_db = OwnDatabase::create();
+    let primary = MeteredPool::new(
+        sqlx::PgPool::connect(&primary_db.url())
+            .await
+            .expect("primary"),
+    );
+    let replica = MeteredPool::new(
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&replica_db.url())
+            .await
+            .expect("replica"),
+    )
+    .named("replica");
+    let vitals = Vitals::builder()
+        .collector(primary.clone())
+        .collector(replica.clone())
+        .build()
+        .expect("builds");
+    // Hold two replica connections and one primary connection while looking.
+    let held = (
+        replica.acquire().await.expect("replica 1"),
+        replica.acquire().await.expect("replica 2"),
+        primary.acquire().await.expect("primary 1"),
+    );
+    let app: Router = vitals.routes();
+    let (_, doc) = json(&app, "/api/v1/metrics").await;
+    assert_eq!(doc["database"]["backend"], "postgresql");
+    assert_eq!(doc["database"]["pool_active"], 1, "{doc}");
+    assert_eq!(doc["database"]["acquires_total"], 1);
+    let named = &doc["databases"]["replica"];
+    assert_eq!(named["pool_active"], 2, "{doc}");
+    assert_eq!(named["pool_max_size"], 4);
+    assert_eq!(named["acquires_total"], 2);
+
+    let (_, text) = call(&app, "/metrics").await;
+    assert_eq!(series(&text, "health_agent_db_pool_active"), 1.0);
+    assert_eq!(
+        series(&text, "health_agent_db_pool_active{pool=\"replica\"}"),
+        2.0
+    );
+    assert_eq!(
+        series(&text, "health_agent_db_pool_max_size{pool=\"replica\"}"),
+        4.0
+    );
+    assert_eq!(
+        series(
+            &text,
+            "health_agent_db_pool_acquire_duration_seconds_count{pool=\"replica\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        series(&text, "health_agent_db_pool_acquire_duration_seconds_count"),
+        1.0
+    );
+    drop(held);
+
+    let (status, ready) = json(&app, "/health/ready").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["checks"]["database"]["status"], "ok");
+    assert_eq!(ready["checks"]["database:replica"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn two_unnamed_pools_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
+    let err = Vitals::builder()
+        .collector(MeteredPool::new(pool.clone()))
+        .collector(MeteredPool::new(pool))
+        .build()
+        .err()
+        .expect("refused");
+    assert!(matches!(err, BuildError::DuplicateCollector(_)), "{err}");
+    assert!(err.to_string().contains("give all but one a name"), "{err}");
+}
+
+#[tokio::test]
+async fn caches_readiness_and_custom_checks() {
+    // A named cache on a Redis nobody listens on: degraded, never unready.
+    let down = RedisBackend::connect(&RedisConfig::new(format!(
+        "redis://127.0.0.1:{}",
+        free_port()
+    )))
+    .expect("config");
+    let sessions = MeteredCache::new(down).named("sessions");
+    let main = MeteredCache::new(MemoryBackend::new(1 << 20));
+    main.set("k", "v", Duration::from_secs(60)).await;
+    main.get("k").await;
+    let vitals = Vitals::builder()
+        .collector(main)
+        .collector(sessions.clone())
+        .check("ledger", Importance::Required, || async {
+            Err("ledger offline".to_owned())
+        })
+        .check("mailer", Importance::Optional, || async { Ok(()) })
+        .check_timeout(Duration::from_millis(300))
+        .build()
+        .expect("builds");
+    sessions.get("x").await; // fails fast: counted as an error of the named cache
+    let app: Router = vitals.routes();
+    let (_, doc) = json(&app, "/api/v1/metrics").await;
+    assert_eq!(doc["cache"]["hits"], 1);
+    assert_eq!(doc["caches"]["sessions"]["backend"], "redis");
+    assert_eq!(doc["caches"]["sessions"]["errors"], 1, "{doc}");
+    let (_, text) = call(&app, "/metrics").await;
+    assert_eq!(
+        series(&text, "health_agent_cache_errors_total{cache=\"sessions\"}"),
+        1.0
+    );
+    assert_eq!(series(&text, "health_agent_cache_hits_total"), 1.0);
+
+    let (status, ready) = json(&app, "/health/ready").await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["checks"]["cache"]["status"], "ok");
+    assert_eq!(ready["checks"]["cache:sessions"]["status"], "degraded");
+    assert_eq!(ready["checks"]["ledger"]["status"], "down");
+    assert_eq!(ready["checks"]["mailer"]["status"], "ok");
+    assert_eq!(
+        ready["reasons"],
+        serde_json::json!(["ledger: ledger offline"])
+    );
+}
+
+#[derive(Clone)]
+struct MyState {
+    greeting: &'static str,
+}
+
+#[tokio::test]
+async fn routes_work_under_the_applications_own_state() {
+    let vitals = Vitals::builder().namespace("mine").build().expect("builds");
+    let app = Router::new()
+        .route(
+            "/hi",
+            get(|State(s): State<MyState>| async move { s.greeting }),
+        )
+        .merge(vitals.routes())
+        .layer(vitals.layer())
+        .with_state(MyState { greeting: "hello" });
+    assert_eq!(call(&app, "/hi").await, (200, "hello".to_owned()));
+    let (_, doc) = json(&app, "/api/v1/metrics").await;
+    assert_eq!(doc["http"]["requests_total"], 1);
+    assert!(
+        doc.get("app").is_none(),
+        "no app section without the global recorder"
+    );
+    assert_eq!(doc["cache"]["enabled"], false, "no cache registered");
+    let (_, text) = call(&app, "/metrics").await;
+    assert_eq!(
+        series(
+            &text,
+            "mine_http_requests_total{method=\"GET\",route=\"/hi\",status=\"200\"}"
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_private_recorder_serves_what_is_recorded_into_it() {
+    let vitals = Vitals::builder().build().expect("builds");
+    let recorder = vitals.recorder();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_counter!("jobs_done_total", "Jobs finished");
+        metrics::counter!("jobs_done_total", "queue" => "fast").increment(3);
+        metrics::gauge!("queue_depth").set(4.5);
+    });
+    let text = vitals.render_prometheus();
+    assert!(
+        text.contains("# HELP jobs_done_total Jobs finished\n# TYPE jobs_done_total counter\n")
+    );
+    assert_eq!(series(&text, "jobs_done_total{queue=\"fast\"}"), 3.0);
+    assert_eq!(series(&text, "queue_depth"), 4.5);
+}
