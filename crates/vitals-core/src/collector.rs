@@ -81,8 +81,11 @@ pub enum Slot {
 pub trait MetricSink {
     /// A histogram series of `metric` (named under the registry's namespace, with the
     /// metric's buckets) carrying `labels`.
-    fn histogram(&self, metric: &MetricDef, labels: &[(&'static str, String)])
-    -> metrics::Histogram;
+    fn histogram(
+        &self,
+        metric: &MetricDef,
+        labels: &[(&'static str, String)],
+    ) -> metrics::Histogram;
 }
 
 /// What a failed readiness probe means for the service.
