@@ -587,9 +587,11 @@ mod tests {
 
     #[test]
     fn optional_sections_and_fields_are_absent_not_null() {
-        let mut s = Snapshot::default();
-        s.runtime = Some(RuntimeSection::default());
-        s.cache = CacheSection::from_counts("memory", CacheCounts::default());
+        let s = Snapshot {
+            runtime: Some(RuntimeSection::default()),
+            cache: CacheSection::from_counts("memory", CacheCounts::default()),
+            ..Snapshot::default()
+        };
         let json = serde_json::to_value(&s).expect("serializes");
         let runtime = json["runtime"].as_object().expect("runtime section");
         assert!(!runtime.contains_key("mean_poll_us"));
