@@ -360,6 +360,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cgroup_cpu_is_measured_against_the_quota() {
+        let reading = |usec| CgroupReading {
+            cpu_quota_cores: Some(0.5),
+            cpu_usage_usec: Some(usec),
+            ..CgroupReading::default()
+        };
+        // 250 ms of CPU in 1 s with half a core allowed: 50 % of the quota.
+        let p = cpu_percent_of_quota(
+            &reading(1_000_000),
+            &reading(1_250_000),
+            Duration::from_secs(1),
+        );
+        assert_eq!(p, Some(50.0));
+        let unlimited = CgroupReading {
+            cpu_usage_usec: Some(2_000_000),
+            ..CgroupReading::default()
+        };
+        assert_eq!(
+            cpu_percent_of_quota(&reading(0), &unlimited, Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(
+            cpu_percent_of_quota(&reading(5), &reading(4), Duration::from_secs(1)),
+            None,
+            "a counter reset"
+        );
+    }
+
+    #[test]
     fn refuses_intervals_below_the_cpu_minimum() {
         let err = SystemSampler::start(Duration::from_millis(50))
             .err()
