@@ -91,6 +91,9 @@ pub enum Source {
     Process(fn(&ProcessSection) -> f64),
     /// Read from the `runtime` section, when present.
     Runtime(fn(&RuntimeSection) -> f64),
+    /// Read from `system.container`, when present and when the figure is known (`None`: an
+    /// unset limit, which is not exported at all rather than as a huge number).
+    Container(fn(&ContainerSection) -> Option<f64>),
 }
 
 impl MetricDef {
@@ -111,6 +114,7 @@ impl MetricDef {
             Source::Cache(f) => Some(f(&snapshot.cache)),
             Source::Process(f) => snapshot.process.as_ref().map(f),
             Source::Runtime(f) => snapshot.runtime.as_ref().map(f),
+            Source::Container(f) => snapshot.system.container.as_ref().and_then(f),
         }
     }
 }
@@ -145,7 +149,8 @@ const fn unprefixed(def: MetricDef) -> MetricDef {
 }
 
 use crate::{
-    CacheSection, DatabaseSection, ProcessSection, RuntimeSection, Snapshot, SystemSection,
+    CacheSection, ContainerSection, DatabaseSection, ProcessSection, RuntimeSection, Snapshot,
+    SystemSection,
 };
 use MetricKind::{Counter, Gauge, Histogram};
 use Unit::{Boolean, Bytes, Count, Percent, Ratio, Seconds};
@@ -471,6 +476,46 @@ pub const TOKIO_ALIVE_TASKS: MetricDef = def(
     Some("runtime.alive_tasks"),
     Source::Runtime(|r| r.alive_tasks as f64),
 );
+/// Container memory limit.
+pub const CONTAINER_MEMORY_LIMIT: MetricDef = def(
+    "container_memory_limit_bytes",
+    Gauge,
+    Bytes,
+    "Memory limit of the cgroup the server runs in (absent when unlimited)",
+    &[],
+    Some("system.container.memory_limit_mb"),
+    Source::Container(|c| c.raw.memory_limit_bytes.map(|b| b as f64)),
+);
+/// Container working set.
+pub const CONTAINER_MEMORY_WORKING_SET: MetricDef = def(
+    "container_memory_working_set_bytes",
+    Gauge,
+    Bytes,
+    "Memory charged to the server's cgroup minus its inactive file cache",
+    &[],
+    Some("system.container.memory_usage_mb"),
+    Source::Container(|c| c.raw.memory_usage_bytes.map(|b| b as f64)),
+);
+/// Container CPU quota.
+pub const CONTAINER_CPU_QUOTA: MetricDef = def(
+    "container_cpu_quota_cores",
+    Gauge,
+    Count,
+    "CPU quota of the server's cgroup, in cores (absent when unlimited)",
+    &[],
+    Some("system.container.cpu_quota_cores"),
+    Source::Container(|c| c.raw.cpu_quota_cores),
+);
+/// Container CPU against its quota.
+pub const CONTAINER_CPU_PERCENT_OF_QUOTA: MetricDef = def(
+    "container_cpu_quota_used_percent",
+    Gauge,
+    Percent,
+    "CPU the server's cgroup used over the last sampling window, in percent of its quota",
+    &[],
+    Some("system.container.cpu_percent_of_quota"),
+    Source::Container(|c| c.raw.cpu_percent_of_quota),
+);
 /// Standard: process CPU time.
 pub const STD_PROCESS_CPU_SECONDS: MetricDef = unprefixed(def(
     "process_cpu_seconds_total",
@@ -576,6 +621,10 @@ pub const CATALOGUE: &[MetricDef] = &[
     TOKIO_BUSY_RATIO,
     TOKIO_GLOBAL_QUEUE_DEPTH,
     TOKIO_ALIVE_TASKS,
+    CONTAINER_MEMORY_LIMIT,
+    CONTAINER_MEMORY_WORKING_SET,
+    CONTAINER_CPU_QUOTA,
+    CONTAINER_CPU_PERCENT_OF_QUOTA,
     STD_PROCESS_CPU_SECONDS,
     STD_PROCESS_RESIDENT_MEMORY,
     STD_PROCESS_VIRTUAL_MEMORY,
@@ -727,6 +776,34 @@ mod tests {
         assert_eq!(STD_PROCESS_MAX_FDS.read(&s), Some(1024.0));
         assert_eq!(STD_PROCESS_START_TIME.read(&s), Some(1.7e9));
         assert_eq!(STD_PROCESS_THREADS.read(&s), Some(5.0));
+    }
+
+    #[test]
+    fn unset_container_limits_are_not_exported() {
+        let mut s = Snapshot::default();
+        assert_eq!(CONTAINER_MEMORY_LIMIT.read(&s), None, "no container part");
+        s.system.container = Some(ContainerSection::from_figures(
+            "v1",
+            &crate::ContainerFigures {
+                memory_usage_bytes: Some(4096),
+                ..crate::ContainerFigures::default()
+            },
+        ));
+        assert_eq!(CONTAINER_MEMORY_LIMIT.read(&s), None, "unlimited");
+        assert_eq!(CONTAINER_CPU_QUOTA.read(&s), None, "unlimited");
+        assert_eq!(CONTAINER_MEMORY_WORKING_SET.read(&s), Some(4096.0));
+        s.system.container = Some(ContainerSection::from_figures(
+            "v2",
+            &crate::ContainerFigures {
+                memory_limit_bytes: Some(1 << 30),
+                cpu_quota_cores: Some(1.5),
+                cpu_percent_of_quota: Some(40.0),
+                ..crate::ContainerFigures::default()
+            },
+        ));
+        assert_eq!(CONTAINER_MEMORY_LIMIT.read(&s), Some(1_073_741_824.0));
+        assert_eq!(CONTAINER_CPU_QUOTA.read(&s), Some(1.5));
+        assert_eq!(CONTAINER_CPU_PERCENT_OF_QUOTA.read(&s), Some(40.0));
     }
 
     #[test]
