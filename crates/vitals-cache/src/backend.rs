@@ -42,6 +42,25 @@ pub trait CacheBackend: Send + Sync + 'static {
     fn delete(&self, key: &str) -> impl Future<Output = Result<bool, CacheError>> + Send;
     /// Checks that the backend answers.
     fn ping(&self) -> impl Future<Output = Result<(), CacheError>> + Send;
+
+    /// What the backend's client measures about itself (command latency, queued commands),
+    /// for backends that measure it; `None` (the default) for the others. Called on the
+    /// snapshot path: it must only read figures at hand.
+    fn stats(&self) -> Option<BackendStats> {
+        None
+    }
+}
+
+/// A client's own view of its backend: latency over its last latency window and commands
+/// waiting to be sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BackendStats {
+    /// Mean command latency over the window, milliseconds (0 when no command completed).
+    pub command_latency_avg_ms: f64,
+    /// Slowest command over the window, milliseconds (0 when no command completed).
+    pub command_latency_max_ms: f64,
+    /// Commands queued in the client, not yet written to the server.
+    pub queue_len: u64,
 }
 
 /// One of the shipped backends, chosen at run time (with the `memory` and `redis` features).
@@ -101,6 +120,13 @@ impl CacheBackend for Backend {
         match self {
             Self::Memory(b) => b.ping().await,
             Self::Redis(b) => b.ping().await,
+        }
+    }
+
+    fn stats(&self) -> Option<BackendStats> {
+        match self {
+            Self::Memory(b) => b.stats(),
+            Self::Redis(b) => b.stats(),
         }
     }
 }

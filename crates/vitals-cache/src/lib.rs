@@ -35,7 +35,7 @@ mod redis;
 
 #[cfg(all(feature = "memory", feature = "redis"))]
 pub use backend::Backend;
-pub use backend::{CacheBackend, CacheError};
+pub use backend::{BackendStats, CacheBackend, CacheError};
 #[cfg(feature = "memory")]
 pub use memory::MemoryBackend;
 pub use metered::MeteredCache;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use vitals_core::math::round_to;
 use vitals_core::{
     CacheCounts, CacheSection, Collector, Importance, ReadinessProbe, Slot, Snapshot,
 };
@@ -164,7 +165,12 @@ impl<B: CacheBackend> MeteredCache<B> {
 
 impl<B: CacheBackend> Collector for MeteredCache<B> {
     fn collect(&self, snapshot: &mut Snapshot) {
-        let section = CacheSection::from_counts(self.backend_name(), self.counts());
+        let mut section = CacheSection::from_counts(self.backend_name(), self.counts());
+        if let Some(stats) = self.inner.backend.stats() {
+            section.command_latency_avg_ms = Some(round_to(stats.command_latency_avg_ms, 2));
+            section.command_latency_max_ms = Some(round_to(stats.command_latency_max_ms, 2));
+            section.queue_len = Some(stats.queue_len);
+        }
         match &self.name {
             None => snapshot.cache = section,
             Some(name) => {

@@ -1,12 +1,14 @@
 //! The Redis backend.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use fred::interfaces::MetricsInterface;
 use fred::prelude::{ClientLike, Config, KeysInterface, ReconnectPolicy};
 use fred::types::Expiration;
 
-use crate::{CacheBackend, CacheError};
+use crate::{BackendStats, CacheBackend, CacheError};
 
 /// How to reach Redis and how long to wait for it.
 #[derive(Clone, Debug)]
@@ -19,17 +21,21 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// Pause between reconnection attempts while Redis is away.
     pub reconnect_delay: Duration,
+    /// The window command latency is reported over: figures describe the last complete
+    /// window (see [`RedisBackend::stats`](crate::CacheBackend::stats)).
+    pub latency_window: Duration,
 }
 
 impl RedisConfig {
     /// Defaults suited to a cache on the same network: 250 ms per command, 1 s to connect,
-    /// a reconnection attempt every 500 ms.
+    /// a reconnection attempt every 500 ms, latency reported over 10 s windows.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             command_timeout: Duration::from_millis(250),
             connect_timeout: Duration::from_secs(1),
             reconnect_delay: Duration::from_millis(500),
+            latency_window: Duration::from_secs(10),
         }
     }
 }
@@ -43,6 +49,17 @@ impl RedisConfig {
 pub struct RedisBackend {
     client: fred::prelude::Client,
     command_timeout: Duration,
+    latency: Arc<Mutex<LatencyWindow>>,
+}
+
+/// fred accumulates latency until it is taken; this turns that into fixed windows, so every
+/// reader (the JSON endpoint, a scrape, the history) sees the same figures for a window
+/// instead of each taking a share.
+struct LatencyWindow {
+    length: Duration,
+    started: Instant,
+    /// The last complete window, once there is one.
+    last: Option<BackendStats>,
 }
 
 impl RedisBackend {
@@ -70,7 +87,18 @@ impl RedisBackend {
         Ok(Self {
             client,
             command_timeout: config.command_timeout,
+            latency: Arc::new(Mutex::new(LatencyWindow {
+                length: config.latency_window,
+                started: Instant::now(),
+                last: None,
+            })),
         })
+    }
+
+    /// The `fred` client underneath, for commands the cache interface does not offer. What
+    /// it runs is not counted in the cache's hits and misses, but is in its command latency.
+    pub fn client(&self) -> &fred::prelude::Client {
+        &self.client
     }
 
     /// Waits up to `timeout` for the connection; `true` once connected.
@@ -135,5 +163,37 @@ impl CacheBackend for RedisBackend {
             .await
             .map(drop)
             .map_err(|e| self.map_err(e))
+    }
+
+    /// Latency as fred measures it for each command (from the call until the answer, so
+    /// queueing and reconnection time count, in whole milliseconds), over the last complete
+    /// [`latency_window`](RedisConfig::latency_window); during the first window, over the
+    /// time since the connection started. `queue_len` is read now.
+    fn stats(&self) -> Option<BackendStats> {
+        let mut window = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        let queue_len = self.client.command_queue_len() as u64;
+        if window.started.elapsed() >= window.length {
+            let taken = self.client.take_latency_metrics();
+            window.last = Some(BackendStats {
+                command_latency_avg_ms: if taken.samples == 0 { 0.0 } else { taken.avg },
+                command_latency_max_ms: taken.max as f64,
+                queue_len,
+            });
+            window.started = Instant::now();
+        }
+        let mut stats = window.last.unwrap_or_else(|| {
+            let running = self.client.read_latency_metrics();
+            BackendStats {
+                command_latency_avg_ms: if running.samples == 0 {
+                    0.0
+                } else {
+                    running.avg
+                },
+                command_latency_max_ms: running.max as f64,
+                queue_len,
+            }
+        });
+        stats.queue_len = queue_len;
+        Some(stats)
     }
 }

@@ -1,7 +1,10 @@
 //! Every metric Vitals exports, named once.
 //!
 //! Names here carry no namespace: the server prefixes them (`health_agent_` by default), so
-//! `cpu_percent` is exported as `health_agent_cpu_percent`. Prometheus text, the JSON
+//! `cpu_percent` is exported as `health_agent_cpu_percent`. The standard process series
+//! (`process_cpu_seconds_total` and its siblings) are the exception: stock dashboards expect
+//! them under exactly those names, so they are marked `namespaced: false` and
+//! [`full_name`] leaves them bare. Prometheus text, the JSON
 //! snapshot's counterparts, and the docs' metrics table are all checked against this list.
 
 /// What kind of series a metric is.
@@ -28,6 +31,8 @@ pub enum Unit {
     Count,
     /// 1 for yes, 0 for no.
     Boolean,
+    /// A share from 0 to 1.
+    Ratio,
 }
 
 impl Unit {
@@ -39,6 +44,7 @@ impl Unit {
             Unit::Seconds => "seconds",
             Unit::Count => "count",
             Unit::Boolean => "boolean",
+            Unit::Ratio => "ratio",
         }
     }
 }
@@ -61,6 +67,9 @@ pub struct MetricDef {
     pub json: Option<&'static str>,
     /// Where the value comes from: read out of a snapshot section, or recorded as it happens.
     pub source: Source,
+    /// Whether the exported name carries the namespace (`true` for Vitals' own series;
+    /// `false` for the standard `process_*` series, exported under their conventional names).
+    pub namespaced: bool,
 }
 
 /// Where an exporter finds a metric's value.
@@ -82,6 +91,11 @@ pub enum Source {
     Process(fn(&ProcessSection) -> f64),
     /// Read from the `http` section, when present.
     Http(fn(&HttpSection) -> f64),
+    /// Read from the `runtime` section, when present.
+    Runtime(fn(&RuntimeSection) -> f64),
+    /// Read from `system.container`, when present and when the figure is known (`None`: an
+    /// unset limit, which is not exported at all rather than as a huge number).
+    Container(fn(&ContainerSection) -> Option<f64>),
 }
 
 impl MetricDef {
@@ -102,6 +116,8 @@ impl MetricDef {
             Source::Cache(f) => Some(f(&snapshot.cache)),
             Source::Process(f) => snapshot.process.as_ref().map(f),
             Source::Http(f) => snapshot.http.as_ref().map(f),
+            Source::Runtime(f) => snapshot.runtime.as_ref().map(f),
+            Source::Container(f) => snapshot.system.container.as_ref().and_then(f),
         }
     }
 }
@@ -123,12 +139,24 @@ const fn def(
         labels,
         json,
         source,
+        namespaced: true,
     }
 }
 
-use crate::{CacheSection, DatabaseSection, HttpSection, ProcessSection, Snapshot, SystemSection};
+/// A standard series exported under its conventional name, without the namespace.
+const fn unprefixed(def: MetricDef) -> MetricDef {
+    MetricDef {
+        namespaced: false,
+        ..def
+    }
+}
+
+use crate::{
+    CacheSection, ContainerSection, DatabaseSection, HttpSection, ProcessSection, RuntimeSection,
+    Snapshot, SystemSection,
+};
 use MetricKind::{Counter, Gauge, Histogram};
-use Unit::{Boolean, Bytes, Count, Percent, Seconds};
+use Unit::{Boolean, Bytes, Count, Percent, Ratio, Seconds};
 
 /// CPU use of the whole machine.
 pub const CPU_PERCENT: MetricDef = def(
@@ -411,6 +439,157 @@ pub const PROCESS_RESIDENT_MEMORY: MetricDef = def(
     Source::Process(|p| p.rss_bytes as f64),
 );
 
+/// Runtime worker threads.
+pub const TOKIO_WORKERS: MetricDef = def(
+    "tokio_workers",
+    Gauge,
+    Count,
+    "Worker threads of the Tokio runtime",
+    &[],
+    Some("runtime.workers"),
+    Source::Runtime(|r| f64::from(r.workers)),
+);
+/// Runtime busy share.
+pub const TOKIO_BUSY_RATIO: MetricDef = def(
+    "tokio_busy_ratio",
+    Gauge,
+    Ratio,
+    "Share of the Tokio workers' time spent running tasks over the last interval (0 to 1)",
+    &[],
+    Some("runtime.busy_ratio"),
+    Source::Runtime(|r| r.busy_ratio),
+);
+/// Runtime global queue.
+pub const TOKIO_GLOBAL_QUEUE_DEPTH: MetricDef = def(
+    "tokio_global_queue_depth",
+    Gauge,
+    Count,
+    "Tasks waiting in the Tokio runtime's global queue",
+    &[],
+    Some("runtime.global_queue_depth"),
+    Source::Runtime(|r| r.global_queue_depth as f64),
+);
+/// Runtime tasks.
+pub const TOKIO_ALIVE_TASKS: MetricDef = def(
+    "tokio_alive_tasks",
+    Gauge,
+    Count,
+    "Tasks spawned on the Tokio runtime and not yet finished",
+    &[],
+    Some("runtime.alive_tasks"),
+    Source::Runtime(|r| r.alive_tasks as f64),
+);
+/// Container memory limit.
+pub const CONTAINER_MEMORY_LIMIT: MetricDef = def(
+    "container_memory_limit_bytes",
+    Gauge,
+    Bytes,
+    "Memory limit of the cgroup the server runs in (absent when unlimited)",
+    &[],
+    Some("system.container.memory_limit_mb"),
+    Source::Container(|c| c.raw.memory_limit_bytes.map(|b| b as f64)),
+);
+/// Container working set.
+pub const CONTAINER_MEMORY_WORKING_SET: MetricDef = def(
+    "container_memory_working_set_bytes",
+    Gauge,
+    Bytes,
+    "Memory charged to the server's cgroup minus its inactive file cache",
+    &[],
+    Some("system.container.memory_usage_mb"),
+    Source::Container(|c| c.raw.memory_usage_bytes.map(|b| b as f64)),
+);
+/// Container CPU quota.
+pub const CONTAINER_CPU_QUOTA: MetricDef = def(
+    "container_cpu_quota_cores",
+    Gauge,
+    Count,
+    "CPU quota of the server's cgroup, in cores (absent when unlimited)",
+    &[],
+    Some("system.container.cpu_quota_cores"),
+    Source::Container(|c| c.raw.cpu_quota_cores),
+);
+/// Container CPU against its quota.
+pub const CONTAINER_CPU_PERCENT_OF_QUOTA: MetricDef = def(
+    "container_cpu_quota_used_percent",
+    Gauge,
+    Percent,
+    "CPU the server's cgroup used over the last sampling window, in percent of its quota",
+    &[],
+    Some("system.container.cpu_percent_of_quota"),
+    Source::Container(|c| c.raw.cpu_percent_of_quota),
+);
+/// Standard: process CPU time.
+pub const STD_PROCESS_CPU_SECONDS: MetricDef = unprefixed(def(
+    "process_cpu_seconds_total",
+    Counter,
+    Seconds,
+    "Total user and system CPU time spent in seconds",
+    &[],
+    Some("process.cpu_seconds_total"),
+    Source::Process(|p| p.cpu_seconds_total),
+));
+/// Standard: resident memory.
+pub const STD_PROCESS_RESIDENT_MEMORY: MetricDef = unprefixed(def(
+    "process_resident_memory_bytes",
+    Gauge,
+    Bytes,
+    "Resident memory size in bytes",
+    &[],
+    Some("process.rss_mb"),
+    Source::Process(|p| p.rss_bytes as f64),
+));
+/// Standard: virtual memory.
+pub const STD_PROCESS_VIRTUAL_MEMORY: MetricDef = unprefixed(def(
+    "process_virtual_memory_bytes",
+    Gauge,
+    Bytes,
+    "Virtual memory size in bytes",
+    &[],
+    Some("process.virtual_memory_mb"),
+    Source::Process(|p| p.virtual_memory_bytes as f64),
+));
+/// Standard: open file descriptors.
+pub const STD_PROCESS_OPEN_FDS: MetricDef = unprefixed(def(
+    "process_open_fds",
+    Gauge,
+    Count,
+    "Number of open file descriptors",
+    &[],
+    Some("process.open_fds"),
+    Source::Process(|p| p.open_fds as f64),
+));
+/// Standard: file descriptor limit.
+pub const STD_PROCESS_MAX_FDS: MetricDef = unprefixed(def(
+    "process_max_fds",
+    Gauge,
+    Count,
+    "Maximum number of open file descriptors (the soft limit)",
+    &[],
+    Some("process.max_fds"),
+    Source::Process(|p| p.max_fds as f64),
+));
+/// Standard: start time.
+pub const STD_PROCESS_START_TIME: MetricDef = unprefixed(def(
+    "process_start_time_seconds",
+    Gauge,
+    Seconds,
+    "Start time of the process since the Unix epoch in seconds",
+    &[],
+    Some("process.start_time_seconds"),
+    Source::Process(|p| p.start_time_seconds),
+));
+/// Standard: threads.
+pub const STD_PROCESS_THREADS: MetricDef = unprefixed(def(
+    "process_threads",
+    Gauge,
+    Count,
+    "Number of operating-system threads in the process",
+    &[],
+    Some("process.threads"),
+    Source::Process(|p| f64::from(p.threads)),
+));
+
 /// Every metric, in the order docs list them.
 pub const CATALOGUE: &[MetricDef] = &[
     CPU_PERCENT,
@@ -441,11 +620,33 @@ pub const CATALOGUE: &[MetricDef] = &[
     HTTP_SLOW_REQUESTS,
     PROCESS_CPU_PERCENT,
     PROCESS_RESIDENT_MEMORY,
+    TOKIO_WORKERS,
+    TOKIO_BUSY_RATIO,
+    TOKIO_GLOBAL_QUEUE_DEPTH,
+    TOKIO_ALIVE_TASKS,
+    CONTAINER_MEMORY_LIMIT,
+    CONTAINER_MEMORY_WORKING_SET,
+    CONTAINER_CPU_QUOTA,
+    CONTAINER_CPU_PERCENT_OF_QUOTA,
+    STD_PROCESS_CPU_SECONDS,
+    STD_PROCESS_RESIDENT_MEMORY,
+    STD_PROCESS_VIRTUAL_MEMORY,
+    STD_PROCESS_OPEN_FDS,
+    STD_PROCESS_MAX_FDS,
+    STD_PROCESS_START_TIME,
+    STD_PROCESS_THREADS,
 ];
 
-/// The exported name: `namespace_name`, or `name` alone with an empty namespace.
+/// The exported name: `namespace_name`, or `name` alone with an empty namespace or for a
+/// metric that is not namespaced.
+///
+/// ```
+/// use vitals_core::catalogue::{CPU_PERCENT, STD_PROCESS_OPEN_FDS, full_name};
+/// assert_eq!(full_name("health_agent", &CPU_PERCENT), "health_agent_cpu_percent");
+/// assert_eq!(full_name("health_agent", &STD_PROCESS_OPEN_FDS), "process_open_fds");
+/// ```
 pub fn full_name(namespace: &str, metric: &MetricDef) -> String {
-    if namespace.is_empty() {
+    if namespace.is_empty() || !metric.namespaced {
         metric.name.to_owned()
     } else {
         format!("{namespace}_{}", metric.name)
@@ -500,8 +701,112 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let names: HashSet<_> = CATALOGUE.iter().map(|m| m.name).collect();
+        // Exported names are unique under a namespace. (With an empty namespace the two
+        // resident-memory series would share a name; the namespace validation in the server
+        // is where an empty namespace is refused or accepted, not here.)
+        let names: HashSet<_> = CATALOGUE
+            .iter()
+            .map(|m| full_name("health_agent", m))
+            .collect();
         assert_eq!(names.len(), CATALOGUE.len());
+        let bare: HashSet<_> = CATALOGUE.iter().map(|m| (m.name, m.namespaced)).collect();
+        assert_eq!(bare.len(), CATALOGUE.len());
+    }
+
+    #[test]
+    fn standard_process_series_are_unprefixed() {
+        let standard = [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_virtual_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+            "process_threads",
+        ];
+        let exported: Vec<String> = CATALOGUE
+            .iter()
+            .filter(|m| !m.namespaced)
+            .map(|m| full_name("health_agent", m))
+            .collect();
+        assert_eq!(exported, standard, "exactly the standard series are bare");
+        for m in CATALOGUE.iter().filter(|m| !m.namespaced) {
+            assert_eq!(full_name("any_ns", m), m.name);
+            assert!(matches!(m.source, Source::Process(_)), "{}", m.name);
+        }
+        // The older namespaced resident-memory series stays beside the standard one.
+        let names: HashSet<_> = CATALOGUE
+            .iter()
+            .map(|m| full_name("health_agent", m))
+            .collect();
+        assert!(names.contains("health_agent_process_resident_memory_bytes"));
+    }
+
+    #[test]
+    fn runtime_and_process_sources_read_their_sections() {
+        let mut s = Snapshot::default();
+        assert_eq!(TOKIO_BUSY_RATIO.read(&s), None, "absent runtime section");
+        assert_eq!(
+            STD_PROCESS_OPEN_FDS.read(&s),
+            None,
+            "absent process section"
+        );
+        s.runtime = Some(RuntimeSection {
+            workers: 4,
+            busy_ratio: 0.75,
+            global_queue_depth: 12,
+            alive_tasks: 30,
+            ..RuntimeSection::default()
+        });
+        s.process = Some(ProcessSection {
+            cpu_seconds_total: 1.5,
+            open_fds: 9,
+            max_fds: 1024,
+            start_time_seconds: 1.7e9,
+            threads: 5,
+            rss_bytes: 4096,
+            virtual_memory_bytes: 8192,
+            ..ProcessSection::default()
+        });
+        assert_eq!(TOKIO_WORKERS.read(&s), Some(4.0));
+        assert_eq!(TOKIO_BUSY_RATIO.read(&s), Some(0.75));
+        assert_eq!(TOKIO_GLOBAL_QUEUE_DEPTH.read(&s), Some(12.0));
+        assert_eq!(TOKIO_ALIVE_TASKS.read(&s), Some(30.0));
+        assert_eq!(STD_PROCESS_CPU_SECONDS.read(&s), Some(1.5));
+        assert_eq!(STD_PROCESS_RESIDENT_MEMORY.read(&s), Some(4096.0));
+        assert_eq!(STD_PROCESS_VIRTUAL_MEMORY.read(&s), Some(8192.0));
+        assert_eq!(STD_PROCESS_OPEN_FDS.read(&s), Some(9.0));
+        assert_eq!(STD_PROCESS_MAX_FDS.read(&s), Some(1024.0));
+        assert_eq!(STD_PROCESS_START_TIME.read(&s), Some(1.7e9));
+        assert_eq!(STD_PROCESS_THREADS.read(&s), Some(5.0));
+    }
+
+    #[test]
+    fn unset_container_limits_are_not_exported() {
+        let mut s = Snapshot::default();
+        assert_eq!(CONTAINER_MEMORY_LIMIT.read(&s), None, "no container part");
+        s.system.container = Some(ContainerSection::from_figures(
+            "v1",
+            &crate::ContainerFigures {
+                memory_usage_bytes: Some(4096),
+                ..crate::ContainerFigures::default()
+            },
+        ));
+        assert_eq!(CONTAINER_MEMORY_LIMIT.read(&s), None, "unlimited");
+        assert_eq!(CONTAINER_CPU_QUOTA.read(&s), None, "unlimited");
+        assert_eq!(CONTAINER_MEMORY_WORKING_SET.read(&s), Some(4096.0));
+        s.system.container = Some(ContainerSection::from_figures(
+            "v2",
+            &crate::ContainerFigures {
+                memory_limit_bytes: Some(1 << 30),
+                cpu_quota_cores: Some(1.5),
+                cpu_percent_of_quota: Some(40.0),
+                ..crate::ContainerFigures::default()
+            },
+        ));
+        assert_eq!(CONTAINER_MEMORY_LIMIT.read(&s), Some(1_073_741_824.0));
+        assert_eq!(CONTAINER_CPU_QUOTA.read(&s), Some(1.5));
+        assert_eq!(CONTAINER_CPU_PERCENT_OF_QUOTA.read(&s), Some(40.0));
     }
 
     #[test]
@@ -556,6 +861,17 @@ mod tests {
             "health_agent_http_request_duration_seconds",
             "health_agent_http_requests_in_flight",
             "health_agent_http_slow_requests_total",
+            "health_agent_tokio_workers",
+            "health_agent_tokio_busy_ratio",
+            "health_agent_tokio_global_queue_depth",
+            "health_agent_tokio_alive_tasks",
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_virtual_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+            "process_threads",
         ] {
             assert!(names.contains(expected), "missing {expected}");
         }

@@ -31,6 +31,9 @@ pub struct Snapshot {
     /// This server process (absent when no collector reports it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessSection>,
+    /// The Tokio runtime serving the application (absent when no collector reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeSection>,
     /// Named pools beyond the first, keyed by name (the unnamed pool fills `database`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub databases: BTreeMap<String, DatabaseSection>,
@@ -102,6 +105,10 @@ pub struct SystemSection {
     /// Why the figures are stale or zero, when the sampler failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The cgroup this process runs in and its limits (absent where the sampler does not
+    /// look, i.e. off Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerSection>,
     /// The raw figures behind the rounded ones, for exporters that want exact bytes.
     #[serde(skip)]
     pub raw: SystemFigures,
@@ -121,6 +128,7 @@ impl SystemSection {
             cpu_count: f.cpu_count,
             sample_age_ms,
             error,
+            container: None,
             raw: *f,
         }
     }
@@ -246,6 +254,16 @@ pub struct CacheSection {
     pub hit_rate_percent: f64,
     /// `redis` or `memory`.
     pub backend: String,
+    /// Mean command latency seen by the Redis client over its last latency window, in
+    /// milliseconds (absent for backends that do not measure it, such as the in-process one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_latency_avg_ms: Option<f64>,
+    /// Slowest command over the same window, in milliseconds (absent likewise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_latency_max_ms: Option<f64>,
+    /// Commands queued in the client, not yet written to the server (absent likewise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_len: Option<u64>,
 }
 
 impl CacheSection {
@@ -261,6 +279,7 @@ impl CacheSection {
             total_reads: c.hits.saturating_add(c.misses),
             hit_rate_percent: hit_rate(c.hits, c.misses),
             backend: backend.to_owned(),
+            ..Self::default()
         }
     }
 }
@@ -304,9 +323,110 @@ pub struct ProcessSection {
     pub threads: u32,
     /// Seconds since the process started.
     pub uptime_seconds: u64,
+    /// CPU time (user + system) this process has used since it started, in seconds.
+    pub cpu_seconds_total: f64,
+    /// Virtual memory size, in MB.
+    pub virtual_memory_mb: f64,
+    /// File descriptors open right now.
+    pub open_fds: u64,
+    /// The soft limit on open file descriptors (0 when unknown or unlimited).
+    pub max_fds: u64,
+    /// When the process started, in seconds since the Unix epoch.
+    pub start_time_seconds: f64,
     /// Resident memory in bytes (exact; `rss_mb` is rounded).
     #[serde(skip)]
     pub rss_bytes: u64,
+    /// Virtual memory size in bytes (exact; `virtual_memory_mb` is rounded).
+    #[serde(skip)]
+    pub virtual_memory_bytes: u64,
+}
+
+/// The `system.container` part: the cgroup this process runs in and its limits.
+///
+/// A limit that is not set (`max` in cgroup v2, the kernel's huge sentinel in v1) is `None`,
+/// serialized as `null`, never as a huge number.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerSection {
+    /// The memory limit, in MB; `null` when unlimited.
+    pub memory_limit_mb: Option<f64>,
+    /// The CPU quota in cores (quota / period); `null` when unlimited.
+    pub cpu_quota_cores: Option<f64>,
+    /// `v1`, `v2` or `none` (no cgroup memory or CPU controller found for this process).
+    pub cgroup: String,
+    /// Memory the cgroup is charged for (page cache included), in MB; absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_usage_mb: Option<f64>,
+    /// `memory_usage_mb` over `memory_limit_mb`, in percent; absent when unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_percent_of_limit: Option<f64>,
+    /// CPU the cgroup used over the last sampling window, in percent of its quota; absent when
+    /// unlimited or before the first window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_percent_of_quota: Option<f64>,
+    /// The raw figures behind the rounded ones.
+    #[serde(skip)]
+    pub raw: ContainerFigures,
+}
+
+/// Raw cgroup figures, as a container probe reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ContainerFigures {
+    /// Memory limit in bytes, `None` when unlimited.
+    pub memory_limit_bytes: Option<u64>,
+    /// Memory charged to the cgroup, in bytes.
+    pub memory_usage_bytes: Option<u64>,
+    /// CPU quota in cores, `None` when unlimited.
+    pub cpu_quota_cores: Option<f64>,
+    /// CPU used over the last window in percent of the quota.
+    pub cpu_percent_of_quota: Option<f64>,
+}
+
+impl ContainerSection {
+    /// Derives the section from raw figures; `cgroup` is `v1`, `v2` or `none`.
+    pub fn from_figures(cgroup: &str, f: &ContainerFigures) -> Self {
+        let memory_percent_of_limit = match (f.memory_usage_bytes, f.memory_limit_bytes) {
+            (Some(used), Some(limit)) => Some(percent(used as f64, limit as f64)),
+            _ => None,
+        };
+        Self {
+            memory_limit_mb: f.memory_limit_bytes.map(bytes_to_mb),
+            cpu_quota_cores: f.cpu_quota_cores.map(|c| round_to(c, 2)),
+            cgroup: cgroup.to_owned(),
+            memory_usage_mb: f.memory_usage_bytes.map(bytes_to_mb),
+            memory_percent_of_limit,
+            cpu_percent_of_quota: f.cpu_percent_of_quota.map(|p| round_to(p, 2)),
+            raw: *f,
+        }
+    }
+}
+
+/// The `runtime` section: the Tokio runtime serving the application.
+///
+/// Ratios are shares from 0 to 1 over the last sampling interval.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuntimeSection {
+    /// Worker threads.
+    pub workers: u32,
+    /// Time the workers spent running tasks over the last interval, over the time they had
+    /// (workers × interval), 0–1.
+    pub busy_ratio: f64,
+    /// The same share for the busiest worker, 0–1.
+    pub max_worker_busy_ratio: f64,
+    /// Tasks waiting in the runtime's global (injection) queue right now.
+    pub global_queue_depth: u64,
+    /// Tasks spawned and not yet finished.
+    pub alive_tasks: u64,
+    /// Times workers parked (ran out of work and went to sleep) per second over the last
+    /// interval, all workers together.
+    pub park_rate: f64,
+    /// Mean time a task poll takes, in microseconds (present only when the collector was
+    /// built with `--cfg tokio_unstable`; absent, never zero, otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_poll_us: Option<f64>,
+    /// Length of the interval the ratios and rates cover, in milliseconds.
+    pub interval_ms: u64,
 }
 
 /// The `app` section: series the host application records through the `metrics` facade.
@@ -435,6 +555,63 @@ mod tests {
     fn zero_total_memory_gives_zero_percent() {
         let s = SystemSection::from_figures(&SystemFigures::default(), 0, None);
         assert_eq!(s.memory_percent, 0.0);
+    }
+
+    #[test]
+    fn unlimited_container_limits_serialize_as_null() {
+        let s = ContainerSection::from_figures("v1", &ContainerFigures::default());
+        let json = serde_json::to_value(&s).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"memory_limit_mb": null, "cpu_quota_cores": null, "cgroup": "v1"})
+        );
+    }
+
+    #[test]
+    fn limited_container_reports_usage_against_the_limit() {
+        let s = ContainerSection::from_figures(
+            "v2",
+            &ContainerFigures {
+                memory_limit_bytes: Some(512 * 1_048_576),
+                memory_usage_bytes: Some(128 * 1_048_576),
+                cpu_quota_cores: Some(1.5),
+                cpu_percent_of_quota: Some(33.333),
+            },
+        );
+        assert_eq!(s.memory_limit_mb, Some(512.0));
+        assert_eq!(s.memory_usage_mb, Some(128.0));
+        assert_eq!(s.memory_percent_of_limit, Some(25.0));
+        assert_eq!(s.cpu_quota_cores, Some(1.5));
+        assert_eq!(s.cpu_percent_of_quota, Some(33.33));
+    }
+
+    #[test]
+    fn optional_sections_and_fields_are_absent_not_null() {
+        let s = Snapshot {
+            runtime: Some(RuntimeSection::default()),
+            cache: CacheSection::from_counts("memory", CacheCounts::default()),
+            ..Snapshot::default()
+        };
+        let json = serde_json::to_value(&s).expect("serializes");
+        let runtime = json["runtime"].as_object().expect("runtime section");
+        assert!(!runtime.contains_key("mean_poll_us"));
+        let cache = json["cache"].as_object().expect("cache section");
+        for key in [
+            "command_latency_avg_ms",
+            "command_latency_max_ms",
+            "queue_len",
+        ] {
+            assert!(!cache.contains_key(key), "{key}");
+        }
+        assert!(
+            !json["system"]
+                .as_object()
+                .expect("system")
+                .contains_key("container")
+        );
+        // Field order: `runtime` follows `process`.
+        let keys: Vec<&String> = json.as_object().expect("object").keys().collect();
+        assert_eq!(keys.last().map(|k| k.as_str()), Some("runtime"));
     }
 
     #[test]

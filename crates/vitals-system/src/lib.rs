@@ -1,8 +1,10 @@
 //! Machine and process figures for Vitals, measured off the request path.
 //!
 //! A [`SystemSampler`] owns a background thread that wakes every sampling interval, reads
-//! CPU (via `sysinfo`), memory, disk IO (`/proc/diskstats` on Linux) and this process's own
-//! CPU, resident memory and threads, and publishes the result. Reading the latest sample is
+//! CPU (via `sysinfo`), memory, disk IO (`/proc/diskstats` on Linux), this process's own
+//! CPU, memory, threads and file descriptors (the standard `process_*` figures, from
+//! `/proc/self`), and the limits of the cgroup it runs in ([`Cgroup`]), and publishes the
+//! result. Reading the latest sample is
 //! a lock and an `Arc` clone, so `GET /api/v1/metrics` never waits for a measurement.
 //!
 //! ```no_run
@@ -21,8 +23,18 @@
 //! than [`MIN_INTERVAL`], so the sampler refuses shorter intervals too. Until the first
 //! window has passed (that minimum, after start) CPU figures read 0.
 
+mod cgroup;
 mod diskstats;
+mod procfs;
 mod sampler;
 
+pub use cgroup::{
+    Cgroup, CgroupLine, CgroupMount, CgroupReading, CgroupVersion, parse_mountinfo,
+    parse_proc_cgroup,
+};
 pub use diskstats::{DiskTotals, parse_diskstats};
+pub use procfs::{
+    ProcStat, ProcessFigures, clock_ticks_per_second, parse_boot_time, parse_max_open_files,
+    parse_proc_stat, read_process,
+};
 pub use sampler::{MIN_INTERVAL, Sample, SamplerError, SystemSampler};

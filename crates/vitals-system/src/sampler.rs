@@ -6,9 +6,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
-use vitals_core::{Collector, ProcessSection, Snapshot, SystemFigures, SystemSection};
+use vitals_core::math::{bytes_to_mb, round_to};
+use vitals_core::{
+    Collector, ContainerFigures, ContainerSection, ProcessSection, Snapshot, SystemFigures,
+    SystemSection,
+};
 
+use crate::cgroup::{Cgroup, CgroupReading, CgroupVersion};
 use crate::diskstats::{DiskTotals, parse_diskstats};
+use crate::procfs::ProcessFigures;
 
 /// The shortest sampling interval: CPU use measured over less time is meaningless.
 pub const MIN_INTERVAL: Duration = sysinfo::MINIMUM_CPU_UPDATE_INTERVAL;
@@ -45,6 +51,12 @@ pub struct Sample {
     pub process_rss_bytes: u64,
     /// Threads of this process.
     pub process_threads: u32,
+    /// The standard process figures (`process_*` series), where `/proc` is readable.
+    pub process_figures: Option<ProcessFigures>,
+    /// The cgroup layout of this process and its limits and usage (Linux only).
+    pub cgroup: Option<(CgroupVersion, CgroupReading)>,
+    /// CPU the cgroup used over the last window, in percent of its quota (when it has one).
+    pub cgroup_cpu_percent_of_quota: Option<f64>,
     /// When the reading was taken (`None` before the first one).
     pub taken_at: Option<Instant>,
     /// What went wrong in the last reading, if anything; other figures keep their last good
@@ -140,13 +152,31 @@ impl Collector for SystemSampler {
             u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
         });
         snapshot.system = SystemSection::from_figures(&sample.system, age_ms, sample.error.clone());
+        snapshot.system.container = sample.cgroup.map(|(version, reading)| {
+            ContainerSection::from_figures(
+                version.as_str(),
+                &ContainerFigures {
+                    memory_limit_bytes: reading.memory_limit_bytes,
+                    memory_usage_bytes: reading.memory_working_set_bytes,
+                    cpu_quota_cores: reading.cpu_quota_cores,
+                    cpu_percent_of_quota: sample.cgroup_cpu_percent_of_quota,
+                },
+            )
+        });
+        let standard = sample.process_figures.unwrap_or_default();
         snapshot.process = Some(ProcessSection {
             pid: self.shared.pid,
-            cpu_percent: vitals_core::math::round_to(sample.process_cpu_percent, 2),
-            rss_mb: vitals_core::math::bytes_to_mb(sample.process_rss_bytes),
+            cpu_percent: round_to(sample.process_cpu_percent, 2),
+            rss_mb: bytes_to_mb(sample.process_rss_bytes),
             threads: sample.process_threads,
             uptime_seconds: self.shared.started.elapsed().as_secs(),
+            cpu_seconds_total: round_to(standard.cpu_seconds_total, 2),
+            virtual_memory_mb: bytes_to_mb(standard.virtual_memory_bytes),
+            open_fds: standard.open_fds,
+            max_fds: standard.max_fds.unwrap_or(0),
+            start_time_seconds: round_to(standard.start_time_seconds, 2),
             rss_bytes: sample.process_rss_bytes,
+            virtual_memory_bytes: standard.virtual_memory_bytes,
         });
     }
 
@@ -159,6 +189,7 @@ impl Collector for SystemSampler {
 struct Reader {
     system: System,
     pid: Pid,
+    cgroup: Option<Cgroup>,
 }
 
 impl Reader {
@@ -173,7 +204,11 @@ impl Reader {
             false,
             ProcessRefreshKind::nothing().with_cpu(),
         );
-        Ok(Self { system, pid })
+        Ok(Self {
+            system,
+            pid,
+            cgroup: locate_cgroup(),
+        })
     }
 
     fn read(&mut self, previous: Option<&Sample>) -> Sample {
@@ -203,7 +238,27 @@ impl Reader {
                 previous.map_or((0.0, 0), |p| (p.process_cpu_percent, p.process_rss_bytes))
             }
         };
+        let process_figures = match read_process_figures() {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(format!("process figures unavailable: {e}"));
+                previous.and_then(|p| p.process_figures)
+            }
+        };
+        let now = Instant::now();
+        let cgroup = self.cgroup.as_ref().map(|c| (c.version(), c.read()));
+        let cgroup_cpu_percent_of_quota = cgroup.and_then(|(_, now_reading)| {
+            let prev = previous?;
+            let (_, before) = prev.cgroup?;
+            cpu_percent_of_quota(&before, &now_reading, now.duration_since(prev.taken_at?))
+        });
         let first_window = previous.is_none();
+        let process_rss_bytes =
+            process_figures.map_or(process_rss_bytes, |f| f.resident_memory_bytes);
+        let process_threads = process_figures
+            .map(|f| f.threads)
+            .or_else(read_thread_count)
+            .unwrap_or(0);
         Sample {
             system: SystemFigures {
                 cpu_percent: if first_window {
@@ -224,8 +279,11 @@ impl Reader {
                 process_cpu_percent
             },
             process_rss_bytes,
-            process_threads: read_thread_count().unwrap_or(0),
-            taken_at: Some(Instant::now()),
+            process_threads,
+            process_figures,
+            cgroup,
+            cgroup_cpu_percent_of_quota,
+            taken_at: Some(now),
             error: (!errors.is_empty()).then(|| errors.join("; ")),
         }
     }
@@ -250,6 +308,39 @@ fn read_disk_totals() -> std::io::Result<DiskTotals> {
     ))
 }
 
+/// CPU a cgroup used between two readings `elapsed` apart, in percent of its quota.
+fn cpu_percent_of_quota(
+    before: &CgroupReading,
+    now: &CgroupReading,
+    elapsed: Duration,
+) -> Option<f64> {
+    let cores = now.cpu_quota_cores?;
+    let used = now.cpu_usage_usec?.checked_sub(before.cpu_usage_usec?)?;
+    let available_usec = cores * elapsed.as_secs_f64() * 1e6;
+    (available_usec > 0.0).then(|| used as f64 / available_usec * 100.0)
+}
+
+#[cfg(target_os = "linux")]
+fn read_process_figures() -> std::io::Result<Option<ProcessFigures>> {
+    let proc_root = std::path::Path::new("/proc");
+    crate::procfs::read_process(proc_root, &proc_root.join("self")).map(Some)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_process_figures() -> std::io::Result<Option<ProcessFigures>> {
+    Ok(None)
+}
+
+#[cfg(target_os = "linux")]
+fn locate_cgroup() -> Option<Cgroup> {
+    Cgroup::locate(std::path::Path::new("/"), None).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn locate_cgroup() -> Option<Cgroup> {
+    None
+}
+
 #[cfg(target_os = "linux")]
 fn read_thread_count() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -267,6 +358,35 @@ fn read_thread_count() -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_cpu_is_measured_against_the_quota() {
+        let reading = |usec| CgroupReading {
+            cpu_quota_cores: Some(0.5),
+            cpu_usage_usec: Some(usec),
+            ..CgroupReading::default()
+        };
+        // 250 ms of CPU in 1 s with half a core allowed: 50 % of the quota.
+        let p = cpu_percent_of_quota(
+            &reading(1_000_000),
+            &reading(1_250_000),
+            Duration::from_secs(1),
+        );
+        assert_eq!(p, Some(50.0));
+        let unlimited = CgroupReading {
+            cpu_usage_usec: Some(2_000_000),
+            ..CgroupReading::default()
+        };
+        assert_eq!(
+            cpu_percent_of_quota(&reading(0), &unlimited, Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(
+            cpu_percent_of_quota(&reading(5), &reading(4), Duration::from_secs(1)),
+            None,
+            "a counter reset"
+        );
+    }
 
     #[test]
     fn refuses_intervals_below_the_cpu_minimum() {

@@ -83,3 +83,40 @@ fn dropping_the_sampler_stops_its_thread() {
         "drop does not wait for the interval"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn snapshot_carries_standard_process_figures_and_the_container() {
+    let sampler = SystemSampler::start(Duration::from_secs(1)).expect("sampler starts");
+    let s = collect(&sampler);
+    let p = s.process.expect("process section");
+    assert!(p.open_fds >= 3, "{}", p.open_fds);
+    assert!(p.max_fds >= p.open_fds, "{} ≥ {}", p.max_fds, p.open_fds);
+    assert!(p.virtual_memory_bytes >= p.rss_bytes && p.rss_bytes > 0);
+    assert!(p.virtual_memory_mb > 0.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    assert!(
+        p.start_time_seconds > now - 3600.0 && p.start_time_seconds <= now,
+        "a test process started within the hour: {}",
+        p.start_time_seconds
+    );
+    let c = s
+        .system
+        .container
+        .expect("Linux reports the container part");
+    let expected = vitals_system::Cgroup::locate(std::path::Path::new("/"), None)
+        .expect("locates")
+        .version();
+    assert_eq!(c.cgroup, expected.as_str());
+    let json = serde_json::to_value(&c).expect("serializes");
+    for key in ["memory_limit_mb", "cpu_quota_cores", "cgroup"] {
+        assert!(json.get(key).is_some(), "{key} present, null or not");
+    }
+    if c.memory_limit_mb.is_none() {
+        assert!(json["memory_limit_mb"].is_null(), "unlimited is null");
+        assert!(c.memory_percent_of_limit.is_none());
+    }
+}

@@ -100,9 +100,17 @@ pub struct OwnRedis {
 impl OwnRedis {
     /// Starts one on `port` and waits until it accepts connections.
     pub fn start(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// Starts one on `port` with more `redis-server` arguments (e.g.
+    /// `["--enable-debug-command", "local"]` for `DEBUG SLEEP`) and waits until it accepts
+    /// connections.
+    pub fn start_with(port: u16, extra_args: &[&str]) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -125,6 +125,14 @@ fn snapshot_fed(out: &mut String, ns: &str, def: &MetricDef, s: &Snapshot) {
         Source::System(f) => values.push((String::new(), f(&s.system))),
         Source::Process(f) => values.extend(s.process.as_ref().map(|p| (String::new(), f(p)))),
         Source::Http(f) => values.extend(s.http.as_ref().map(|h| (String::new(), f(h)))),
+        Source::Runtime(f) => values.extend(s.runtime.as_ref().map(|r| (String::new(), f(r)))),
+        Source::Container(f) => values.extend(
+            s.system
+                .container
+                .as_ref()
+                .and_then(f)
+                .map(|v| (String::new(), v)),
+        ),
         Source::Database(f) => {
             values.push((String::new(), f(&s.database)));
             for (name, d) in &s.databases {
