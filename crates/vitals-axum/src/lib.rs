@@ -17,5 +17,7 @@ pub use readiness::{Check, Readiness};
 pub use registry::DEFAULT_BUCKETS;
 pub use vitals::Vitals;
 pub use vitals_core::{self as core, Collector, Importance, ReadinessProbe, Snapshot};
+#[cfg(feature = "runtime")]
+pub use vitals_runtime::RuntimeCollector;
 #[cfg(feature = "system")]
 pub use vitals_system::SystemSampler;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use vitals_axum::{SystemSampler, Vitals};
+use vitals_axum::{RuntimeCollector, SystemSampler, Vitals};
 use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 
 use crate::Settings;
@@ -42,6 +42,9 @@ pub enum StartupError {
     /// The system sampler could not start.
     #[error("cannot start the system sampler: {0}")]
     Sampler(#[from] vitals_system::SamplerError),
+    /// The Tokio runtime collector could not start.
+    #[error("cannot start the runtime collector: {0}")]
+    Runtime(#[from] vitals_runtime::RuntimeError),
     /// The cache could not be configured.
     #[error("cannot set up the cache: {0}; check --redis-url")]
     Cache(#[from] vitals_cache::CacheError),
@@ -105,7 +108,9 @@ impl AppState {
                 settings.cache_capacity_mb.saturating_mul(1024 * 1024),
             )),
         };
-        let system = SystemSampler::start(Duration::from_millis(settings.sample_interval_ms))?;
+        let interval = Duration::from_millis(settings.sample_interval_ms);
+        let system = SystemSampler::start(interval)?;
+        let runtime = RuntimeCollector::start_current(interval)?;
         let db = Db::connect(settings).await?;
         db.migrate().await?;
         if let (Backend::Redis(redis), Some(url)) = (&backend, &settings.redis_url)
@@ -117,7 +122,10 @@ impl AppState {
             );
         }
         let cache = MeteredCache::new(backend);
-        let builder = builder.collector(system).collector(cache.clone());
+        let builder = builder
+            .collector(system)
+            .collector(runtime)
+            .collector(cache.clone());
         let vitals = match &db {
             Db::Postgres(pool) => builder.collector(pool.clone()),
             Db::Sqlite(pool) => builder.collector(pool.clone()),
