@@ -294,10 +294,12 @@ mod tests {
         let section = cache.section_at(now);
         assert_eq!(section.hit_rate_percent, 75.0);
         assert_eq!(section.hit_rate_recent_percent, 75.0);
+        assert_eq!(section.total_reads_recent, 4);
         // A minute on, nothing was read: the recent rate is 0, the since-start one unchanged.
         let later = cache.section_at(now + Duration::from_secs(61));
         assert_eq!(later.hit_rate_percent, 75.0);
         assert_eq!(later.hit_rate_recent_percent, 0.0);
+        assert_eq!(later.total_reads_recent, 0);
         let mut snapshot = Snapshot::now();
         cache.collect(&mut snapshot);
         assert_eq!(snapshot.cache.hit_rate_recent_percent, 75.0);

@@ -11,6 +11,7 @@ use vitals_core::Snapshot;
 use crate::http::{Client, DEFAULT_HOST, Host, Outcome};
 use crate::json_path;
 use crate::style::Style;
+use crate::text;
 
 /// Fetch /api/v1/metrics once and print it.
 ///
@@ -67,6 +68,14 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
     match format {
         Format::Json => println!("{body}"),
         Format::Text => {
+            // Absent sections would read as zeros: say what is missing instead.
+            let missing = json_path::missing(&body, &json_path::SEED_FIELDS);
+            if !missing.is_empty() {
+                bail!(
+                    "{host} answered a snapshot without {}; try --format json to see what it sent",
+                    json_path::describe_missing(&body, &missing)
+                );
+            }
             let snapshot: Snapshot = serde_json::from_value(body).with_context(|| {
                 format!("{host} answered JSON that is not a Vitals snapshot; try --format json to see it")
             })?;
@@ -82,10 +91,12 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
 /// The value at `path`: strings bare, numbers as JSON writes them, objects as JSON.
 fn field(body: &Value, path: &str) -> anyhow::Result<String> {
     match json_path::lookup(body, path) {
-        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::String(s)) => Ok(text::clean(s)),
         Some(v) => Ok(v.to_string()),
         None => {
             let (at, keys) = json_path::siblings(body, path);
+            let keys: Vec<String> = keys.iter().map(|k| text::clean(k)).collect();
+            let path = text::clean(path);
             let place = if at.is_empty() {
                 "the top level".to_owned()
             } else {
@@ -109,7 +120,7 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
         "{} {} at {} {}\n",
         st.bold("Vitals snapshot of"),
         host,
-        s.timestamp,
+        text::clean(&s.timestamp),
         st.dim(&format!("({:.1} ms)", elapsed.as_secs_f64() * 1000.0))
     ));
     let sys = &s.system;
@@ -144,7 +155,9 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
     let c = &s.cache;
     let cache = if c.enabled {
         format!(
-            "hit rate {:.1}% ({} hits / {} reads)  {} sets, {} deletes, {} errors{}",
+            "hit rate {:.1}% last minute ({} reads), {:.1}% since start ({} hits / {} reads)  {} sets, {} deletes, {} errors{}",
+            c.hit_rate_recent_percent,
+            c.total_reads_recent,
             c.hit_rate_percent,
             c.hits,
             c.total_reads,
@@ -184,7 +197,11 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
     }
     for (section, error) in [("system", &sys.error), ("database", &db.error)] {
         if let Some(e) = error {
-            out.push_str(&format!("{} {section}: {e}\n", st.warn("warning:")));
+            out.push_str(&format!(
+                "{} {section}: {}\n",
+                st.warn("warning:"),
+                text::clean(e)
+            ));
         }
     }
     out
@@ -194,7 +211,7 @@ fn tag(backend: &str) -> String {
     if backend.is_empty() {
         String::new()
     } else {
-        format!("  [{backend}]")
+        format!("  [{}]", text::clean(backend))
     }
 }
 

@@ -233,6 +233,9 @@ pub struct CacheSection {
     /// window); `hit_rate_percent` stays the figure since start. See docs/metrics-endpoint.md.
     #[serde(default)]
     pub hit_rate_recent_percent: f64,
+    /// Reads in that same window (tells "no reads" from "all misses" when the rate is 0).
+    #[serde(default)]
+    pub total_reads_recent: u64,
 }
 
 impl CacheSection {
@@ -249,6 +252,7 @@ impl CacheSection {
             hit_rate_percent: hit_rate(c.hits, c.misses),
             backend: backend.to_owned(),
             hit_rate_recent_percent: 0.0,
+            total_reads_recent: 0,
         }
     }
 
@@ -256,6 +260,7 @@ impl CacheSection {
     #[must_use]
     pub fn with_recent(mut self, recent_hits: u64, recent_misses: u64) -> Self {
         self.hit_rate_recent_percent = hit_rate(recent_hits, recent_misses);
+        self.total_reads_recent = recent_hits.saturating_add(recent_misses);
         self
     }
 }
