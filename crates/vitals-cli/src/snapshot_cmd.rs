@@ -22,7 +22,8 @@ use crate::text;
 vitals snapshot\n  \
 vitals snapshot --host http://10.0.0.5:8000 --format json | jq .cache\n  \
 vitals snapshot --field database.pool_active\n\n\
-Exit status: 0 printed, 1 server unreachable, not a Vitals answer, or unknown --field.")]
+Exit status: 0 printed, 1 server unreachable, not a (complete) Vitals snapshot, or unknown\n\
+--field, 2 bad arguments (a bad --host included).")]
 pub struct Args {
     /// Server base URL.
     #[arg(long, default_value = DEFAULT_HOST, value_name = "URL")]
