@@ -65,9 +65,6 @@ fn cache_text(h: &HostSummary) -> String {
     if let Some(a) = h.redis_hit_rate {
         parts.push(format!("since start avg {:.1}%", a.avg));
     }
-    if let Some(a) = h.cache_hit_rate_recent {
-        parts.push(format!("last minute avg {:.1}%", a.avg));
-    }
     parts.join("  ")
 }
 
@@ -210,13 +207,6 @@ pub fn markdown(file: &str, hosts: &[HostSummary]) -> String {
             );
             if let Some(a) = h.redis_hit_rate {
                 let _ = writeln!(out, "| Cache hit rate since start, avg | {:.1}% |", a.avg);
-            }
-            if let Some(a) = h.cache_hit_rate_recent {
-                let _ = writeln!(
-                    out,
-                    "| Cache hit rate of the last minute, avg | {:.1}% |",
-                    a.avg
-                );
             }
         }
         if let Some(r) = h.process_rss_mb {

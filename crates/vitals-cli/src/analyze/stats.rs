@@ -107,10 +107,9 @@ pub struct HostSummary {
     pub db_pool_active: Option<Agg>,
     /// `db_pool_utilization_percent` (computed from active / size where the cell is empty).
     pub db_pool_utilization_percent: Option<Agg>,
-    /// `redis_hit_rate` over the whole run: the server's hit rate since it started.
+    /// `redis_hit_rate` over the whole run: the server's hit rate since it started (polls known
+    /// to come before the first cache read are left out: their 0 % is "no reads").
     pub redis_hit_rate: Option<Agg>,
-    /// `cache_hit_rate_recent` over the whole run: the server's last-minute hit rate.
-    pub cache_hit_rate_recent: Option<Agg>,
     /// The steady-state hit rate in percent: hits / reads over the second half, from the
     /// deltas of `cache_hits` / `cache_misses` (or, in a CSV without them, the mean of the
     /// since-start column over the second half).
@@ -211,8 +210,12 @@ fn host_summary(host: &str, rows: &[&Parsed]) -> HostSummary {
         memory_mb: figure(|r| r.memory_mb),
         db_pool_active: figure(|r| r.db_pool_active),
         db_pool_utilization_percent: figure(utilization),
-        redis_hit_rate: figure(|r| r.redis_hit_rate),
-        cache_hit_rate_recent: extra(|p| p.cache_hit_rate_recent),
+        redis_hit_rate: Agg::of(
+            answered_rows
+                .iter()
+                .filter(|p| p.cache_reads != Some(0.0))
+                .filter_map(|p| p.record.redis_hit_rate),
+        ),
         cache_hit_rate_steady: steady,
         cache_hit_rate_steady_method: steady_method,
         cache_reads,
