@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use super::csv::Parsed;
-use super::stats::{interval_hit_rates, utilization};
+use super::stats::{interval_hit_rates, rss_fit_line, utilization};
 
 /// Pixel size of every chart.
 pub const SIZE: (u32, u32) = (1200, 600);
@@ -70,6 +70,8 @@ struct Spec {
     source: Source,
     percent: bool,
     threshold: Option<(f64, String)>,
+    /// Draw each host's least-squares RSS line over the second half (the drift fit).
+    rss_fit: bool,
 }
 
 fn specs() -> Vec<Spec> {
@@ -82,6 +84,7 @@ fn specs() -> Vec<Spec> {
             source: Source::Column(|p| p.record.cpu_percent),
             percent: true,
             threshold: None,
+            rss_fit: false,
         },
         Spec {
             file: "memory.png",
@@ -90,6 +93,7 @@ fn specs() -> Vec<Spec> {
             source: Source::Column(|p| p.record.memory_percent),
             percent: true,
             threshold: None,
+            rss_fit: false,
         },
         Spec {
             file: "db_pool_utilization.png",
@@ -98,6 +102,7 @@ fn specs() -> Vec<Spec> {
             source: Source::Column(|p| utilization(&p.record)),
             percent: true,
             threshold: Some((warn, format!("Warning threshold ({warn:.0}%)"))),
+            rss_fit: false,
         },
         Spec {
             file: "cache_hit_rate.png",
@@ -106,6 +111,7 @@ fn specs() -> Vec<Spec> {
             source: Source::IntervalHitRate,
             percent: true,
             threshold: None,
+            rss_fit: false,
         },
         Spec {
             file: "api_latency.png",
@@ -114,6 +120,7 @@ fn specs() -> Vec<Spec> {
             source: Source::Column(|p| p.record.api_ms),
             percent: false,
             threshold: None,
+            rss_fit: false,
         },
         Spec {
             file: "process_rss.png",
@@ -122,6 +129,7 @@ fn specs() -> Vec<Spec> {
             source: Source::Column(|p| p.process_rss_mb),
             percent: false,
             threshold: None,
+            rss_fit: true,
         },
     ]
 }
@@ -279,6 +287,28 @@ fn draw(
             chart.draw_series(seg.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
         }
     }
+    if spec.rss_fit {
+        for (host, rows) in hosts {
+            let Some(line) = rss_fit_line(rows) else {
+                continue;
+            };
+            let ends: Vec<(f64, f64)> = line
+                .iter()
+                .map(|&(t, y)| ((t - start).clamp(0.0, x_max), y.clamp(y_min, y_max)))
+                .collect();
+            let label = if hosts.len() > 1 {
+                format!("{host}: fit over the second half")
+            } else {
+                "Fit over the second half (drift slope)".to_owned()
+            };
+            chart
+                .draw_series(DashedLineSeries::new(ends, 8, 5, BLACK.stroke_width(2)))?
+                .label(label)
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2))
+                });
+        }
+    }
     if let Some((y, label)) = &spec.threshold {
         chart
             .draw_series(DashedLineSeries::new(
@@ -292,7 +322,12 @@ fn draw(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        // RSS tends to sit near the top of its axis; keep the legend off its line.
+        .position(if spec.rss_fit {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        })
         .label_font((FAMILY, 16))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)

@@ -420,8 +420,9 @@ pub fn slope(points: &[(f64, f64)]) -> f64 {
     if sxx > 0.0 { sxy / sxx } else { 0.0 }
 }
 
-/// The RSS slope over the second half of a host's answered rows (sorted by time).
-fn memory_drift(answered: &[&Parsed]) -> Option<Drift> {
+/// (timestamp, RSS) of the second half of a host's answered rows (sorted by time) that carry
+/// an RSS; `None` when none does.
+fn second_half_rss(answered: &[&Parsed]) -> Option<Vec<(f64, f64)>> {
     let with_rss: Vec<&Parsed> = answered
         .iter()
         .copied()
@@ -431,10 +432,36 @@ fn memory_drift(answered: &[&Parsed]) -> Option<Drift> {
         return None;
     }
     let half = &with_rss[second_half_start(&with_rss)..];
-    let points: Vec<(f64, f64)> = half
+    Some(
+        half.iter()
+            .filter_map(|p| Some((p.record.timestamp, p.process_rss_mb?)))
+            .collect(),
+    )
+}
+
+/// The fitted RSS line over the second half of one host's rows (sorted by time), as its two
+/// end points (timestamp, MB), for the chart; `None` with fewer than two samples.
+pub fn rss_fit_line(rows: &[&Parsed]) -> Option<[(f64, f64); 2]> {
+    let answered: Vec<&Parsed> = rows
         .iter()
-        .filter_map(|p| Some((p.record.timestamp, p.process_rss_mb?)))
+        .copied()
+        .filter(|p| p.record.answered())
         .collect();
+    let points = second_half_rss(&answered)?;
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let k = slope(&points);
+    let at = |x: f64| (x, mean_y + k * (x - mean_x));
+    Some([at(points[0].0), at(points[points.len() - 1].0)])
+}
+
+/// The RSS slope over the second half of a host's answered rows (sorted by time).
+fn memory_drift(answered: &[&Parsed]) -> Option<Drift> {
+    let points = second_half_rss(answered)?;
     let window = match (points.first(), points.last()) {
         (Some(a), Some(b)) => b.0 - a.0,
         _ => 0.0,
@@ -585,6 +612,12 @@ mod tests {
         let flat = run(0.0, 300);
         assert_eq!(flat.verdict, DriftVerdict::NoDrift);
         assert_eq!(flat.line, "no drift: +0.00 MB/min");
+        // The chart's fit line runs over the second half only, along the data.
+        let rows: Vec<Parsed> = (0..=10)
+            .map(|i| counters(f64::from(i), 0.0, 0.0, 5.0 + f64::from(i)))
+            .collect();
+        let refs: Vec<&Parsed> = rows.iter().collect();
+        assert_eq!(rss_fit_line(&refs), Some([(5.0, 10.0), (10.0, 15.0)]));
         // A steep-looking slope of a tiny rise in a short run cannot be told from noise.
         let short = run(3.0, 20);
         assert_eq!(short.verdict, DriftVerdict::Inconclusive, "{short:?}");
