@@ -24,6 +24,8 @@ impl<B> Clone for MeteredCache<B> {
 
 struct Inner<B> {
     backend: B,
+    /// Hits and misses of the last minute, for `hit_rate_recent_percent`.
+    recent: recent::Window,
     hits: AtomicU64,
     misses: AtomicU64,
     sets: AtomicU64,
@@ -31,8 +33,6 @@ struct Inner<B> {
     errors: AtomicU64,
     /// Set during an outage, so that it is logged once rather than per operation.
     failing: AtomicBool,
-    /// Hits and misses of the last minute, for `hit_rate_recent_percent`.
-    recent: recent::Window,
 }
 
 impl<B: CacheBackend> MeteredCache<B> {
@@ -41,13 +41,13 @@ impl<B: CacheBackend> MeteredCache<B> {
         Self {
             inner: Arc::new(Inner {
                 backend,
+                recent: recent::Window::new(Instant::now()),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 sets: AtomicU64::new(0),
                 deletes: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 failing: AtomicBool::new(false),
-                recent: recent::Window::new(Instant::now()),
             }),
         }
     }
