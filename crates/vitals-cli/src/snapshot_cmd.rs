@@ -77,6 +77,9 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
                     json_path::describe_missing(&body, &missing)
                 );
             }
+            // Every string the summary may show is server text: clean them all at once.
+            let mut body = body;
+            text::clean_json(&mut body);
             let snapshot: Snapshot = serde_json::from_value(body).with_context(|| {
                 format!("{host} answered JSON that is not a Vitals snapshot; try --format json to see it")
             })?;
@@ -121,7 +124,7 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
         "{} {} at {} {}\n",
         st.bold("Vitals snapshot of"),
         host,
-        text::clean(&s.timestamp),
+        s.timestamp,
         st.dim(&format!("({:.1} ms)", elapsed.as_secs_f64() * 1000.0))
     ));
     let sys = &s.system;
@@ -198,11 +201,7 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
     }
     for (section, error) in [("system", &sys.error), ("database", &db.error)] {
         if let Some(e) = error {
-            out.push_str(&format!(
-                "{} {section}: {}\n",
-                st.warn("warning:"),
-                text::clean(e)
-            ));
+            out.push_str(&format!("{} {section}: {e}\n", st.warn("warning:")));
         }
     }
     out
@@ -212,7 +211,7 @@ fn tag(backend: &str) -> String {
     if backend.is_empty() {
         String::new()
     } else {
-        format!("  [{}]", text::clean(backend))
+        format!("  [{backend}]")
     }
 }
 

@@ -54,6 +54,16 @@ pub fn clean(s: &str) -> String {
     out.trim().to_owned()
 }
 
+/// Every string in `doc` (keys stay as they are) passed through [`clean`].
+pub fn clean_json(doc: &mut serde_json::Value) {
+    match doc {
+        serde_json::Value::String(s) => *s = clean(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(clean_json),
+        serde_json::Value::Object(map) => map.values_mut().for_each(clean_json),
+        _ => {}
+    }
+}
+
 /// Characters that reorder or isolate text without showing themselves.
 fn is_bidi_control(c: char) -> bool {
     matches!(
@@ -121,6 +131,17 @@ mod tests {
             "2026-01-18T14:23:45Z µs ✓"
         );
         assert_eq!(clean("trailing escape \u{1b}"), "trailing escape");
+    }
+
+    #[test]
+    fn every_string_of_a_document_is_cleaned() {
+        let mut doc =
+            serde_json::json!({"a": "x\u{1b}[2Jy", "b": [1, {"c": "\u{202e}z"}], "d": true});
+        clean_json(&mut doc);
+        assert_eq!(
+            doc,
+            serde_json::json!({"a": "xy", "b": [1, {"c": "z"}], "d": true})
+        );
     }
 
     #[test]
