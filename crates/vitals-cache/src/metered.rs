@@ -124,6 +124,12 @@ impl<B: CacheBackend> MeteredCache<B> {
         }
     }
 
+    /// The `cache` section as of `now` (the recent window ends at `now`).
+    fn section_at(&self, now: Instant) -> CacheSection {
+        let (hits, misses) = self.inner.recent.sum(now);
+        CacheSection::from_counts(self.backend_name(), self.counts()).with_recent(hits, misses)
+    }
+
     fn succeeded(&self, counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
         // Read before writing, so the healthy path never dirties the shared flag.
@@ -143,14 +149,6 @@ impl<B: CacheBackend> MeteredCache<B> {
                 "cache backend failing; serving without the cache until it recovers"
             );
         }
-    }
-}
-
-impl<B: CacheBackend> MeteredCache<B> {
-    /// The `cache` section as of `now` (the recent window ends at `now`).
-    fn section_at(&self, now: Instant) -> CacheSection {
-        let (hits, misses) = self.inner.recent.sum(now);
-        CacheSection::from_counts(self.backend_name(), self.counts()).with_recent(hits, misses)
     }
 }
 
