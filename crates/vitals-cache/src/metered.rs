@@ -152,12 +152,6 @@ impl<B: CacheBackend> MeteredCache<B> {
     }
 }
 
-impl<B: CacheBackend> Collector for MeteredCache<B> {
-    fn collect(&self, snapshot: &mut Snapshot) {
-        snapshot.cache = self.section_at(Instant::now());
-    }
-}
-
 /// The recent window: a ring of [`SLICES`](recent::SLICES) time slices of
 /// [`SLICE`](recent::SLICE) each, every one holding the hits and misses counted in it.
 ///
@@ -233,73 +227,82 @@ mod recent {
                 .fold((0, 0), |(h, m), c| (h + (c >> 32), m + (c & LOW)))
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use std::time::{Duration, Instant};
+
+        use vitals_core::{Collector, Snapshot};
+
+        use super::{SLICE, SLICES, Window};
+        use crate::{MemoryBackend, MeteredCache};
+
+        fn at(origin: Instant, secs: f64) -> Instant {
+            origin + Duration::from_secs_f64(secs)
+        }
+
+        #[test]
+        fn a_known_sequence_gives_the_exact_recent_counts() {
+            let t0 = Instant::now();
+            let w = Window::new(t0);
+            assert_eq!(w.sum(t0), (0, 0));
+            // 30 s of reads, one per second: hits on even seconds and on every multiple of 3.
+            for s in 0..30 {
+                w.record(at(t0, f64::from(s) + 0.5), s % 2 == 0 || s % 3 == 0);
+            }
+            // Of 0..30: 15 even, plus 5 odd multiples of 3 → 20 hits, 10 misses.
+            assert_eq!(w.sum(at(t0, 30.0)), (20, 10));
+            // 58 s later the first slice (0–5 s: hits at 0, 2, 3, 4; miss at 1) has left the window.
+            assert_eq!(w.sum(at(t0, 60.0)), (16, 9));
+            // At 84.9 s the window is 25–84.9 s: only the 25–30 s slice (25 ✗ 26 ✓ 27 ✓ 28 ✓ 29 ✗).
+            assert_eq!(w.sum(at(t0, 84.9)), (3, 2));
+            assert_eq!(
+                w.sum(at(t0, 85.0)),
+                (0, 0),
+                "every read is older than the window"
+            );
+        }
+
+        #[test]
+        fn a_reused_slot_starts_from_zero() {
+            let t0 = Instant::now();
+            let w = Window::new(t0);
+            w.record(at(t0, 1.0), true);
+            w.record(at(t0, 1.0), true);
+            // Same slot, one lap of the ring later.
+            let lap = SLICE.as_secs_f64() * SLICES as f64;
+            w.record(at(t0, 1.0 + lap), false);
+            assert_eq!(w.sum(at(t0, 1.0 + lap)), (0, 1));
+        }
+
+        #[tokio::test]
+        async fn the_section_reports_the_recent_rate_beside_the_since_start_one() {
+            let cache = MeteredCache::new(MemoryBackend::new(1 << 20));
+            let ttl = Duration::from_secs(60);
+            assert!(cache.set("k", "v", ttl).await);
+            for _ in 0..3 {
+                assert!(cache.get("k").await.is_some());
+            }
+            assert!(cache.get("absent").await.is_none());
+            let now = Instant::now();
+            let section = cache.section_at(now);
+            assert_eq!(section.hit_rate_percent, 75.0);
+            assert_eq!(section.hit_rate_recent_percent, 75.0);
+            assert_eq!(section.total_reads_recent, 4);
+            // A minute on, nothing was read: the recent rate is 0, the since-start one unchanged.
+            let later = cache.section_at(now + Duration::from_secs(61));
+            assert_eq!(later.hit_rate_percent, 75.0);
+            assert_eq!(later.hit_rate_recent_percent, 0.0);
+            assert_eq!(later.total_reads_recent, 0);
+            let mut snapshot = Snapshot::now();
+            cache.collect(&mut snapshot);
+            assert_eq!(snapshot.cache.hit_rate_recent_percent, 75.0);
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::recent::{SLICE, SLICES, Window};
-    use super::*;
-    use crate::MemoryBackend;
-
-    fn at(origin: Instant, secs: f64) -> Instant {
-        origin + Duration::from_secs_f64(secs)
-    }
-
-    #[test]
-    fn a_known_sequence_gives_the_exact_recent_counts() {
-        let t0 = Instant::now();
-        let w = Window::new(t0);
-        assert_eq!(w.sum(t0), (0, 0));
-        // 30 s of reads, one per second: hits on even seconds and on every multiple of 3.
-        for s in 0..30 {
-            w.record(at(t0, f64::from(s) + 0.5), s % 2 == 0 || s % 3 == 0);
-        }
-        // Of 0..30: 15 even, plus 5 odd multiples of 3 → 20 hits, 10 misses.
-        assert_eq!(w.sum(at(t0, 30.0)), (20, 10));
-        // 58 s later the first slice (0–5 s: hits at 0, 2, 3, 4; miss at 1) has left the window.
-        assert_eq!(w.sum(at(t0, 60.0)), (16, 9));
-        // At 84.9 s the window is 25–84.9 s: only the 25–30 s slice (25 ✗ 26 ✓ 27 ✓ 28 ✓ 29 ✗).
-        assert_eq!(w.sum(at(t0, 84.9)), (3, 2));
-        assert_eq!(
-            w.sum(at(t0, 85.0)),
-            (0, 0),
-            "every read is older than the window"
-        );
-    }
-
-    #[test]
-    fn a_reused_slot_starts_from_zero() {
-        let t0 = Instant::now();
-        let w = Window::new(t0);
-        w.record(at(t0, 1.0), true);
-        w.record(at(t0, 1.0), true);
-        // Same slot, one lap of the ring later.
-        let lap = SLICE.as_secs_f64() * SLICES as f64;
-        w.record(at(t0, 1.0 + lap), false);
-        assert_eq!(w.sum(at(t0, 1.0 + lap)), (0, 1));
-    }
-
-    #[tokio::test]
-    async fn the_section_reports_the_recent_rate_beside_the_since_start_one() {
-        let cache = MeteredCache::new(MemoryBackend::new(1 << 20));
-        let ttl = Duration::from_secs(60);
-        assert!(cache.set("k", "v", ttl).await);
-        for _ in 0..3 {
-            assert!(cache.get("k").await.is_some());
-        }
-        assert!(cache.get("absent").await.is_none());
-        let now = Instant::now();
-        let section = cache.section_at(now);
-        assert_eq!(section.hit_rate_percent, 75.0);
-        assert_eq!(section.hit_rate_recent_percent, 75.0);
-        assert_eq!(section.total_reads_recent, 4);
-        // A minute on, nothing was read: the recent rate is 0, the since-start one unchanged.
-        let later = cache.section_at(now + Duration::from_secs(61));
-        assert_eq!(later.hit_rate_percent, 75.0);
-        assert_eq!(later.hit_rate_recent_percent, 0.0);
-        assert_eq!(later.total_reads_recent, 0);
-        let mut snapshot = Snapshot::now();
-        cache.collect(&mut snapshot);
-        assert_eq!(snapshot.cache.hit_rate_recent_percent, 75.0);
+impl<B: CacheBackend> Collector for MeteredCache<B> {
+    fn collect(&self, snapshot: &mut Snapshot) {
+        snapshot.cache = self.section_at(Instant::now());
     }
 }
