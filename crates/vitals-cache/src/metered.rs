@@ -35,123 +35,6 @@ struct Inner<B> {
     failing: AtomicBool,
 }
 
-impl<B: CacheBackend> MeteredCache<B> {
-    /// Wraps `backend` with zeroed counters.
-    pub fn new(backend: B) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                backend,
-                recent: recent::Window::new(Instant::now()),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
-                sets: AtomicU64::new(0),
-                deletes: AtomicU64::new(0),
-                errors: AtomicU64::new(0),
-                failing: AtomicBool::new(false),
-            }),
-        }
-    }
-
-    /// The backend's name.
-    pub fn backend_name(&self) -> &'static str {
-        self.inner.backend.name()
-    }
-
-    /// The value under `key`: a hit, a miss, or (when the backend fails) a counted error
-    /// answered as `None`.
-    pub async fn get(&self, key: &str) -> Option<Bytes> {
-        match self.inner.backend.get(key).await {
-            Ok(Some(value)) => {
-                self.succeeded(&self.inner.hits);
-                self.inner.recent.record(Instant::now(), true);
-                Some(value)
-            }
-            Ok(None) => {
-                self.succeeded(&self.inner.misses);
-                self.inner.recent.record(Instant::now(), false);
-                None
-            }
-            Err(e) => {
-                self.failed(&e);
-                None
-            }
-        }
-    }
-
-    /// Stores `value` under `key` for `ttl`; `false` when the backend failed.
-    pub async fn set(&self, key: &str, value: impl Into<Bytes>, ttl: Duration) -> bool {
-        match self.inner.backend.set(key, value.into(), ttl).await {
-            Ok(()) => {
-                self.succeeded(&self.inner.sets);
-                true
-            }
-            Err(e) => {
-                self.failed(&e);
-                false
-            }
-        }
-    }
-
-    /// Removes `key`; `false` when the backend failed. A delete of an absent key succeeds
-    /// and is counted: the caller's intent (the key must not be served) holds either way.
-    pub async fn delete(&self, key: &str) -> bool {
-        match self.inner.backend.delete(key).await {
-            Ok(_) => {
-                self.succeeded(&self.inner.deletes);
-                true
-            }
-            Err(e) => {
-                self.failed(&e);
-                false
-            }
-        }
-    }
-
-    /// Checks the backend answers, without touching the counters.
-    pub async fn ping(&self) -> Result<(), CacheError> {
-        self.inner.backend.ping().await
-    }
-
-    /// The counters right now.
-    pub fn counts(&self) -> CacheCounts {
-        let i = &self.inner;
-        CacheCounts {
-            hits: i.hits.load(Ordering::Relaxed),
-            misses: i.misses.load(Ordering::Relaxed),
-            sets: i.sets.load(Ordering::Relaxed),
-            deletes: i.deletes.load(Ordering::Relaxed),
-            errors: i.errors.load(Ordering::Relaxed),
-        }
-    }
-
-    /// The `cache` section as of `now` (the recent window ends at `now`).
-    fn section_at(&self, now: Instant) -> CacheSection {
-        let (hits, misses) = self.inner.recent.sum(now);
-        CacheSection::from_counts(self.backend_name(), self.counts()).with_recent(hits, misses)
-    }
-
-    fn succeeded(&self, counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-        // Read before writing, so the healthy path never dirties the shared flag.
-        if self.inner.failing.load(Ordering::Relaxed)
-            && self.inner.failing.swap(false, Ordering::Relaxed)
-        {
-            tracing::info!(backend = self.backend_name(), "cache backend recovered");
-        }
-    }
-
-    fn failed(&self, error: &CacheError) {
-        self.inner.errors.fetch_add(1, Ordering::Relaxed);
-        if !self.inner.failing.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                backend = self.backend_name(),
-                %error,
-                "cache backend failing; serving without the cache until it recovers"
-            );
-        }
-    }
-}
-
 /// The recent window: a ring of [`SLICES`](recent::SLICES) time slices of
 /// [`SLICE`](recent::SLICE) each, every one holding the hits and misses counted in it.
 ///
@@ -297,6 +180,123 @@ mod recent {
             let mut snapshot = Snapshot::now();
             cache.collect(&mut snapshot);
             assert_eq!(snapshot.cache.hit_rate_recent_percent, 75.0);
+        }
+    }
+}
+
+impl<B: CacheBackend> MeteredCache<B> {
+    /// Wraps `backend` with zeroed counters.
+    pub fn new(backend: B) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                backend,
+                recent: recent::Window::new(Instant::now()),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+                sets: AtomicU64::new(0),
+                deletes: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
+                failing: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The backend's name.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend.name()
+    }
+
+    /// The value under `key`: a hit, a miss, or (when the backend fails) a counted error
+    /// answered as `None`.
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
+        match self.inner.backend.get(key).await {
+            Ok(Some(value)) => {
+                self.succeeded(&self.inner.hits);
+                self.inner.recent.record(Instant::now(), true);
+                Some(value)
+            }
+            Ok(None) => {
+                self.succeeded(&self.inner.misses);
+                self.inner.recent.record(Instant::now(), false);
+                None
+            }
+            Err(e) => {
+                self.failed(&e);
+                None
+            }
+        }
+    }
+
+    /// Stores `value` under `key` for `ttl`; `false` when the backend failed.
+    pub async fn set(&self, key: &str, value: impl Into<Bytes>, ttl: Duration) -> bool {
+        match self.inner.backend.set(key, value.into(), ttl).await {
+            Ok(()) => {
+                self.succeeded(&self.inner.sets);
+                true
+            }
+            Err(e) => {
+                self.failed(&e);
+                false
+            }
+        }
+    }
+
+    /// Removes `key`; `false` when the backend failed. A delete of an absent key succeeds
+    /// and is counted: the caller's intent (the key must not be served) holds either way.
+    pub async fn delete(&self, key: &str) -> bool {
+        match self.inner.backend.delete(key).await {
+            Ok(_) => {
+                self.succeeded(&self.inner.deletes);
+                true
+            }
+            Err(e) => {
+                self.failed(&e);
+                false
+            }
+        }
+    }
+
+    /// Checks the backend answers, without touching the counters.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        self.inner.backend.ping().await
+    }
+
+    /// The counters right now.
+    pub fn counts(&self) -> CacheCounts {
+        let i = &self.inner;
+        CacheCounts {
+            hits: i.hits.load(Ordering::Relaxed),
+            misses: i.misses.load(Ordering::Relaxed),
+            sets: i.sets.load(Ordering::Relaxed),
+            deletes: i.deletes.load(Ordering::Relaxed),
+            errors: i.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The `cache` section as of `now` (the recent window ends at `now`).
+    fn section_at(&self, now: Instant) -> CacheSection {
+        let (hits, misses) = self.inner.recent.sum(now);
+        CacheSection::from_counts(self.backend_name(), self.counts()).with_recent(hits, misses)
+    }
+
+    fn succeeded(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        // Read before writing, so the healthy path never dirties the shared flag.
+        if self.inner.failing.load(Ordering::Relaxed)
+            && self.inner.failing.swap(false, Ordering::Relaxed)
+        {
+            tracing::info!(backend = self.backend_name(), "cache backend recovered");
+        }
+    }
+
+    fn failed(&self, error: &CacheError) {
+        self.inner.errors.fetch_add(1, Ordering::Relaxed);
+        if !self.inner.failing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                backend = self.backend_name(),
+                %error,
+                "cache backend failing; serving without the cache until it recovers"
+            );
         }
     }
 }
