@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use vitals_core::math::round_to;
@@ -33,6 +33,8 @@ impl<B> Clone for MeteredCache<B> {
 
 struct Inner<B> {
     backend: B,
+    /// Hits and misses of the last minute, for `hit_rate_recent_percent`.
+    recent: recent::Window,
     hits: AtomicU64,
     misses: AtomicU64,
     sets: AtomicU64,
@@ -42,12 +44,162 @@ struct Inner<B> {
     failing: AtomicBool,
 }
 
+/// The recent window: a ring of [`SLICES`](recent::SLICES) time slices of
+/// [`SLICE`](recent::SLICE) each, every one holding the hits and misses counted in it.
+///
+/// A read costs two relaxed atomics (the slice's epoch, then one `fetch_add` on a word that
+/// packs hits in its high half and misses in its low half); the first read of a new slice
+/// reclaims the oldest slot. The sum covers the current slice and the ones before it, so it
+/// counts the reads of the last 55 to 60 seconds, never older ones. When several threads cross
+/// a slice boundary at once, a read counted between the reclaim and the reset of the slot can be
+/// lost; since-start counters are exact regardless.
+mod recent {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::time::{Duration, Instant};
+
+    /// Length of one slice.
+    pub const SLICE: Duration = Duration::from_secs(5);
+    /// Slices in the window: 12 × 5 s = 60 s.
+    pub const SLICES: usize = 12;
+
+    const HIT: u64 = 1 << 32;
+    const MISS: u64 = 1;
+    const LOW: u64 = u32::MAX as u64;
+
+    #[derive(Default)]
+    struct Slot {
+        /// Which slice the counts belong to (slice number + 1; 0: never used).
+        epoch: AtomicU64,
+        /// Hits in the high 32 bits, misses in the low 32 (4 billion reads per 5 s slice).
+        counts: AtomicU64,
+    }
+
+    pub struct Window {
+        origin: Instant,
+        slots: [Slot; SLICES],
+    }
+
+    impl Window {
+        pub fn new(origin: Instant) -> Self {
+            Self {
+                origin,
+                slots: Default::default(),
+            }
+        }
+
+        fn epoch(&self, now: Instant) -> u64 {
+            let since = now.saturating_duration_since(self.origin);
+            (since.as_nanos() / SLICE.as_nanos()) as u64 + 1
+        }
+
+        /// Counts one read at `now`.
+        pub fn record(&self, now: Instant, hit: bool) {
+            let epoch = self.epoch(now);
+            let slot = &self.slots[(epoch % SLICES as u64) as usize];
+            let seen = slot.epoch.load(Relaxed);
+            if seen < epoch
+                && slot
+                    .epoch
+                    .compare_exchange(seen, epoch, Relaxed, Relaxed)
+                    .is_ok()
+            {
+                slot.counts.store(0, Relaxed);
+            }
+            slot.counts.fetch_add(if hit { HIT } else { MISS }, Relaxed);
+        }
+
+        /// Hits and misses of the window that ends at `now`.
+        pub fn sum(&self, now: Instant) -> (u64, u64) {
+            let current = self.epoch(now);
+            let oldest = current.saturating_sub(SLICES as u64 - 1).max(1);
+            self.slots
+                .iter()
+                .filter(|s| (oldest..=current).contains(&s.epoch.load(Relaxed)))
+                .map(|s| s.counts.load(Relaxed))
+                .fold((0, 0), |(h, m), c| (h + (c >> 32), m + (c & LOW)))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::time::{Duration, Instant};
+
+        use vitals_core::{Collector, Snapshot};
+
+        use super::{SLICE, SLICES, Window};
+        use crate::{MemoryBackend, MeteredCache};
+
+        fn at(origin: Instant, secs: f64) -> Instant {
+            origin + Duration::from_secs_f64(secs)
+        }
+
+        #[test]
+        fn a_known_sequence_gives_the_exact_recent_counts() {
+            let t0 = Instant::now();
+            let w = Window::new(t0);
+            assert_eq!(w.sum(t0), (0, 0));
+            // 30 s of reads, one per second: hits on even seconds and on every multiple of 3.
+            for s in 0..30 {
+                w.record(at(t0, f64::from(s) + 0.5), s % 2 == 0 || s % 3 == 0);
+            }
+            // Of 0..30: 15 even, plus 5 odd multiples of 3 → 20 hits, 10 misses.
+            assert_eq!(w.sum(at(t0, 30.0)), (20, 10));
+            // 58 s later the first slice (0–5 s: hits at 0, 2, 3, 4; miss at 1) has left the window.
+            assert_eq!(w.sum(at(t0, 60.0)), (16, 9));
+            // At 84.9 s the window is 25–84.9 s: only the 25–30 s slice (25 ✗ 26 ✓ 27 ✓ 28 ✓ 29 ✗).
+            assert_eq!(w.sum(at(t0, 84.9)), (3, 2));
+            assert_eq!(
+                w.sum(at(t0, 85.0)),
+                (0, 0),
+                "every read is older than the window"
+            );
+        }
+
+        #[test]
+        fn a_reused_slot_starts_from_zero() {
+            let t0 = Instant::now();
+            let w = Window::new(t0);
+            w.record(at(t0, 1.0), true);
+            w.record(at(t0, 1.0), true);
+            // Same slot, one lap of the ring later.
+            let lap = SLICE.as_secs_f64() * SLICES as f64;
+            w.record(at(t0, 1.0 + lap), false);
+            assert_eq!(w.sum(at(t0, 1.0 + lap)), (0, 1));
+        }
+
+        #[tokio::test]
+        async fn the_section_reports_the_recent_rate_beside_the_since_start_one() {
+            let cache = MeteredCache::new(MemoryBackend::new(1 << 20));
+            let ttl = Duration::from_secs(60);
+            assert!(cache.set("k", "v", ttl).await);
+            for _ in 0..3 {
+                assert!(cache.get("k").await.is_some());
+            }
+            assert!(cache.get("absent").await.is_none());
+            let now = Instant::now();
+            let section = cache.section_at(now);
+            assert_eq!(section.hit_rate_percent, 75.0);
+            assert_eq!(section.hit_rate_recent_percent, 75.0);
+            assert_eq!(section.total_reads_recent, 4);
+            // A minute on, nothing was read: the recent rate is 0, the since-start one unchanged.
+            let later = cache.section_at(now + Duration::from_secs(61));
+            assert_eq!(later.hit_rate_percent, 75.0);
+            assert_eq!(later.hit_rate_recent_percent, 0.0);
+            assert_eq!(later.total_reads_recent, 0);
+            let mut snapshot = Snapshot::now();
+            cache.collect(&mut snapshot);
+            assert_eq!(snapshot.cache.hit_rate_recent_percent, 75.0);
+        }
+    }
+}
+
 impl<B: CacheBackend> MeteredCache<B> {
     /// Wraps `backend` with zeroed counters.
     pub fn new(backend: B) -> Self {
         Self {
             inner: Arc::new(Inner {
                 backend,
+                recent: recent::Window::new(Instant::now()),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 sets: AtomicU64::new(0),
@@ -82,10 +234,12 @@ impl<B: CacheBackend> MeteredCache<B> {
         match self.inner.backend.get(key).await {
             Ok(Some(value)) => {
                 self.succeeded(&self.inner.hits);
+                self.inner.recent.record(Instant::now(), true);
                 Some(value)
             }
             Ok(None) => {
                 self.succeeded(&self.inner.misses);
+                self.inner.recent.record(Instant::now(), false);
                 None
             }
             Err(e) => {
@@ -141,6 +295,12 @@ impl<B: CacheBackend> MeteredCache<B> {
         }
     }
 
+    /// The `cache` section as of `now` (the recent window ends at `now`).
+    fn section_at(&self, now: Instant) -> CacheSection {
+        let (hits, misses) = self.inner.recent.sum(now);
+        CacheSection::from_counts(self.backend_name(), self.counts()).with_recent(hits, misses)
+    }
+
     fn succeeded(&self, counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
         // Read before writing, so the healthy path never dirties the shared flag.
@@ -165,7 +325,7 @@ impl<B: CacheBackend> MeteredCache<B> {
 
 impl<B: CacheBackend> Collector for MeteredCache<B> {
     fn collect(&self, snapshot: &mut Snapshot) {
-        let mut section = CacheSection::from_counts(self.backend_name(), self.counts());
+        let mut section = self.section_at(Instant::now());
         if let Some(stats) = self.inner.backend.stats() {
             section.command_latency_avg_ms = Some(round_to(stats.command_latency_avg_ms, 2));
             section.command_latency_max_ms = Some(round_to(stats.command_latency_max_ms, 2));

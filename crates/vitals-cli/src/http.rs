@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::bail;
 use serde_json::Value;
 
 /// The path of the JSON snapshot on a Vitals server.
@@ -13,47 +12,126 @@ pub const METRICS_PATH: &str = "/api/v1/metrics";
 pub const DEFAULT_HOST: &str = "http://127.0.0.1:8000";
 
 /// A server base URL, normalised (`http://` added when missing, no trailing slash).
+///
+/// A password in the URL (`http://user:pw@host`) is used for the request (as HTTP basic
+/// authentication) but never shown: [`Host::as_str`] and `Display` mask it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Host(String);
+pub struct Host {
+    /// The URL requests go to, credentials included.
+    url: String,
+    /// The same URL with the userinfo masked, for every message, table and file.
+    shown: String,
+}
 
 impl Host {
-    /// Accepts `http://h:p`, `h:p` or `http://h:p/`; refuses `https://` (no TLS in this build).
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let text = text.trim().trim_end_matches('/');
-        if text.is_empty() {
-            bail!("empty --host; give a URL such as {DEFAULT_HOST}");
-        }
-        if text.starts_with("https://") {
-            bail!(
-                "{text}: https is not supported by this build; poll the server over http \
-                 (e.g. on loopback or through a tunnel)"
-            );
-        }
-        let url = if text.starts_with("http://") {
-            text.to_owned()
-        } else if text.contains("://") {
-            bail!("{text}: only http:// URLs are supported, e.g. {DEFAULT_HOST}");
-        } else {
-            format!("http://{text}")
+    /// Accepts `http://h:p`, `h:p`, `http://h:p/` and `http://user:pw@h:p`; refuses other
+    /// schemes (and `https://`: there is no TLS in this build), an empty host, a port that is
+    /// not a number, a query or fragment, and spaces or control characters.
+    pub fn parse(text: &str) -> Result<Self, UsageError> {
+        let text = text.trim();
+        let shown_input = crate::text::clean(&crate::text::redact_urls(text));
+        let bad = |why: &str| {
+            UsageError(format!(
+                "--host `{shown_input}`: {why}; give a URL such as {DEFAULT_HOST}"
+            ))
         };
-        Ok(Self(url))
+        if text.is_empty() {
+            return Err(UsageError(format!(
+                "--host is empty; give a URL such as {DEFAULT_HOST}"
+            )));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("a URL has no spaces or control characters"));
+        }
+        let (scheme, rest) = match text.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+            None => ("http".to_owned(), text),
+        };
+        match scheme.as_str() {
+            "http" => {}
+            "https" => {
+                return Err(UsageError(format!(
+                    "--host `{shown_input}`: https is not supported by this build; poll the \
+                     server over http (e.g. on loopback or through a tunnel)"
+                )));
+            }
+            _ => return Err(bad("only http:// URLs are supported")),
+        }
+        let rest = rest.trim_end_matches('/');
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        if path.contains(['?', '#']) {
+            return Err(bad(
+                "give the server's base URL, without a query or fragment",
+            ));
+        }
+        let (userinfo, host_port) = match authority.rsplit_once('@') {
+            Some((userinfo, host_port)) => (Some(userinfo), host_port),
+            None => (None, authority),
+        };
+        let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+            match v6.split_once(']') {
+                Some((addr, after)) => (addr, after.strip_prefix(':')),
+                None => return Err(bad("an IPv6 address needs its closing `]`")),
+            }
+        } else {
+            match host_port.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (host_port, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("the URL names no host"));
+        }
+        if let Some(port) = port
+            && port.parse::<u16>().map_or(true, |p| p == 0)
+        {
+            return Err(bad("the port must be a number from 1 to 65535"));
+        }
+        let shown_authority = match userinfo {
+            Some(u) => format!("{}@{host_port}", crate::text::mask_userinfo(u)),
+            None => host_port.to_owned(),
+        };
+        Ok(Self {
+            url: format!("http://{authority}{path}"),
+            shown: format!("http://{shown_authority}{path}"),
+        })
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:8000`.
+    /// The base URL as it may be shown, e.g. `http://127.0.0.1:8000` (password masked).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.shown
     }
 
+    /// Where requests go (credentials included: never print this).
     fn metrics_url(&self) -> String {
-        format!("{}{METRICS_PATH}", self.0)
+        format!("{}{METRICS_PATH}", self.url)
+    }
+
+    /// The metrics URL as it may be shown.
+    fn shown_metrics_url(&self) -> String {
+        format!("{}{METRICS_PATH}", self.shown)
     }
 }
 
 impl std::fmt::Display for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// A mistake in the command line found after clap parsed it (a bad `--host`): the command
+/// exits as for any usage error (2, or 3 UNKNOWN for `alerts`).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
+
+impl std::error::Error for UsageError {}
 
 /// A blocking client with one overall timeout per request.
 #[derive(Clone, Debug)]
@@ -161,14 +239,16 @@ impl Client {
             return Outcome::Http {
                 status,
                 message: format!(
-                    "HTTP {status}: the server wants a metrics token; pass --token or set VITALS_METRICS_TOKEN"
+                    "HTTP {status} from {}: the server wants a metrics token; pass --token or set \
+                     VITALS_METRICS_TOKEN",
+                    host.shown_metrics_url()
                 ),
             };
         }
         if !(200..300).contains(&status) {
             return Outcome::Http {
                 status,
-                message: format!("HTTP {status} from {}", host.metrics_url()),
+                message: format!("HTTP {status} from {}", host.shown_metrics_url()),
             };
         }
         let text = match text {
@@ -185,15 +265,16 @@ impl Client {
                 status,
                 message: format!(
                     "{} did not answer with a JSON object; is this a Vitals server?",
-                    host.metrics_url()
+                    host.shown_metrics_url()
                 ),
             },
         }
     }
 }
 
+/// A transport error in words, with any URL in it masked and control characters removed.
 fn describe(e: &ureq::Error) -> String {
-    match e {
+    let text = match e {
         ureq::Error::Timeout(_) => {
             "timed out (raise --timeout if the server is just slow)".to_owned()
         }
@@ -202,7 +283,8 @@ fn describe(e: &ureq::Error) -> String {
         }
         ureq::Error::HostNotFound => "host not found (check the --host name)".to_owned(),
         other => other.to_string(),
-    }
+    };
+    crate::text::clean(&crate::text::redact_urls(&text))
 }
 
 #[cfg(test)]
@@ -214,8 +296,46 @@ mod tests {
         let h = Host::parse("127.0.0.1:8000/").expect("valid");
         assert_eq!(h.as_str(), "http://127.0.0.1:8000");
         assert_eq!(h.metrics_url(), "http://127.0.0.1:8000/api/v1/metrics");
-        assert!(Host::parse("https://x").is_err());
-        assert!(Host::parse("ftp://x").is_err());
-        assert!(Host::parse(" ").is_err());
+        let h = Host::parse("HTTP://[::1]:8000/base/").expect("valid");
+        assert_eq!(h.as_str(), "http://[::1]:8000/base");
+        for bad in [
+            "https://x",
+            "ftp://x",
+            " ",
+            "",
+            "http://",
+            "http://:8000",
+            "http://h:",
+            "http://h:99999",
+            "http://h:x",
+            "http://u:p@",
+            "http://h/?a=1",
+            "http://h x",
+            "http://[::1",
+        ] {
+            assert!(Host::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn credentials_are_used_but_never_shown() {
+        let h = Host::parse("http://user:s3cret@127.0.0.1:8000").expect("valid");
+        assert_eq!(h.as_str(), "http://user:***@127.0.0.1:8000");
+        assert_eq!(h.to_string(), "http://user:***@127.0.0.1:8000");
+        assert_eq!(
+            h.shown_metrics_url(),
+            "http://user:***@127.0.0.1:8000/api/v1/metrics"
+        );
+        assert_eq!(
+            h.metrics_url(),
+            "http://user:s3cret@127.0.0.1:8000/api/v1/metrics"
+        );
+        let h = Host::parse("http://tok3n@h:1").expect("valid");
+        assert_eq!(h.as_str(), "http://***@h:1");
+        let e = Host::parse("ftp://user:s3cret@x").expect_err("ftp");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(e.to_string().contains("user:***@x"), "{e}");
+        let e = Host::parse("http://user:s3cret@:80").expect_err("no host");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 }

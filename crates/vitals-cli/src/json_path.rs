@@ -36,6 +36,77 @@ pub fn siblings(doc: &Value, path: &str) -> (String, Vec<String>) {
     (walked.join("."), keys)
 }
 
+/// The fields every Vitals snapshot carries (the seed fields of docs/metrics-endpoint.md).
+pub const SEED_FIELDS: [&str; 20] = [
+    "system.cpu_percent",
+    "system.memory_mb",
+    "system.memory_percent",
+    "system.memory_available_mb",
+    "system.disk_read_mb",
+    "system.disk_write_mb",
+    "database.pool_size",
+    "database.pool_available",
+    "database.pool_active",
+    "database.pool_min_size",
+    "database.pool_max_size",
+    "database.pool_utilization_percent",
+    "cache.enabled",
+    "cache.hits",
+    "cache.misses",
+    "cache.sets",
+    "cache.deletes",
+    "cache.errors",
+    "cache.total_reads",
+    "cache.hit_rate_percent",
+];
+
+/// The paths of `paths` that `doc` lacks: absent, `null`, or not a number (not a boolean for
+/// a field named `enabled`).
+pub fn missing<'p>(doc: &Value, paths: &[&'p str]) -> Vec<&'p str> {
+    paths
+        .iter()
+        .copied()
+        .filter(|path| match lookup(doc, path) {
+            Some(Value::Bool(_)) => !path.ends_with(".enabled"),
+            Some(Value::Number(_)) => path.ends_with(".enabled"),
+            _ => true,
+        })
+        .collect()
+}
+
+/// What is missing, in words: a section that is absent altogether is named once
+/// (`the sections system, database`), other fields by their path.
+pub fn describe_missing(doc: &Value, missing: &[&str]) -> String {
+    let mut sections: Vec<&str> = Vec::new();
+    let mut fields: Vec<&str> = Vec::new();
+    for path in missing {
+        let section = path.split('.').next().unwrap_or(path);
+        if lookup(doc, section).is_some_and(Value::is_object) {
+            fields.push(path);
+        } else if !sections.contains(&section) {
+            sections.push(section);
+        }
+    }
+    let mut parts = Vec::new();
+    match sections.as_slice() {
+        [] => {}
+        [one] => parts.push(format!("the `{one}` section")),
+        many => parts.push(format!("the sections {}", quoted(many))),
+    }
+    if !fields.is_empty() {
+        parts.push(quoted(&fields));
+    }
+    parts.join(" and ")
+}
+
+fn quoted(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +119,33 @@ mod tests {
         assert_eq!(number(&doc, "a.1.b"), Some(2.0));
         assert_eq!(lookup(&doc, "database.nope"), None);
         assert_eq!(lookup(&doc, "database.pool_active.x"), None);
+    }
+
+    #[test]
+    fn missing_sections_and_fields_are_named() {
+        let doc = json!({"timestamp": "t"});
+        let gone = missing(&doc, &SEED_FIELDS);
+        assert_eq!(gone.len(), SEED_FIELDS.len());
+        assert_eq!(
+            describe_missing(&doc, &gone),
+            "the sections `system`, `database`, `cache`"
+        );
+        let doc = json!({"system": {"cpu_percent": 1, "memory_percent": null},
+                          "cache": {"enabled": 1, "errors": 0}});
+        let gone = missing(
+            &doc,
+            &[
+                "system.cpu_percent",
+                "system.memory_percent",
+                "database.pool_size",
+                "cache.enabled",
+                "cache.errors",
+            ],
+        );
+        assert_eq!(
+            describe_missing(&doc, &gone),
+            "the `database` section and `system.memory_percent`, `cache.enabled`"
+        );
     }
 
     #[test]

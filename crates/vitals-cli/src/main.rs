@@ -15,6 +15,7 @@ mod record;
 mod signal;
 mod snapshot_cmd;
 mod style;
+mod text;
 
 use std::process::ExitCode;
 
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
         }
     };
     let token = cli.token.filter(|t| !t.is_empty());
+    let is_alerts = matches!(cli.command, Cmd::Alerts(_));
     let result = match cli.command {
         Cmd::Snapshot(args) => snapshot_cmd::run(&args, token.as_deref()),
         Cmd::Monitor(args) => monitor::run(&args, token.as_deref()),
@@ -101,7 +103,15 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{} {e:#}", style::Style::stderr().error("error:"));
-            ExitCode::FAILURE
+            // `alerts` answers like a monitoring plugin: anything that keeps it from judging
+            // the rules (bad arguments included) is UNKNOWN. Elsewhere a bad argument is 2.
+            if is_alerts {
+                ExitCode::from(3)
+            } else if e.downcast_ref::<http::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

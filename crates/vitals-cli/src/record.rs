@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::http::{Host, Poll};
 use crate::json_path::number;
+use crate::text;
 
 /// The contract's columns, in order. `analyze` requires all of them.
 pub const REQUIRED: [&str; 11] = [
@@ -26,8 +27,12 @@ pub const REQUIRED: [&str; 11] = [
     "redis_hit_rate",
 ];
 
-/// Extra columns after the contract's: more figures of the same snapshot and the error text.
-pub const EXTRAS: [&str; 7] = [
+/// Extra columns after the contract's: the figures that describe now (recent hit rate, the
+/// server process), more figures of the same snapshot, and the error text.
+pub const EXTRAS: [&str; 10] = [
+    "cache_hit_rate_recent",
+    "process_rss_mb",
+    "process_cpu_percent",
     "memory_available_mb",
     "cache_hits",
     "cache_misses",
@@ -76,6 +81,12 @@ impl Record {
 pub struct Row {
     /// The contract's figures.
     pub record: Record,
+    /// `cache.hit_rate_recent_percent` (absent on servers that predate it).
+    pub cache_hit_rate_recent: Option<f64>,
+    /// `process.rss_mb` (absent on servers without a `process` section).
+    pub process_rss_mb: Option<f64>,
+    /// `process.cpu_percent`.
+    pub process_cpu_percent: Option<f64>,
     /// `system.memory_available_mb`.
     pub memory_available_mb: Option<f64>,
     /// `cache.hits`.
@@ -86,9 +97,9 @@ pub struct Row {
     pub cache_errors: Option<f64>,
     /// `http.slow_requests_total` (absent on servers without an `http` section).
     pub slow_requests: Option<f64>,
-    /// The snapshot's own `timestamp`.
+    /// The snapshot's own `timestamp` (control characters removed: it is server text).
     pub server_timestamp: Option<String>,
-    /// Why the poll failed.
+    /// Why the poll failed (control characters removed).
     pub error: Option<String>,
 }
 
@@ -104,7 +115,7 @@ impl Row {
         let get = |path: &str| body.as_ref().and_then(|b| number(b, path));
         let record = Record {
             timestamp: unix_seconds(poll.started),
-            host: host.as_str().to_owned(),
+            host: text::clean(host.as_str()),
             status,
             api_ms: answered.then(|| round3(poll.elapsed.as_secs_f64() * 1000.0)),
             cpu_percent: get("system.cpu_percent"),
@@ -117,6 +128,9 @@ impl Row {
         };
         Self {
             record,
+            cache_hit_rate_recent: get("cache.hit_rate_recent_percent"),
+            process_rss_mb: get("process.rss_mb"),
+            process_cpu_percent: get("process.cpu_percent"),
             memory_available_mb: get("system.memory_available_mb"),
             cache_hits: get("cache.hits"),
             cache_misses: get("cache.misses"),
@@ -126,8 +140,8 @@ impl Row {
                 .as_ref()
                 .and_then(|b| b.get("timestamp"))
                 .and_then(Value::as_str)
-                .map(str::to_owned),
-            error: poll.outcome.error().map(str::to_owned),
+                .map(text::clean),
+            error: poll.outcome.error().map(text::clean),
         }
     }
 
@@ -152,6 +166,9 @@ impl Row {
             num(r.db_pool_size),
             num(r.db_pool_utilization_percent),
             num(r.redis_hit_rate),
+            num(self.cache_hit_rate_recent),
+            num(self.process_rss_mb),
+            num(self.process_cpu_percent),
             num(self.memory_available_mb),
             num(self.cache_hits),
             num(self.cache_misses),
@@ -195,7 +212,9 @@ mod tests {
             "timestamp": "2026-01-18T14:23:45.123456Z",
             "system": {"cpu_percent": 45.2, "memory_percent": 62.3, "memory_mb": 1024.5},
             "database": {"pool_active": 5, "pool_size": 13, "pool_utilization_percent": 38.46},
-            "cache": {"hit_rate_percent": 73.02, "errors": 0}
+            "cache": {"hit_rate_percent": 73.02, "errors": 0, "hits": 9, "misses": 3,
+                      "hit_rate_recent_percent": 81.5},
+            "process": {"rss_mb": 14.2, "cpu_percent": 3.5}
         });
         let poll = Poll {
             started: UNIX_EPOCH + Duration::from_millis(1_768_746_225_500),
@@ -221,6 +240,34 @@ mod tests {
                 "38.46",
                 "73.02"
             ]
+        );
+        let header: Vec<&str> = Row::header().collect();
+        let cell = |name: &str| {
+            let i = header.iter().position(|h| *h == name).expect(name);
+            cells[i].as_str()
+        };
+        assert_eq!(cell("cache_hit_rate_recent"), "81.5");
+        assert_eq!(cell("process_rss_mb"), "14.2");
+        assert_eq!(cell("process_cpu_percent"), "3.5");
+        assert_eq!(cell("cache_hits"), "9");
+        assert_eq!(cell("cache_misses"), "3");
+    }
+
+    #[test]
+    fn server_text_loses_its_control_characters() {
+        let body = serde_json::json!({
+            "timestamp": "2026-01-18T14:23:45Z\u{1b}[2J\u{1b}]0;pwned\u{7}\u{202e}\u{2028}x",
+        });
+        let poll = Poll {
+            started: UNIX_EPOCH,
+            elapsed: Duration::from_millis(1),
+            outcome: Outcome::Ok { status: 200, body },
+        };
+        let host = Host::parse("127.0.0.1:8000").expect("host");
+        let row = Row::from_poll(&host, &poll);
+        assert_eq!(
+            row.server_timestamp.as_deref(),
+            Some("2026-01-18T14:23:45Z x")
         );
     }
 

@@ -11,6 +11,7 @@ use vitals_core::Snapshot;
 use crate::http::{Client, DEFAULT_HOST, Host, Outcome};
 use crate::json_path;
 use crate::style::Style;
+use crate::text;
 
 /// Fetch /api/v1/metrics once and print it.
 ///
@@ -21,7 +22,8 @@ use crate::style::Style;
 vitals snapshot\n  \
 vitals snapshot --host http://10.0.0.5:8000 --format json | jq .cache\n  \
 vitals snapshot --field database.pool_active\n\n\
-Exit status: 0 printed, 1 server unreachable, not a Vitals answer, or unknown --field.")]
+Exit status: 0 printed, 1 server unreachable, not a (complete) Vitals snapshot, or unknown\n\
+--field, 2 bad arguments (a bad --host included).")]
 pub struct Args {
     /// Server base URL.
     #[arg(long, default_value = DEFAULT_HOST, value_name = "URL")]
@@ -67,6 +69,17 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
     match format {
         Format::Json => println!("{body}"),
         Format::Text => {
+            // Absent sections would read as zeros: say what is missing instead.
+            let missing = json_path::missing(&body, &json_path::SEED_FIELDS);
+            if !missing.is_empty() {
+                bail!(
+                    "{host} answered a snapshot without {}; try --format json to see what it sent",
+                    json_path::describe_missing(&body, &missing)
+                );
+            }
+            // Every string the summary may show is server text: clean them all at once.
+            let mut body = body;
+            text::clean_json(&mut body);
             let snapshot: Snapshot = serde_json::from_value(body).with_context(|| {
                 format!("{host} answered JSON that is not a Vitals snapshot; try --format json to see it")
             })?;
@@ -82,10 +95,12 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
 /// The value at `path`: strings bare, numbers as JSON writes them, objects as JSON.
 fn field(body: &Value, path: &str) -> anyhow::Result<String> {
     match json_path::lookup(body, path) {
-        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::String(s)) => Ok(text::clean(s)),
         Some(v) => Ok(v.to_string()),
         None => {
             let (at, keys) = json_path::siblings(body, path);
+            let keys: Vec<String> = keys.iter().map(|k| text::clean(k)).collect();
+            let path = text::clean(path);
             let place = if at.is_empty() {
                 "the top level".to_owned()
             } else {
@@ -144,7 +159,9 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
     let c = &s.cache;
     let cache = if c.enabled {
         format!(
-            "hit rate {:.1}% ({} hits / {} reads)  {} sets, {} deletes, {} errors{}",
+            "hit rate {:.1}% last minute ({} reads), {:.1}% since start ({} hits / {} reads)  {} sets, {} deletes, {} errors{}",
+            c.hit_rate_recent_percent,
+            c.total_reads_recent,
             c.hit_rate_percent,
             c.hits,
             c.total_reads,

@@ -5,7 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    CONTRACT_COLUMNS, TestServer, closed_port, read_csv, run, silent_server, stderr, stdout, vitals,
+    CONTRACT_COLUMNS, CONTRACT_EXTRA_COLUMNS, TestServer, closed_port, read_csv, run,
+    silent_server, stderr, stdout, vitals,
 };
 
 #[test]
@@ -111,12 +112,17 @@ fn monitor_writes_the_contract_csv() {
 
     let (header, rows) = read_csv(&csv);
     assert_eq!(header[..11], CONTRACT_COLUMNS);
+    assert_eq!(header[11..14], CONTRACT_EXTRA_COLUMNS);
     assert_eq!(rows.len(), 3);
     for row in &rows {
         assert_eq!(row.len(), header.len(), "{row:?}");
         assert_eq!(row[1], server.url());
         assert_eq!(row[2], "200");
-        for (i, name) in CONTRACT_COLUMNS.iter().enumerate() {
+        for (i, name) in CONTRACT_COLUMNS
+            .iter()
+            .chain(&CONTRACT_EXTRA_COLUMNS)
+            .enumerate()
+        {
             if *name != "host" {
                 row[i]
                     .parse::<f64>()
@@ -125,6 +131,11 @@ fn monitor_writes_the_contract_csv() {
         }
         let size: f64 = row[8].parse().expect("pool size");
         assert!((1.0..=3.0).contains(&size), "pool size {size}");
+        let rss: f64 = row[12].parse().expect("process_rss_mb");
+        assert!(
+            rss > 1.0,
+            "the server process has some resident memory: {rss}"
+        );
     }
     // The file analyses cleanly.
     let out = run(vitals().arg("analyze").arg(&csv));

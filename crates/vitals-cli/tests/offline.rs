@@ -81,7 +81,7 @@ fn analyze_draws_charts_of_the_right_size() {
     assert_eq!(out.status.code(), Some(2), "--out needs a value");
     let out = run(vitals()
         .arg("analyze")
-        .arg(fixture("two_hosts.csv"))
+        .arg(fixture("steady.csv"))
         .arg("--out")
         .arg(dir.path().join("charts")));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -91,6 +91,7 @@ fn analyze_draws_charts_of_the_right_size() {
         "db_pool_utilization.png",
         "cache_hit_rate.png",
         "api_latency.png",
+        "process_rss.png",
     ] {
         let path = dir.path().join("charts").join(name);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -123,5 +124,52 @@ fn malformed_csv_names_line_and_column() {
         assert!(err.contains(expected), "{file}: {err}");
         assert!(!err.contains("panicked"), "{file}: {err}");
         assert!(stdout(&out).is_empty(), "{file}");
+    }
+}
+
+/// `1e308` overflowed the averages to infinity (reported "max inf%" and PASS), `NaN` passed as
+/// an empty cell: both, and every other non-finite number, stop the analysis at their cell.
+#[test]
+fn analyze_rejects_non_finite_numbers_with_line_and_column() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let steady = std::fs::read_to_string(fixture("steady.csv")).expect("fixture");
+    let mut lines: Vec<String> = steady.lines().map(str::to_owned).collect();
+    let header: Vec<String> = lines[0].split(',').map(str::to_owned).collect();
+    let column = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let cases = [
+        (3, "cpu_percent", "1e308", "`1e308` is out of range"),
+        (4, "cpu_percent", "1e309", "`1e309` is not a finite number"),
+        (5, "timestamp", "NaN", "`NaN` is not a finite number"),
+        (6, "memory_mb", "inf", "`inf` is not a finite number"),
+        (
+            7,
+            "process_rss_mb",
+            "-Infinity",
+            "`-Infinity` is not a finite number",
+        ),
+        (8, "cache_hits", "nan", "`nan` is not a finite number"),
+    ];
+    let original = lines.clone();
+    for (line, name, value, message) in cases {
+        lines.clone_from(&original);
+        let mut cells: Vec<String> = lines[line - 1].split(',').map(str::to_owned).collect();
+        cells[column(name)] = value.to_owned();
+        lines[line - 1] = cells.join(",");
+        let path = dir.path().join("bad.csv");
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+        let out = run(vitals().arg("analyze").arg(&path));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}={value}: {}",
+            stdout(&out)
+        );
+        let expected = format!("line {line}, column `{name}`: {message}");
+        assert!(
+            stderr(&out).contains(&expected),
+            "{expected}\n{}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
     }
 }

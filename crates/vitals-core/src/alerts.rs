@@ -195,10 +195,12 @@ pub const RULES: &[AlertRule] = &[
         Severity::Warning,
         "pool utilization above 80% for 5 minutes",
     ),
+    // Judged on the last minute's hit rate: the since-start one lags more the longer a server
+    // runs. The Prometheus expression still reads the since-start gauge (see docs/cli.md).
     rule(
         "LowCacheHitRate",
         catalogue::CACHE_HIT_RATE_PERCENT,
-        "cache.hit_rate_percent",
+        "cache.hit_rate_recent_percent",
         Condition::Below(30.0),
         600,
         Severity::Warning,

@@ -254,6 +254,13 @@ pub struct CacheSection {
     pub hit_rate_percent: f64,
     /// `redis` or `memory`.
     pub backend: String,
+    /// Hits over reads in the last 60 seconds, in percent (0 when there were no reads in that
+    /// window); `hit_rate_percent` stays the figure since start. See docs/metrics-endpoint.md.
+    #[serde(default)]
+    pub hit_rate_recent_percent: f64,
+    /// Reads in that same window (tells "no reads" from "all misses" when the rate is 0).
+    #[serde(default)]
+    pub total_reads_recent: u64,
     /// Mean command latency seen by the Redis client over its last latency window, in
     /// milliseconds (absent for backends that do not measure it, such as the in-process one).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,6 +288,14 @@ impl CacheSection {
             backend: backend.to_owned(),
             ..Self::default()
         }
+    }
+
+    /// Sets the recent hit rate from the hits and misses of the recent window.
+    #[must_use]
+    pub fn with_recent(mut self, recent_hits: u64, recent_misses: u64) -> Self {
+        self.hit_rate_recent_percent = hit_rate(recent_hits, recent_misses);
+        self.total_reads_recent = recent_hits.saturating_add(recent_misses);
+        self
     }
 }
 
@@ -527,6 +542,25 @@ mod tests {
         let s = CacheSection::from_counts("memory", CacheCounts::default());
         assert!(s.enabled);
         assert_eq!((s.total_reads, s.hit_rate_percent), (0, 0.0));
+        assert_eq!(s.hit_rate_recent_percent, 0.0);
+    }
+
+    #[test]
+    fn recent_hit_rate_is_apart_from_the_since_start_one() {
+        let counts = CacheCounts {
+            hits: 10,
+            misses: 90,
+            ..CacheCounts::default()
+        };
+        let s = CacheSection::from_counts("memory", counts).with_recent(3, 1);
+        assert_eq!(
+            (s.hit_rate_percent, s.hit_rate_recent_percent),
+            (10.0, 75.0)
+        );
+        // A document from a server that predates the field still reads.
+        let old: CacheSection =
+            serde_json::from_str(r#"{"enabled":true,"hits":1,"misses":1}"#).expect("reads");
+        assert_eq!(old.hit_rate_recent_percent, 0.0);
     }
 
     #[test]

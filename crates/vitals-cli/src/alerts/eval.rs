@@ -258,7 +258,7 @@ mod tests {
         move |path| match path {
             "system.cpu_percent" => Some(v),
             "system.memory_percent" | "database.pool_utilization_percent" => Some(10.0),
-            "cache.hit_rate_percent" => Some(90.0),
+            "cache.hit_rate_recent_percent" => Some(90.0),
             "cache.errors" => Some(0.0),
             _ => None,
         }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
+use vitals_core::alerts::RULES;
 use vitals_core::{Snapshot, rfc3339_micros};
 
 use crate::http::{Client, DEFAULT_HOST, Host, Outcome, Poll};
@@ -15,6 +16,7 @@ use crate::json_path;
 use crate::monitor::schedule;
 use crate::signal::Stop;
 use crate::style::Style;
+use crate::text;
 use clock::{Clock, MonotonicClock};
 use eval::{Evaluator, Mode, Verdict};
 
@@ -44,8 +46,8 @@ pub struct Args {
     /// Time between polls when watching (seconds, or e.g. 30s, 1m).
     #[arg(long, default_value = "15", value_parser = crate::duration::parse, value_name = "SECS", requires = "watch")]
     interval: Duration,
-    /// Stop watching after this many polls.
-    #[arg(long, value_name = "N", requires = "watch")]
+    /// Stop watching after this many polls (at least 1).
+    #[arg(long, value_name = "N", requires = "watch", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -67,9 +69,6 @@ enum Format {
 /// Runs the command.
 pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
     let host = Host::parse(&args.host)?;
-    if args.count == Some(0) {
-        anyhow::bail!("--count must be at least 1");
-    }
     let default_timeout = if args.watch {
         args.interval.mul_f64(0.8).min(Duration::from_secs(10))
     } else {
@@ -84,32 +83,71 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(verdict.exit_code()))
 }
 
-/// The snapshot of a poll, or why it cannot be evaluated.
+/// The snapshot of a poll, or why it cannot be evaluated: no answer, an answer that is not a
+/// snapshot, or a snapshot without the figures the rules read.
 fn readable(host: &Host, poll: Poll) -> Result<Value, String> {
     match poll.outcome {
-        Outcome::Ok { body, .. } => match serde_json::from_value::<Snapshot>(body.clone()) {
-            Ok(_) => Ok(body),
-            Err(e) => Err(format!(
-                "{host} answered JSON that is not a Vitals snapshot ({e})"
-            )),
-        },
+        Outcome::Ok { body, .. } => {
+            let missing = missing_for_rules(&body);
+            if !missing.is_empty() {
+                return Err(format!(
+                    "{host} answered a snapshot without {}, which the alert rules read; \
+                     is it a Vitals server (or a proxy answering in its place)?",
+                    json_path::describe_missing(&body, &missing)
+                ));
+            }
+            match serde_json::from_value::<Snapshot>(body.clone()) {
+                Ok(_) => Ok(body),
+                Err(e) => Err(text::clean(&format!(
+                    "{host} answered JSON that is not a Vitals snapshot ({e})"
+                ))),
+            }
+        }
         Outcome::Http { message, .. } => Err(message),
         Outcome::Unreachable { message } => Err(format!("cannot reach {host}: {message}")),
     }
 }
 
-/// Reads a rule's figure from a snapshot. A hit rate means nothing before the first cache read
-/// (or with the cache disabled), so it is absent then: LowCacheHitRate is not evaluable on an
-/// idle server instead of firing on its 0%.
+/// The recent hit rate the LowCacheHitRate rule reads.
+const RECENT_HIT_RATE: &str = "cache.hit_rate_recent_percent";
+/// The since-start one, all a server from before the recent figure has.
+const SINCE_START_HIT_RATE: &str = "cache.hit_rate_percent";
+
+/// The rule figures `body` lacks. The `http` section is optional (SlowRequests is then not
+/// evaluable); a server without the recent hit rate is judged on its since-start one.
+fn missing_for_rules(body: &Value) -> Vec<&'static str> {
+    let mut needed: Vec<&'static str> = Vec::new();
+    for rule in RULES {
+        let path =
+            if rule.json == RECENT_HIT_RATE && json_path::lookup(body, RECENT_HIT_RATE).is_none() {
+                SINCE_START_HIT_RATE
+            } else {
+                rule.json
+            };
+        if !path.starts_with("http.") && !needed.contains(&path) {
+            needed.push(path);
+        }
+    }
+    json_path::missing(body, &needed)
+}
+
+/// Reads a rule's figure from a snapshot. A hit rate means nothing without cache reads (or
+/// with the cache disabled), so it is absent then: LowCacheHitRate is not evaluable on an idle
+/// server instead of firing on its 0%, as the Prometheus rule's rate of nothing does not fire.
+/// A server that predates `hit_rate_recent_percent` is judged on `hit_rate_percent`.
 fn figure(body: &Value, path: &str) -> Option<f64> {
-    if path == "cache.hit_rate_percent" {
+    if path == RECENT_HIT_RATE {
         let enabled = json_path::lookup(body, "cache.enabled")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        let reads = json_path::number(body, "cache.total_reads");
-        if !enabled || reads == Some(0.0) {
-            return None;
-        }
+        let (rate, reads) = match json_path::number(body, RECENT_HIT_RATE) {
+            Some(rate) => (rate, json_path::number(body, "cache.total_reads_recent")),
+            None => (
+                json_path::number(body, SINCE_START_HIT_RATE)?,
+                json_path::number(body, "cache.total_reads"),
+            ),
+        };
+        return (enabled && reads != Some(0.0)).then_some(rate);
     }
     json_path::number(body, path)
 }
@@ -209,17 +247,54 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
 
 #[cfg(test)]
 mod tests {
-    use super::figure;
+    use super::{RECENT_HIT_RATE, figure, missing_for_rules};
     use serde_json::json;
 
     #[test]
-    fn hit_rate_is_absent_without_reads() {
-        let idle = json!({"cache": {"enabled": true, "total_reads": 0, "hit_rate_percent": 0.0}});
-        assert_eq!(figure(&idle, "cache.hit_rate_percent"), None);
-        let off = json!({"cache": {"enabled": false, "total_reads": 9, "hit_rate_percent": 0.0}});
-        assert_eq!(figure(&off, "cache.hit_rate_percent"), None);
-        let busy = json!({"cache": {"enabled": true, "total_reads": 9, "hit_rate_percent": 12.5}});
-        assert_eq!(figure(&busy, "cache.hit_rate_percent"), Some(12.5));
+    fn recent_hit_rate_is_absent_without_recent_reads() {
+        let rule = vitals_core::alerts::RULES
+            .iter()
+            .find(|r| r.name == "LowCacheHitRate")
+            .expect("rule");
+        assert_eq!(rule.json, RECENT_HIT_RATE);
+        // Read a lot since start, nothing in the last minute: no verdict on the cache.
+        let idle = json!({"cache": {"enabled": true, "total_reads": 900, "hit_rate_percent": 80.0,
+                                    "hit_rate_recent_percent": 0.0, "total_reads_recent": 0}});
+        assert_eq!(figure(&idle, RECENT_HIT_RATE), None);
+        let busy = json!({"cache": {"enabled": true, "total_reads": 900, "hit_rate_percent": 80.0,
+                                    "hit_rate_recent_percent": 12.5, "total_reads_recent": 8}});
+        assert_eq!(figure(&busy, RECENT_HIT_RATE), Some(12.5));
+        let off = json!({"cache": {"enabled": false, "hit_rate_recent_percent": 0.0, "total_reads_recent": 9}});
+        assert_eq!(figure(&off, RECENT_HIT_RATE), None);
         assert_eq!(figure(&busy, "cache.errors"), None);
+    }
+
+    #[test]
+    fn a_server_without_the_recent_rate_is_judged_on_the_since_start_one() {
+        let old = json!({"cache": {"enabled": true, "total_reads": 9, "hit_rate_percent": 12.5}});
+        assert_eq!(figure(&old, RECENT_HIT_RATE), Some(12.5));
+        let fresh = json!({"cache": {"enabled": true, "total_reads": 0, "hit_rate_percent": 0.0}});
+        assert_eq!(figure(&fresh, RECENT_HIT_RATE), None);
+    }
+
+    #[test]
+    fn rule_figures_that_are_missing_are_listed() {
+        let full = json!({
+            "system": {"cpu_percent": 1.0, "memory_percent": 2.0},
+            "database": {"pool_utilization_percent": 0.0},
+            "cache": {"errors": 0, "hit_rate_percent": 0.0}
+        });
+        assert!(missing_for_rules(&full).is_empty());
+        let bare = json!({"timestamp": "2026-01-18T14:23:45.123456Z"});
+        assert_eq!(
+            missing_for_rules(&bare),
+            [
+                "system.cpu_percent",
+                "system.memory_percent",
+                "database.pool_utilization_percent",
+                "cache.hit_rate_percent",
+                "cache.errors"
+            ]
+        );
     }
 }

@@ -8,8 +8,8 @@ use anyhow::{Context, anyhow};
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use super::stats::utilization;
-use crate::record::Record;
+use super::csv::Parsed;
+use super::stats::{interval_hit_rates, rss_fit_line, utilization};
 
 /// Pixel size of every chart.
 pub const SIZE: (u32, u32) = (1200, 600);
@@ -52,14 +52,26 @@ fn ensure_font() -> anyhow::Result<()> {
     }
 }
 
+/// Where a chart's points come from, given one host's rows sorted by time.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A figure of each row.
+    Column(fn(&Parsed) -> Option<f64>),
+    /// The hit rate of each poll interval, from the deltas of `cache_hits` / `cache_misses`;
+    /// the since-start `redis_hit_rate` for a host whose rows have no counters.
+    IntervalHitRate,
+}
+
 /// One chart to draw.
 struct Spec {
     file: &'static str,
     title: &'static str,
     y_label: &'static str,
-    value: fn(&Record) -> Option<f64>,
+    source: Source,
     percent: bool,
     threshold: Option<(f64, String)>,
+    /// Draw each host's least-squares RSS line over the second half (the drift fit).
+    rss_fit: bool,
 }
 
 fn specs() -> Vec<Spec> {
@@ -69,65 +81,108 @@ fn specs() -> Vec<Spec> {
             file: "cpu.png",
             title: "CPU usage",
             y_label: "CPU %",
-            value: |r| r.cpu_percent,
+            source: Source::Column(|p| p.record.cpu_percent),
             percent: true,
             threshold: None,
+            rss_fit: false,
         },
         Spec {
             file: "memory.png",
             title: "Memory usage",
             y_label: "Memory %",
-            value: |r| r.memory_percent,
+            source: Source::Column(|p| p.record.memory_percent),
             percent: true,
             threshold: None,
+            rss_fit: false,
         },
         Spec {
             file: "db_pool_utilization.png",
             title: "Database pool utilization",
             y_label: "Pool utilization %",
-            value: utilization,
+            source: Source::Column(|p| utilization(&p.record)),
             percent: true,
             threshold: Some((warn, format!("Warning threshold ({warn:.0}%)"))),
+            rss_fit: false,
         },
         Spec {
             file: "cache_hit_rate.png",
-            title: "Cache hit rate",
+            title: "Cache hit rate per poll interval (hits / reads between polls)",
             y_label: "Hit rate %",
-            value: |r| r.redis_hit_rate,
+            source: Source::IntervalHitRate,
             percent: true,
             threshold: None,
+            rss_fit: false,
         },
         Spec {
             file: "api_latency.png",
             title: "Poll latency (round trip of /api/v1/metrics)",
             y_label: "Latency (ms)",
-            value: |r| r.api_ms,
+            source: Source::Column(|p| p.record.api_ms),
             percent: false,
             threshold: None,
+            rss_fit: false,
+        },
+        Spec {
+            file: "process_rss.png",
+            title: "Server process resident memory (RSS)",
+            y_label: "RSS (MB)",
+            source: Source::Column(|p| p.process_rss_mb),
+            percent: false,
+            threshold: None,
+            rss_fit: true,
         },
     ]
 }
 
+/// The points of one host (rows sorted by time) and its legend label.
+fn host_points(source: Source, host: &str, rows: &[&Parsed], start: f64) -> (String, Vec<Point>) {
+    let x = |p: &Parsed| p.record.timestamp - start;
+    match source {
+        Source::Column(f) => (host.to_owned(), rows.iter().map(|p| (x(p), f(p))).collect()),
+        Source::IntervalHitRate
+            if rows
+                .iter()
+                .any(|p| p.cache_hits.zip(p.cache_misses).is_some()) =>
+        {
+            let rates = interval_hit_rates(rows);
+            (
+                host.to_owned(),
+                rows.iter().zip(rates).map(|(p, r)| (x(p), r)).collect(),
+            )
+        }
+        Source::IntervalHitRate => (
+            format!("{host} (since start: no counters in the CSV)"),
+            rows.iter()
+                .map(|p| (x(p), p.record.redis_hit_rate))
+                .collect(),
+        ),
+    }
+}
+
 /// Draws every chart into `dir` (created if missing) and returns the files written.
-pub fn draw_all(records: &[&Record], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn draw_all(rows: &[Parsed], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     ensure_font()?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the chart folder {}", dir.display()))?;
-    let start = records
+    let start = rows
         .iter()
-        .map(|r| r.timestamp)
+        .map(|p| p.record.timestamp)
         .reduce(f64::min)
         .unwrap_or(0.0);
-    let mut hosts: Vec<&str> = Vec::new();
-    for r in records {
-        if !hosts.contains(&r.host.as_str()) {
-            hosts.push(&r.host);
+    let mut hosts: Vec<(&str, Vec<&Parsed>)> = Vec::new();
+    for p in rows {
+        match hosts.iter_mut().find(|(h, _)| *h == p.record.host) {
+            Some((_, mine)) => mine.push(p),
+            None => hosts.push((&p.record.host, vec![p])),
         }
+    }
+    for (_, mine) in &mut hosts {
+        mine.sort_by(|a, b| a.record.timestamp.total_cmp(&b.record.timestamp));
     }
     let mut written = Vec::new();
     for spec in specs() {
         let path = dir.join(spec.file);
-        draw(&spec, records, &hosts, start, &path)
+        draw(&spec, &hosts, start, &path)
             .with_context(|| format!("cannot draw {}", path.display()))?;
         written.push(path);
     }
@@ -153,26 +208,20 @@ fn segments(points: &[Point]) -> Vec<Vec<(f64, f64)>> {
 
 fn draw(
     spec: &Spec,
-    records: &[&Record],
-    hosts: &[&str],
+    hosts: &[(&str, Vec<&Parsed>)],
     start: f64,
     path: &Path,
 ) -> anyhow::Result<()> {
-    let mut series: Vec<(&str, Vec<Point>)> = Vec::new();
-    for host in hosts {
-        let mut pts: Vec<(f64, Option<f64>)> = records
-            .iter()
-            .filter(|r| r.host == *host)
-            .map(|r| {
-                (
-                    r.timestamp - start,
-                    (spec.value)(r).filter(|v| v.is_finite()),
-                )
-            })
-            .collect();
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.push((host, pts));
-    }
+    let mut series: Vec<(String, Vec<Point>)> = hosts
+        .iter()
+        .map(|(host, rows)| {
+            let (label, mut pts) = host_points(spec.source, host, rows, start);
+            for (_, y) in &mut pts {
+                *y = y.filter(|v| v.is_finite());
+            }
+            (label, pts)
+        })
+        .collect();
     let x_max = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|&(x, _)| x))
@@ -230,12 +279,34 @@ fn draw(
         for seg in segments(pts) {
             let drawn = chart.draw_series(LineSeries::new(seg.clone(), colour.stroke_width(2)))?;
             if !labelled {
-                drawn.label(*host).legend(move |(x, y)| {
+                drawn.label(host.as_str()).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
                 });
                 labelled = true;
             }
             chart.draw_series(seg.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        }
+    }
+    if spec.rss_fit {
+        for (host, rows) in hosts {
+            let Some(line) = rss_fit_line(rows) else {
+                continue;
+            };
+            let ends: Vec<(f64, f64)> = line
+                .iter()
+                .map(|&(t, y)| ((t - start).clamp(0.0, x_max), y.clamp(y_min, y_max)))
+                .collect();
+            let label = if hosts.len() > 1 {
+                format!("{host}: fit over the second half")
+            } else {
+                "Fit over the second half (drift slope)".to_owned()
+            };
+            chart
+                .draw_series(DashedLineSeries::new(ends, 8, 5, BLACK.stroke_width(2)))?
+                .label(label)
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2))
+                });
         }
     }
     if let Some((y, label)) = &spec.threshold {
@@ -251,7 +322,12 @@ fn draw(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        // RSS tends to sit near the top of its axis; keep the legend off its line.
+        .position(if spec.rss_fit {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        })
         .label_font((FAMILY, 16))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
@@ -283,17 +359,23 @@ mod tests {
     #[test]
     fn absurd_values_draw_without_panicking() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let rec = |t: f64, v: Option<f64>| Record {
-            timestamp: t,
-            host: "h".into(),
-            status: 200,
-            api_ms: v,
-            cpu_percent: v,
-            memory_percent: v.map(|v| -v),
-            redis_hit_rate: v,
-            db_pool_active: v,
-            db_pool_size: Some(0.0),
-            ..Record::default()
+        let rec = |t: f64, v: Option<f64>| Parsed {
+            record: crate::record::Record {
+                timestamp: t,
+                host: "h".into(),
+                status: 200,
+                api_ms: v,
+                cpu_percent: v,
+                memory_percent: v.map(|v| -v),
+                redis_hit_rate: v,
+                db_pool_active: v,
+                db_pool_size: Some(0.0),
+                ..crate::record::Record::default()
+            },
+            cache_hits: v,
+            cache_misses: v.map(|v| v / 2.0),
+            process_rss_mb: v,
+            ..Parsed::default()
         };
         let cases = [
             vec![rec(0.0, Some(1e300)), rec(-1e300, Some(-1e300))],
@@ -301,10 +383,9 @@ mod tests {
             vec![rec(5.0, Some(3.0))],
             vec![rec(1e18, Some(0.0)), rec(0.0, Some(f64::MAX))],
         ];
-        for records in cases {
-            let refs: Vec<&Record> = records.iter().collect();
-            let files = draw_all(&refs, dir.path()).expect("charts drawn");
-            assert_eq!(files.len(), 5);
+        for rows in cases {
+            let files = draw_all(&rows, dir.path()).expect("charts drawn");
+            assert_eq!(files.len(), 6);
         }
     }
 

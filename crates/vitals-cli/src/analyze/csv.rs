@@ -3,6 +3,12 @@
 use std::collections::HashMap;
 
 use crate::record::{REQUIRED, Record};
+use crate::text;
+
+/// The largest magnitude a figure of a monitor CSV may have. Real figures (Unix seconds,
+/// percentages, megabytes, counters) stay far below it, and sums and averages of values within
+/// it cannot overflow to infinity.
+pub const MAX_MAGNITUDE: f64 = 1e15;
 
 /// A CSV that cannot be analysed, with where and how to fix it.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,6 +39,16 @@ pub struct Parsed {
     pub record: Record,
     /// `cache_hits + cache_misses`, when the file has those extra columns.
     pub cache_reads: Option<f64>,
+    /// `cache_hits` (cumulative since the server started).
+    pub cache_hits: Option<f64>,
+    /// `cache_misses` (cumulative since the server started).
+    pub cache_misses: Option<f64>,
+    /// `cache_hit_rate_recent`: the server's own last-minute hit rate.
+    pub cache_hit_rate_recent: Option<f64>,
+    /// `process_rss_mb`.
+    pub process_rss_mb: Option<f64>,
+    /// `process_cpu_percent`.
+    pub process_cpu_percent: Option<f64>,
 }
 
 fn error(line: u64, column: Option<&str>, message: impl Into<String>) -> CsvError {
@@ -44,7 +60,8 @@ fn error(line: u64, column: Option<&str>, message: impl Into<String>) -> CsvErro
 }
 
 /// Parses a whole monitor CSV. Empty cells are missing figures (a failed poll); anything else
-/// that is not a number is an error.
+/// that is not a finite number within ±[`MAX_MAGNITUDE`] (`NaN`, `inf`, `1e308`, text) is an
+/// error naming its line and column.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, CsvError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(error(
@@ -85,13 +102,30 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, CsvError> {
         let line = record.position().map_or(0, csv::Position::line);
         let cell = |name: &str| col(name).and_then(|i| record.get(i)).unwrap_or("");
         let number = |name: &str| -> Result<Option<f64>, CsvError> {
-            let text = cell(name);
-            if text.is_empty() || text.eq_ignore_ascii_case("nan") {
+            let raw = cell(name);
+            if raw.is_empty() {
                 return Ok(None);
             }
-            match text.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(Some(v)),
-                _ => Err(error(line, Some(name), format!("`{text}` is not a number"))),
+            let shown = text::clean(raw);
+            match raw.parse::<f64>() {
+                Ok(v) if !v.is_finite() => Err(error(
+                    line,
+                    Some(name),
+                    format!("`{shown}` is not a finite number; a missing figure is an empty cell"),
+                )),
+                Ok(v) if v.abs() > MAX_MAGNITUDE => Err(error(
+                    line,
+                    Some(name),
+                    format!(
+                        "`{shown}` is out of range; figures of a monitor CSV stay within ±1e15"
+                    ),
+                )),
+                Ok(v) => Ok(Some(v)),
+                Err(_) => Err(error(
+                    line,
+                    Some(name),
+                    format!("`{shown}` is not a number"),
+                )),
             }
         };
         let timestamp = number("timestamp")?.ok_or_else(|| {
@@ -101,7 +135,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, CsvError> {
                 "empty; every row needs its Unix time in seconds",
             )
         })?;
-        let host = cell("host");
+        let host = text::clean(cell("host"));
         if host.is_empty() {
             return Err(error(
                 line,
@@ -118,20 +152,23 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, CsvError> {
             return Err(error(
                 line,
                 Some("status"),
-                format!("`{status_text}` is not an HTTP status (0 for unreachable, else 100–999)"),
+                format!(
+                    "`{}` is not an HTTP status (0 for unreachable, else 100–999)",
+                    text::clean(status_text)
+                ),
             ));
         };
-        let reads = match (
-            number_opt(&number, col("cache_hits"), "cache_hits")?,
-            number_opt(&number, col("cache_misses"), "cache_misses")?,
-        ) {
+        let extra = |name: &str| number_opt(&number, col(name), name);
+        let cache_hits = extra("cache_hits")?;
+        let cache_misses = extra("cache_misses")?;
+        let reads = match (cache_hits, cache_misses) {
             (Some(h), Some(m)) => Some(h + m),
             _ => None,
         };
         rows.push(Parsed {
             record: Record {
                 timestamp,
-                host: host.to_owned(),
+                host,
                 status: status as u16,
                 api_ms: number("api_ms")?,
                 cpu_percent: number("cpu_percent")?,
@@ -143,6 +180,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, CsvError> {
                 redis_hit_rate: number("redis_hit_rate")?,
             },
             cache_reads: reads,
+            cache_hits,
+            cache_misses,
+            cache_hit_rate_recent: extra("cache_hit_rate_recent")?,
+            process_rss_mb: extra("process_rss_mb")?,
+            process_cpu_percent: extra("process_cpu_percent")?,
         });
     }
     if rows.is_empty() {
@@ -233,5 +275,59 @@ mod tests {
         let e = parse(format!("{HEADER}\n1,h,ok,3,10,20,300,1,4,25,50\n").as_bytes())
             .expect_err("status");
         assert_eq!(e.column.as_deref(), Some("status"));
+    }
+
+    #[test]
+    fn non_finite_and_absurd_numbers_are_refused_with_line_and_column() {
+        let header = format!("{HEADER},cache_hits,cache_misses,process_rss_mb");
+        let good = "1,h,200,3,10,20,300,1,4,25,50,1,2,9.5";
+        for (row, column, what) in [
+            (
+                "1,h,200,3,1e308,20,300,1,4,25,50,1,2,9.5",
+                "cpu_percent",
+                "out of range",
+            ),
+            (
+                "1,h,200,3,10,20,1e309,1,4,25,50,1,2,9.5",
+                "memory_mb",
+                "not a finite number",
+            ),
+            (
+                "NaN,h,200,3,10,20,300,1,4,25,50,1,2,9.5",
+                "timestamp",
+                "not a finite number",
+            ),
+            (
+                "1,h,200,inf,10,20,300,1,4,25,50,1,2,9.5",
+                "api_ms",
+                "not a finite number",
+            ),
+            (
+                "1,h,200,3,10,20,300,1,4,25,50,-infinity,2,9.5",
+                "cache_hits",
+                "not a finite number",
+            ),
+            (
+                "1,h,200,3,10,20,300,1,4,25,50,1,2,nan",
+                "process_rss_mb",
+                "not a finite number",
+            ),
+            (
+                "1,h,200,3,10,20,300,1,4,25,-1e16,1,2,9.5",
+                "redis_hit_rate",
+                "out of range",
+            ),
+        ] {
+            let text = format!("{header}\n{good}\n{row}\n");
+            let e = parse(text.as_bytes()).expect_err(row);
+            assert_eq!((e.line, e.column.as_deref()), (3, Some(column)), "{e}");
+            assert!(e.message.contains(what), "{e}");
+        }
+        let rows = parse(format!("{header}\n{good}\n").as_bytes()).expect("valid");
+        assert_eq!(rows[0].process_rss_mb, Some(9.5));
+        assert_eq!(
+            (rows[0].cache_hits, rows[0].cache_misses),
+            (Some(1.0), Some(2.0))
+        );
     }
 }

@@ -14,21 +14,26 @@ use anyhow::Context;
 
 use crate::style::Style;
 
-/// Summarise a monitor CSV: averages, peaks, latency percentiles, targets, charts.
+/// Summarise a monitor CSV: averages, peaks, latency percentiles, memory drift, targets, charts.
 ///
 /// Reports duration, CPU and memory (average / max), DB pool (average / peak active, average
-/// utilization), cache hit rate, poll latency p50 / p95 / max (nearest rank) and unreachable
-/// polls, per host, then checks the performance targets: API P95 < 3 s, DB pool utilization
-/// < 80%, cache hit rate > 70% (steady state), CPU < 70%, memory < 80%.
+/// utilization), cache hit rate, server process RSS and CPU, poll latency p50 / p95 / max
+/// (nearest rank) and unreachable polls, per host, then checks the performance targets: API P95
+/// < 3 s, DB pool utilization < 80%, cache hit rate > 70% (steady state), CPU < 70%, memory
+/// < 80%. The steady-state hit rate is hits / reads over the second half of the run, from the
+/// deltas of the cache_hits / cache_misses counters. Memory drift is the least-squares slope of
+/// process_rss_mb over the second half: above 1 MB/min (with a fitted rise of at least 0.5 MB)
+/// it says "drift".
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
 vitals analyze metrics.csv\n  \
 vitals analyze metrics.csv --out charts/\n  \
 vitals analyze metrics.csv --format markdown > report.md\n  \
 vitals analyze metrics.csv --format json | jq '.hosts[0].targets'\n\n\
-Charts (with --out): cpu.png, memory.png, db_pool_utilization.png, cache_hit_rate.png,\n\
-api_latency.png, 1200×600 pixels.\n\n\
-Exit status: 0 report printed, 1 unreadable or malformed CSV (the message names line and column).")]
+Charts (with --out): cpu.png, memory.png, db_pool_utilization.png, cache_hit_rate.png\n\
+(per poll interval, from the counter deltas), api_latency.png, process_rss.png; 1200×600 pixels.\n\n\
+Exit status: 0 report printed, 1 unreadable or malformed CSV, non-finite or out-of-range numbers\n\
+included (the message names line and column), 2 bad arguments.")]
 pub struct Args {
     /// The CSV written by `vitals monitor --output`.
     #[arg(value_name = "FILE.csv")]
@@ -66,8 +71,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     print!("{text}");
     if let Some(dir) = &args.out {
-        let records: Vec<_> = rows.iter().map(|p| &p.record).collect();
-        for path in charts::draw_all(&records, dir)? {
+        for path in charts::draw_all(&rows, dir)? {
             eprintln!("chart: {}", path.display());
         }
     } else if args.format == Format::Text && std::io::stderr().is_terminal() {

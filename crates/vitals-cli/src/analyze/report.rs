@@ -53,6 +53,35 @@ fn verdict(pass: Option<bool>) -> &'static str {
     }
 }
 
+/// The cache line of the text report.
+fn cache_text(h: &HostSummary) -> String {
+    if h.cache_reads == Some(0.0) {
+        return "no cache reads in the run (hit rate undefined)".into();
+    }
+    let mut parts = vec![match h.cache_hit_rate_steady {
+        Some(v) => format!("steady state {v:.1}% ({})", h.cache_hit_rate_steady_method),
+        None => format!("steady state n/a ({})", h.cache_hit_rate_steady_method),
+    }];
+    if let Some(a) = h.redis_hit_rate {
+        parts.push(format!("since start avg {:.1}%", a.avg));
+    }
+    parts.join("  ")
+}
+
+/// The server-process line of the text report, when the CSV has its columns.
+fn process_text(h: &HostSummary) -> Option<String> {
+    let rss = h
+        .process_rss_mb
+        .map(|r| format!("RSS avg {:.1} MB  max {:.1} MB", r.avg, r.max));
+    let cpu = h
+        .process_cpu_percent
+        .map(|c| format!("CPU avg {:.1}%  max {:.1}%", c.avg, c.max));
+    match (rss, cpu) {
+        (None, None) => None,
+        (a, b) => Some([a, b].into_iter().flatten().collect::<Vec<_>>().join("  ")),
+    }
+}
+
 /// `--format text`.
 pub fn text(file: &str, hosts: &[HostSummary], st: Style) -> String {
     let mut out = String::new();
@@ -92,14 +121,20 @@ pub fn text(file: &str, hosts: &[HostSummary], st: Style) -> String {
             _ => "n/a".into(),
         };
         row(&mut out, "DB pool", pool);
-        let cache = match (h.redis_hit_rate, h.redis_hit_rate_steady) {
-            _ if h.cache_reads == Some(0.0) => {
-                "no cache reads in the run (hit rate undefined)".into()
-            }
-            (Some(a), Some(s)) => format!("avg hit rate {:.1}%  steady state {s:.1}%", a.avg),
-            _ => "n/a".into(),
-        };
-        row(&mut out, "Cache", cache);
+        row(&mut out, "Cache", cache_text(h));
+        if let Some(p) = process_text(h) {
+            row(&mut out, "Process", p);
+        }
+        if let Some(d) = &h.memory_drift {
+            row(
+                &mut out,
+                "Memory drift",
+                format!(
+                    "{}  (RSS slope over the second half: {:.0} s, {} samples; drift above {} MB/min)",
+                    d.line, d.window_seconds, d.samples, d.threshold_mb_per_min
+                ),
+            );
+        }
         let lat = h.api_ms.map_or("n/a".into(), |l| {
             format!(
                 "p50 {:.1} ms  p95 {:.1} ms  max {:.1} ms  (nearest rank, {} polls)",
@@ -159,11 +194,40 @@ pub fn markdown(file: &str, hosts: &[HostSummary]) -> String {
             );
             let _ = writeln!(out, "| DB pool utilization avg | {:.1}% |", u.avg);
         }
-        if let (Some(a), Some(s)) = (h.redis_hit_rate, h.redis_hit_rate_steady) {
+        if h.cache_reads == Some(0.0) {
+            let _ = writeln!(out, "| Cache hit rate | no cache reads in the run |");
+        } else {
+            let steady = h
+                .cache_hit_rate_steady
+                .map_or("n/a".to_owned(), |v| format!("{v:.1}%"));
             let _ = writeln!(
                 out,
-                "| Cache hit rate avg / steady state | {:.1}% / {s:.1}% |",
-                a.avg
+                "| Cache hit rate, steady state | {steady} ({}) |",
+                h.cache_hit_rate_steady_method
+            );
+            if let Some(a) = h.redis_hit_rate {
+                let _ = writeln!(out, "| Cache hit rate since start, avg | {:.1}% |", a.avg);
+            }
+        }
+        if let Some(r) = h.process_rss_mb {
+            let _ = writeln!(
+                out,
+                "| Process RSS avg / max | {:.1} / {:.1} MB |",
+                r.avg, r.max
+            );
+        }
+        if let Some(c) = h.process_cpu_percent {
+            let _ = writeln!(
+                out,
+                "| Process CPU avg / max | {:.1}% / {:.1}% |",
+                c.avg, c.max
+            );
+        }
+        if let Some(d) = &h.memory_drift {
+            let _ = writeln!(
+                out,
+                "| Memory drift (RSS slope, second half) | {} (threshold {} MB/min) |",
+                d.line, d.threshold_mb_per_min
             );
         }
         if let Some(l) = h.api_ms {

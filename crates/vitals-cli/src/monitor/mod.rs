@@ -28,9 +28,11 @@ vitals monitor --interval 5 --output metrics.csv\n  \
 vitals monitor --host http://10.0.0.5:8000 --host http://10.0.0.6:8000 --interval 2 --duration 10m --output run.csv\n  \
 vitals monitor --count 3\n\n\
 CSV columns: timestamp,host,status,api_ms,cpu_percent,memory_percent,memory_mb,db_pool_active,\n\
-db_pool_size,db_pool_utilization_percent,redis_hit_rate, then memory_available_mb,cache_hits,\n\
-cache_misses,cache_errors,http_slow_requests_total,server_timestamp,error.\n\n\
-Exit status: 0 when the run ends (--count, --duration or Ctrl-C), 1 when the CSV cannot be written.")]
+db_pool_size,db_pool_utilization_percent,redis_hit_rate, then cache_hit_rate_recent,\n\
+process_rss_mb,process_cpu_percent,memory_available_mb,cache_hits,cache_misses,cache_errors,\n\
+http_slow_requests_total,server_timestamp,error.\n\n\
+Exit status: 0 when the run ends (--count, --duration or Ctrl-C), 1 when the CSV cannot be written,\n\
+2 bad arguments.")]
 pub struct Args {
     /// Server base URL; repeat to poll several servers side by side.
     #[arg(long = "host", value_name = "URL", default_value = DEFAULT_HOST)]
@@ -41,8 +43,8 @@ pub struct Args {
     /// Write every poll to this CSV file (created or truncated).
     #[arg(long, short, value_name = "FILE.csv")]
     output: Option<std::path::PathBuf>,
-    /// Stop after this many polls of each host.
-    #[arg(long, value_name = "N", conflicts_with = "duration")]
+    /// Stop after this many polls of each host (at least 1).
+    #[arg(long, value_name = "N", conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
     /// Stop after this long (e.g. 90s, 10m, 1h).
     #[arg(long, value_parser = crate::duration::parse, value_name = "DURATION")]
@@ -67,10 +69,7 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
         .hosts
         .iter()
         .map(|h| Host::parse(h))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if args.count == Some(0) {
-        anyhow::bail!("--count must be at least 1");
-    }
+        .collect::<Result<Vec<_>, _>>()?;
     let timeout = args
         .timeout
         .unwrap_or_else(|| args.interval.mul_f64(0.8).min(Duration::from_secs(10)));
