@@ -23,6 +23,10 @@ pub enum Mode {
     Vitals,
     /// Bare plus `axum_prometheus::PrometheusMetricLayer::pair()` (its global recorder).
     AxumPrometheus,
+    /// Bare plus the official OpenTelemetry tower layer
+    /// (`opentelemetry-instrumentation-tower`), metrics only, recording into an SDK meter
+    /// provider whose reader exports nowhere (no network).
+    OpenTelemetry,
     /// Bare plus `PerfLayer::new`: timing, both headers and the id,
     /// without recording metrics — splits the Vitals cost into its two halves.
     PerfOnly,
@@ -30,10 +34,11 @@ pub enum Mode {
 
 impl Mode {
     /// Every mode, the baseline first.
-    pub const ALL: [Mode; 4] = [
+    pub const ALL: [Mode; 5] = [
         Mode::Bare,
         Mode::Vitals,
         Mode::AxumPrometheus,
+        Mode::OpenTelemetry,
         Mode::PerfOnly,
     ];
 
@@ -43,6 +48,7 @@ impl Mode {
             Mode::Bare => "bare",
             Mode::Vitals => "vitals",
             Mode::AxumPrometheus => "axum-prometheus",
+            Mode::OpenTelemetry => "opentelemetry",
             Mode::PerfOnly => "perf-only",
         }
     }
@@ -53,7 +59,9 @@ impl Mode {
             .into_iter()
             .find(|m| m.name() == name)
             .ok_or_else(|| {
-                anyhow::anyhow!("unknown mode {name:?}: bare, vitals or axum-prometheus")
+                anyhow::anyhow!(
+                    "unknown mode {name:?}: bare, vitals, axum-prometheus, opentelemetry or perf-only"
+                )
             })
     }
 }
@@ -94,6 +102,24 @@ pub fn build(mode: Mode) -> App {
             router: base.layer(PerfLayer::new(SLOW)),
             upkeep: Box::new(|| {}),
         },
+        Mode::OpenTelemetry => {
+            // Recorded for real into the SDK's aggregations; the reader is only read on
+            // demand, so nothing leaves the process.
+            let reader = opentelemetry_sdk::metrics::ManualReader::builder().build();
+            let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+                .with_reader(reader)
+                .build();
+            opentelemetry::global::set_meter_provider(provider);
+            let layer = opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder()
+                .with_tracing(false)
+                .with_metrics(true)
+                .build()
+                .expect("the OpenTelemetry layer builds");
+            App {
+                router: base.layer(layer),
+                upkeep: Box::new(|| {}),
+            }
+        }
         Mode::AxumPrometheus => {
             let (layer, handle) = PrometheusMetricLayer::pair();
             let render = handle.clone();

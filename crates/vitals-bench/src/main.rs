@@ -2,7 +2,7 @@
 //! and axum-prometheus, kept out of xtask so xtask stays light.
 //!
 //! ```text
-//! vitals-bench oneshot [--warmup N] [--iters N] [--runs N]
+//! vitals-bench oneshot [--warmup N] [--iters N] [--runs N] [--only MODE,…]
 //! vitals-bench render  [--iters N]
 //! vitals-bench serve   --mode bare|vitals|axum-prometheus [--listen ADDR] [--max-seconds S]
 //! ```
@@ -44,6 +44,11 @@ fn run() -> Result<()> {
             warmup: flags.number("--warmup", 20_000)?,
             iters: flags.number("--iters", 200_000)?,
             runs: flags.number("--runs", 7)?,
+            only: flags
+                .get("--only")
+                .map(|list| list.split(',').map(apps::Mode::parse).collect())
+                .transpose()?
+                .unwrap_or_default(),
         }),
         "render" => render::run(flags.number("--iters", 200)?),
         "serve" => serve::run(

@@ -25,6 +25,8 @@ pub struct Plan {
     pub iters: u64,
     /// Timed runs per mode.
     pub runs: u64,
+    /// Measure only these modes (all when empty), e.g. to profile one under callgrind.
+    pub only: Vec<Mode>,
 }
 
 /// Prints `oneshot <mode> <run> <ns-per-request>` for every run of every mode.
@@ -34,7 +36,11 @@ pub fn run(plan: &Plan) -> Result<()> {
         .build()
         .context("cannot start a Tokio runtime")?;
     rt.block_on(async {
-        let apps: Vec<(Mode, App)> = Mode::ALL.into_iter().map(|m| (m, apps::build(m))).collect();
+        let apps: Vec<(Mode, App)> = Mode::ALL
+            .into_iter()
+            .filter(|m| plan.only.is_empty() || plan.only.contains(m))
+            .map(|m| (m, apps::build(m)))
+            .collect();
         for (_, app) in &apps {
             batch(&app.router, plan.warmup).await?;
             (app.upkeep)();
