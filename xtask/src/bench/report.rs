@@ -70,14 +70,35 @@ fn endpoint<'a>(r: &'a Results, path: &str) -> Option<&'a super::metrics_endpoin
     r.endpoints.paths.iter().find(|p| p.path == path)
 }
 
+/// Median render time of a case, µs (infinite when the case was not measured).
+fn render_us(r: &Results, case: &str) -> f64 {
+    r.render
+        .iter()
+        .find(|c| c.name == case)
+        .map_or(f64::INFINITY, |c| median(&c.ns) / 1000.0)
+}
+
+/// Median over runs of (stack − bare) / bare: the layer's cost as a share of bare's own.
+fn oneshot_share(r: &Results, mode: &str) -> f64 {
+    paired(oneshot_runs(r, "bare"), oneshot_runs(r, mode), |o, b| {
+        (o - b) / b.max(f64::MIN_POSITIVE)
+    })
+}
+
 fn checks(r: &Results) -> Vec<Check> {
     let ours_ns = oneshot_overhead(r, "vitals");
     let theirs_ns = oneshot_overhead(r, "axum-prometheus");
+    let otel_ns = oneshot_overhead(r, "opentelemetry");
+    let ours_share = oneshot_share(r, "vitals");
+    let theirs_share = oneshot_share(r, "axum-prometheus");
+    let otel_share = oneshot_share(r, "opentelemetry");
     let ours_ratio = hello_ratio(r, "vitals");
     let theirs_ratio = hello_ratio(r, "axum-prometheus");
+    let otel_ratio = hello_ratio(r, "opentelemetry");
     let bare_growth = hello_growth(r, "bare");
     let ours_growth = hello_growth(r, "vitals") - bare_growth;
     let theirs_growth = hello_growth(r, "axum-prometheus") - bare_growth;
+    let otel_growth = hello_growth(r, "opentelemetry") - bare_growth;
     let p99 = |path| endpoint(r, path).map_or(0.0, |p| median_of(&p.runs, |x| x.p99));
     let health_p99 = p99("/health");
     let metrics_p99 = p99("/api/v1/metrics");
@@ -88,21 +109,30 @@ fn checks(r: &Results) -> Vec<Check> {
     vec![
         Check {
             what: "layer cost per request (oneshot), over bare",
-            baseline: format!("axum-prometheus +{theirs_ns:.0} ns"),
+            baseline: format!("axum-prometheus +{theirs_ns:.0} ns, OpenTelemetry +{otel_ns:.0} ns"),
             ours: format!("+{ours_ns:.0} ns"),
             target: "≤ +750 ns",
             met: ours_ns <= 750.0,
         },
         Check {
+            what: "layer cost per request (oneshot), share of bare's own cost",
+            baseline: format!("axum-prometheus {theirs_share:.2}×, OpenTelemetry {otel_share:.2}×"),
+            ours: format!("{ours_share:.2}×"),
+            target: "≤ 0.75×",
+            met: ours_share <= 0.75,
+        },
+        Check {
             what: "/hello throughput under wrk, ratio to bare",
-            baseline: format!("axum-prometheus {theirs_ratio:.3}×"),
+            baseline: format!("axum-prometheus {theirs_ratio:.3}×, OpenTelemetry {otel_ratio:.3}×"),
             ours: format!("{ours_ratio:.3}×"),
             target: "≥ 0.95×",
             met: ours_ratio >= 0.95,
         },
         Check {
             what: "RSS growth under load beyond bare's (peak VmRSS − idle, minus bare's)",
-            baseline: format!("axum-prometheus {theirs_growth:+.1} MiB"),
+            baseline: format!(
+                "axum-prometheus {theirs_growth:+.1} MiB, OpenTelemetry {otel_growth:+.1} MiB"
+            ),
             ours: format!("{ours_growth:+.1} MiB"),
             target: "≤ 1 MB",
             met: ours_growth <= 1.0,
@@ -120,6 +150,20 @@ fn checks(r: &Results) -> Vec<Check> {
             ours: format!("{metrics_p99:.2} ms = {p99_ratio:.2}×"),
             target: "≤ 1.5×",
             met: p99_ratio <= 1.5,
+        },
+        Check {
+            what: "/metrics render, default registry (median)",
+            baseline: "—".to_owned(),
+            ours: format!("{:.0} µs", render_us(r, "default")),
+            target: "≤ 200 µs",
+            met: render_us(r, "default") <= 200.0,
+        },
+        Check {
+            what: "/metrics render, 1,000 HTTP series (median)",
+            baseline: "—".to_owned(),
+            ours: format!("{:.0} µs", render_us(r, "thousand")),
+            target: "≤ 2 ms",
+            met: render_us(r, "thousand") <= 2000.0,
         },
         Check {
             what: "vitals-server RSS idle",
@@ -249,15 +293,20 @@ fn oneshot(s: &mut String, r: &Results) {
          then {} runs of {} requests each, the stacks taking turns run after run. Figure: \
          median over the runs of (run time / requests); min–max shows the spread. Overhead and \
          ratio: median over the runs of (stack − bare) and (stack / bare), each run paired \
-         with the bare run of the same round. Histogram samples are drained between runs, \
-         outside the timed part, as the servers' upkeep does every second.\n\n\
+         with the bare run of the same round. axum-prometheus' histogram samples are drained \
+         between runs, outside the timed part, as its upkeep does every second (Vitals and \
+         OpenTelemetry aggregate as they record).\n\n\
          - **bare**: `Router::new().route(\"/hello\", get(hello))`.\n\
-         - **vitals**: bare + `PerfLayer::with_metrics` on a real \
-         `HttpMetrics` recording into the `Exporter`'s `metrics_exporter_prometheus` recorder — \
-         the stack `vitals_server::app` uses: timing, `X-Response-Time`, `X-Request-ID`, request \
-         counter, duration histogram, in-flight gauge, slow counter, JSON window.\n\
+         - **vitals**: what a user gets from the builder: `Vitals::builder().build()`, \
+         `.merge(vitals.routes())`, `.layer(vitals.layer())` — timing, `X-Response-Time`, \
+         `Server-Timing`, `X-Request-ID`, request counter, duration histogram, in-flight count, \
+         slow counter, JSON window. (The reference server adds its own timeout and \
+         panic-catching layers, which are not part of this cost.)\n\
          - **axum-prometheus**: bare + `axum_prometheus::PrometheusMetricLayer::pair()` \
          (0.10.1; global recorder).\n\
+         - **opentelemetry**: bare + `opentelemetry_instrumentation_tower::http::server` layer \
+         (0.19, metrics only, tracing off), recording into an OpenTelemetry SDK meter provider \
+         whose manual reader exports nowhere.\n\
          - **perf-only**: bare + `PerfLayer::new` (timing, both headers, \
          the id, the logs' level checks, no metrics): the vitals row minus this one is what \
          recording the metrics costs.\n\
@@ -420,14 +469,12 @@ fn render(s: &mut String, r: &Results) {
     let _ = writeln!(
         s,
         "## 4. `/metrics` render time\n\n\
-         `Exporter::render(&snapshot)` alone (no HTTP), in the release `vitals-bench render`. \
-         Each timed render follows fresh traffic recorded untimed, so every render also drains \
-         new histogram samples, as a scrape does.\n\n\
-         - **default**: the server's exporter and one `HttpMetrics` with the server's 8 \
+         `Vitals::render_snapshot(&snapshot)` alone (no HTTP), in the release \
+         `vitals-bench render`. Each timed render follows fresh traffic recorded untimed.\n\n\
+         - **default**: a `Vitals` as the builder makes it, with the server's 8 \
          `(method, route, status)` label sets; 100 requests between renders.\n\
-         - **1,000 series**: `HttpMetrics` caps label sets at `MAX_SERIES` = 500, so two \
-         `HttpMetrics` share the exporter's recorder, each fed 500 distinct routes \
-         (`GET /r/0` … `/r/999`, status 200): 1,000 request counters, 1,000 duration \
+         - **1,000 series**: a `Vitals` built with `.max_series(1000)`, fed 1,000 distinct \
+         routes (`GET /r/0` … `/r/999`, status 200): 1,000 request counters, 1,000 duration \
          histograms and 1,000 slow counters; one request per series between renders. The \
          harness checks the exposition really lists 1,000 request series.\n\n\
          | registry | HTTP label sets | renders | median µs | p90 µs | max µs | body bytes |\n\

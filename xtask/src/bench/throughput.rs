@@ -11,11 +11,11 @@ use super::process::Server;
 use super::wrk::{Load, Run, Wrk};
 
 /// The modes, the baseline first.
-pub const MODES: [&str; 3] = ["bare", "vitals", "axum-prometheus"];
+pub const MODES: [&str; 4] = ["bare", "vitals", "axum-prometheus", "opentelemetry"];
 
 /// One mode's figures.
 pub struct Mode {
-    /// `bare`, `vitals` or `axum-prometheus`.
+    /// `bare`, `vitals`, `axum-prometheus` or `opentelemetry`.
     pub name: String,
     /// One wrk run per round.
     pub runs: Vec<Run>,
