@@ -6,12 +6,15 @@
 //! checks that the server counted exactly the requests that were sent, and ends with a
 //! report (markdown + JSON), the monitor's charts and a verdict on the targets.
 
+mod charts;
+mod drift;
 mod engine;
 mod open;
 mod report;
 mod scenario;
 mod server;
 mod stats;
+mod timeline;
 mod zipf;
 
 use std::net::SocketAddr;
@@ -182,6 +185,7 @@ async fn run_async(args: LoadArgs) -> Result<()> {
             .max_requests
             .unwrap_or_else(|| 2_000 * duration.as_secs().max(1)),
         stop_on_knee: scenario == Scenario::Stress,
+        server_pid: server.as_ref().map(server::Process::id),
     };
     let (stats, timeline) = engine::run(plan.clone(), !args.quiet).await;
 
