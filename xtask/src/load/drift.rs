@@ -138,7 +138,11 @@ mod tests {
             if t < 300.0 {
                 10.0 + t * 0.02
             } else {
-                16.0 + if (t as u32).is_multiple_of(2) { 0.004 } else { 0.0 }
+                16.0 + if (t as u32).is_multiple_of(2) {
+                    0.004
+                } else {
+                    0.0
+                }
             }
         });
         let d = RssTrend::judge(&pts);

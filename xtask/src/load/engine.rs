@@ -156,21 +156,34 @@ pub async fn run(plan: Plan, progress: bool) -> (Stats, Arc<Timeline>) {
         arrivals,
         fixed_uri,
     });
-    let mut workers = Vec::new();
-    for index in 0..shared.plan.users {
-        let shared = Arc::clone(&shared);
-        workers.push(tokio::spawn(async move { user(shared, index).await }));
-    }
     let reporter = {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move { watch(shared, progress).await })
     };
-    let mut stats = Stats::new();
-    for w in workers {
-        if let Ok(local) = w.await {
-            stats.merge(local);
-        }
+    // One single-threaded runtime per core, each driving its share of the connections (as wrk
+    // runs one event loop per thread): no work stealing, no cross-thread wake-ups per request.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(usize::try_from(shared.plan.users).unwrap_or(1))
+        .max(1);
+    let mut loops = Vec::new();
+    for thread in 0..threads {
+        let shared = Arc::clone(&shared);
+        loops.push(std::thread::spawn(move || {
+            event_loop(&shared, thread, threads)
+        }));
     }
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut stats = Stats::new();
+        for l in loops {
+            if let Ok(local) = l.join() {
+                stats.merge(local);
+            }
+        }
+        stats
+    })
+    .await;
+    let stats = joined.unwrap_or_default();
     reporter.abort();
     if progress {
         let all = timeline.span(0, usize::MAX);
@@ -189,6 +202,30 @@ pub async fn run(plan: Plan, progress: bool) -> (Stats, Arc<Timeline>) {
         );
     }
     (stats, timeline)
+}
+
+/// Runs users `thread`, `thread + threads`, … on a current-thread runtime; their records merged.
+fn event_loop(shared: &Arc<Shared>, thread: usize, threads: usize) -> Stats {
+    let mut stats = Stats::new();
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return stats;
+    };
+    runtime.block_on(async {
+        let mut users = Vec::new();
+        for index in (0..shared.plan.users).skip(thread).step_by(threads) {
+            let shared = Arc::clone(shared);
+            users.push(tokio::spawn(user(shared, index)));
+        }
+        for u in users {
+            if let Ok(local) = u.await {
+                stats.merge(local);
+            }
+        }
+    });
+    stats
 }
 
 /// One keep-alive connection: hyper's request sender and the connection future, which the

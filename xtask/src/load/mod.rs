@@ -6,6 +6,7 @@
 //! checks that the server counted exactly the requests that were sent, and ends with a
 //! report (markdown + JSON), the monitor's charts and a verdict on the targets.
 
+mod calibrate;
 mod charts;
 mod drift;
 mod engine;
@@ -24,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+pub use calibrate::run as calibrate;
 use engine::Plan;
 pub use scenario::Scenario;
 
