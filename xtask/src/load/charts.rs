@@ -271,7 +271,8 @@ fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
         .flat_map(|l| l.points.iter().filter_map(|p| p.1))
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
-    let y_max = (y_max * 1.15).max(1.0);
+    // Headroom above the data for the legend box in the upper right.
+    let y_max = (y_max * if chart.lines.len() > 1 { 1.4 } else { 1.15 }).max(1.0);
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let mut c = ChartBuilder::on(&root)
