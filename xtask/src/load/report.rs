@@ -217,7 +217,10 @@ pub fn write(s: &Summary<'_>, out: &Path) -> Result<Verdict> {
         RssTrend::judge(&points)
     });
     if let Some(d) = drift {
+        let judged = d.slope().is_some();
         targets.push(json!({
+            "applies": judged,
+            "why": (!judged).then(|| d.to_string()),
             "name": "Server RSS drift",
             "goal": format!("<= +{DRIFT_MB_PER_MIN} MB/min"),
             "measured_as": "least-squares slope of the server's RSS over the second half, sampled every second",
@@ -658,6 +661,42 @@ mod tests {
             server_counted: 112,
         };
         assert!(!c.ok());
+    }
+
+    #[test]
+    fn cache_target_waits_for_a_warm_cache() {
+        use crate::load::timeline::Local;
+        use std::time::Duration;
+        // Ten seconds; the second half (seconds 5..10) has 100 history reads.
+        let t = Timeline::new(11);
+        let mut local = Local::new();
+        for second in 0..10 {
+            for k in 0..20 {
+                let cold = second >= 5 && k < 1; // 5 of the 100 judged reads are cold
+                local.record(
+                    &t,
+                    second,
+                    Endpoint::History,
+                    Duration::from_millis(1),
+                    false,
+                    cold || (second < 5 && k < 10),
+                );
+            }
+        }
+        local.flush(&t);
+        let c = ColdReads::of(&t.rows(), 10);
+        assert_eq!((c.reads, c.cold), (100, 5));
+        assert!(c.steady(), "5 % is the limit, inclusive");
+        let warming = ColdReads {
+            reads: 61,
+            cold: 28,
+        };
+        assert!(!warming.steady());
+        assert!(warming.why().contains("28 of 61"), "{}", warming.why());
+        assert!(
+            !ColdReads { reads: 0, cold: 0 }.steady(),
+            "no reads: nothing shows a warm cache"
+        );
     }
 
     #[test]
