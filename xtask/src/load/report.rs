@@ -220,7 +220,7 @@ pub fn write(s: &Summary<'_>, out: &Path) -> Result<Verdict> {
         let judged = d.slope().is_some();
         targets.push(json!({
             "applies": judged,
-            "why": (!judged).then(|| d.to_string()),
+            "why": (!judged).then(|| d.to_string().trim_start_matches("not judged: ").to_owned()),
             "name": "Server RSS drift",
             "goal": format!("<= +{DRIFT_MB_PER_MIN} MB/min"),
             "measured_as": "least-squares slope of the server's RSS over the second half, sampled every second",
