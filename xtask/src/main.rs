@@ -2,7 +2,7 @@
 //!
 //! - `ci`: formatting, lints, docs and the whole test suite, as CI runs them.
 //! - `docs`: regenerate docs written from code (the metrics table).
-//! - `load`: load tests with a report and a verdict.
+//! - `load`: load tests with a report and a verdict; `load-calibrate`: the engine beside wrk.
 //! - `bench`: every performance comparison, written to `docs/performance.md`.
 //! - `release`: release archives and their checksums.
 
@@ -34,6 +34,7 @@ fn run() -> Result<()> {
         Some("ci") => ci::run(&rest),
         Some("docs") => docs::run(),
         Some("load") => load::run(&rest),
+        Some("load-calibrate") => load::calibrate(&rest),
         Some("bench") => bench::run(&rest),
         Some("release") => release::run(&rest),
         Some("-h" | "--help" | "help") | None => {
@@ -55,6 +56,8 @@ Tasks:
   load    load test: cargo xtask load <smoke|steady|spike|stress|soak> [--target URL]
           [--users N] [--duration D] [--rate R] [--out DIR] [--database-url URL]
           [--redis-url URL] [--no-fail]; `cargo xtask load --help` for all options
+  load-calibrate [--connections N] [--seconds S] [--rounds R]  the load engine's rate on
+          GET /health beside wrk's, both orders, with CPU time per request (needs wrk)
   bench   [--quick] [--out FILE]  per-request cost, wrk throughput, metrics endpoints and
           /metrics render time, baselines beside ours, written to docs/performance.md
           (needs wrk: apt-get install -y wrk; --quick is a smoke run)

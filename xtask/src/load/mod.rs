@@ -6,12 +6,16 @@
 //! checks that the server counted exactly the requests that were sent, and ends with a
 //! report (markdown + JSON), the monitor's charts and a verdict on the targets.
 
+mod calibrate;
+mod charts;
+mod drift;
 mod engine;
 mod open;
 mod report;
 mod scenario;
 mod server;
 mod stats;
+mod timeline;
 mod zipf;
 
 use std::net::SocketAddr;
@@ -21,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+pub use calibrate::run as calibrate;
 use engine::Plan;
 pub use scenario::Scenario;
 
@@ -182,6 +187,7 @@ async fn run_async(args: LoadArgs) -> Result<()> {
             .max_requests
             .unwrap_or_else(|| 2_000 * duration.as_secs().max(1)),
         stop_on_knee: scenario == Scenario::Stress,
+        server_pid: server.as_ref().map(server::Process::id),
     };
     let (stats, timeline) = engine::run(plan.clone(), !args.quiet).await;
 

@@ -7,9 +7,11 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use super::drift::{DRIFT_MB_PER_MIN, RssTrend};
 use super::engine::{KNEE_ERROR_RATE, KNEE_P95_MS, Plan};
 use super::scenario::Scenario;
-use super::stats::{Stats, Timeline};
+use super::stats::{Endpoint, Stats};
+use super::timeline::{ENDPOINT_ORDER, Second, Timeline};
 
 /// Target of the guide: API P95 under 3 s.
 const P95_TARGET_MS: f64 = 3_000.0;
@@ -170,12 +172,74 @@ pub fn write(s: &Summary<'_>, out: &Path) -> Result<Verdict> {
         "value": p95,
         "pass": p95 < P95_TARGET_MS && total > 0,
     })];
-    let server_targets = s.analysis.json["hosts"][0]["targets"]
+    let server_targets: Vec<Value> = s.analysis.json["hosts"][0]["targets"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    targets.extend(server_targets.iter().cloned());
-    let targets_pass = targets.iter().all(|t| t["pass"].as_bool().unwrap_or(true));
+    let rows = s.timeline.rows();
+    let run_seconds = usize::try_from(s.plan.duration.as_secs())
+        .unwrap_or(0)
+        .max(1);
+    let cold = ColdReads::of(&rows, run_seconds);
+    let server_cpu = mean(rows.iter().take(run_seconds).filter_map(|r| r.cpu_percent));
+    for mut t in server_targets {
+        let name = t["name"].as_str().unwrap_or_default().to_owned();
+        if name.starts_with("Cache hit rate") && !cold.steady() && s.plan.path.is_none() {
+            t["applies"] = json!(false);
+            t["why"] = json!(cold.why());
+        }
+        if name == "CPU" && server_cpu.is_some() {
+            t["applies"] = json!(false);
+            t["why"] = json!(
+                "whole machine: it also counts the load engine, the monitor and anything else running here; the server's own share is judged below"
+            );
+        }
+        targets.push(t);
+    }
+    if let Some(cpu) = server_cpu {
+        let cpu = (cpu * 100.0).round() / 100.0;
+        targets.push(json!({
+            "name": "CPU (server process)",
+            "goal": "< 70%",
+            "measured_as": "average over the run, percent of all cores, from /proc/PID/stat",
+            "value": cpu,
+            "unit": "%",
+            "pass": cpu < 70.0,
+        }));
+    }
+    let drift = (s.scenario == Scenario::Soak).then(|| {
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .take(run_seconds)
+            .enumerate()
+            .filter_map(|(i, r)| Some((i as f64, r.rss_mb?)))
+            .collect();
+        RssTrend::judge(&points)
+    });
+    if let Some(d) = drift {
+        let judged = d.slope().is_some();
+        targets.push(json!({
+            "applies": judged,
+            "why": (!judged).then(|| d.to_string().trim_start_matches("not judged: ").to_owned()),
+            "name": "Server RSS drift",
+            "goal": format!("<= +{DRIFT_MB_PER_MIN} MB/min"),
+            "measured_as": "least-squares slope of the server's RSS over the second half, sampled every second",
+            "value": d.slope().map(|v| (v * 1000.0).round() / 1000.0),
+            "unit": "MB/min",
+            "verdict": d.to_string(),
+            "pass": d.pass(),
+        }));
+    }
+    for t in &mut targets {
+        if t.get("applies").is_none() {
+            t["applies"] = json!(true);
+        }
+    }
+    let targets_pass = targets
+        .iter()
+        .filter(|t| t["applies"] != false)
+        .all(|t| t["pass"].as_bool().unwrap_or(true));
+    let charts = super::charts::draw_all(&rows, run_seconds, out)?;
     let knee = (s.scenario == Scenario::Stress).then(|| knee(s));
     let consistency = s.consistency.map(|c| {
         json!({
@@ -205,6 +269,10 @@ pub fn write(s: &Summary<'_>, out: &Path) -> Result<Verdict> {
         "consistency": consistency,
         "server_rss_mb": {"start": s.rss_start, "end": s.rss_end},
         "stress_knee": knee,
+        "memory_drift": drift.map(|d| json!({"verdict": d.to_string(), "slope_mb_per_min": d.slope(), "threshold_mb_per_min": DRIFT_MB_PER_MIN})),
+        "cache_warmth": cold.to_json(),
+        "charts": charts.iter().filter_map(|p| p.file_name()?.to_str()).collect::<Vec<_>>(),
+        "timeline": timeline_json(&rows, run_seconds),
         "targets": targets,
         "targets_pass": targets_pass,
         "server": s.analysis.json,
@@ -229,22 +297,149 @@ pub fn write(s: &Summary<'_>, out: &Path) -> Result<Verdict> {
             if c.ok() { "consistent" } else { "MISMATCH" }
         ));
     }
+    if let Some(d) = drift {
+        lines.push(format!("server memory: {d}"));
+    }
     for t in &targets {
         lines.push(format!(
-            "  {} {}: {} (goal {})",
-            if t["pass"].as_bool().unwrap_or(true) {
-                "PASS"
-            } else {
-                "FAIL"
-            },
+            "  {} {}: {} (goal {}){}",
+            result(t),
             t["name"].as_str().unwrap_or("?"),
             t["value"],
-            t["goal"].as_str().unwrap_or("?")
+            t["goal"].as_str().unwrap_or("?"),
+            t["why"]
+                .as_str()
+                .map_or_else(String::new, |w| format!(" not judged: {w}"))
         ));
     }
     Ok(Verdict {
         lines,
         targets_pass,
+    })
+}
+
+/// Share of first reads above which the cache is still warming: see [`ColdReads`].
+pub const COLD_READ_LIMIT: f64 = 0.05;
+
+/// How warm the cache was over the second half of the run, the part the cache-hit-rate
+/// target is judged on.
+///
+/// A history read of a user id no earlier read in the run asked for is a miss no cache can
+/// avoid. With this request mix the best steady hit rate is about 79 % (a read misses when
+/// that user chatted since the last read: 20 chats to 75 reads), only 9 points above the 70 %
+/// target, and every cold read costs about a point; so once more than
+/// [`COLD_READ_LIMIT`] of the judged reads are cold, the hit rate measures warm-up, not the
+/// steady state the target speaks of, and the target is not judged. Short, light runs (the
+/// smoke) end there; a run with enough reads per distinct user id does not.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ColdReads {
+    /// History reads answered in the second half.
+    pub reads: u64,
+    /// Of those, first reads of their user id.
+    pub cold: u64,
+}
+
+impl ColdReads {
+    /// Counts over the second half of `rows`' first `run_seconds` seconds.
+    pub fn of(rows: &[Second], run_seconds: usize) -> Self {
+        let history = ENDPOINT_ORDER
+            .iter()
+            .position(|e| *e == Endpoint::History)
+            .unwrap_or(0);
+        let judged = rows.iter().take(run_seconds).skip(run_seconds / 2);
+        let (mut reads, mut cold) = (0, 0);
+        for r in judged {
+            reads += r.counts.requests[history] - r.counts.errors[history];
+            cold += r.counts.cold_reads;
+        }
+        Self { reads, cold }
+    }
+
+    /// Share of cold reads (1 when there were no reads: nothing shows a warm cache).
+    pub fn share(self) -> f64 {
+        if self.reads == 0 {
+            1.0
+        } else {
+            self.cold as f64 / self.reads as f64
+        }
+    }
+
+    /// Whether the cache had reached its steady state.
+    pub fn steady(self) -> bool {
+        self.share() <= COLD_READ_LIMIT
+    }
+
+    /// Why the target is not judged.
+    pub fn why(self) -> String {
+        format!(
+            "the cache was still warming: {} of {} history reads in the second half ({:.0} %) were the run's first read of their user id, misses no cache avoids; the steady-state target applies once at most {:.0} % are (a longer or busier run)",
+            self.cold,
+            self.reads,
+            self.share() * 100.0,
+            COLD_READ_LIMIT * 100.0
+        )
+    }
+
+    fn to_json(self) -> Value {
+        json!({
+            "judged_part": "second half",
+            "history_reads": self.reads,
+            "first_reads": self.cold,
+            "first_read_share": (self.share() * 10_000.0).round() / 10_000.0,
+            "steady_limit": COLD_READ_LIMIT,
+            "steady": self.steady(),
+        })
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0u32);
+    for v in values {
+        sum += v;
+        n += 1;
+    }
+    (n > 0).then(|| sum / f64::from(n))
+}
+
+fn result(t: &Value) -> &'static str {
+    if t["applies"] == false {
+        "n/a "
+    } else if t["pass"].as_bool().unwrap_or(true) {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// The timeline as columns (compact in JSON, easy to plot elsewhere).
+fn timeline_json(rows: &[Second], run_seconds: usize) -> Value {
+    let rows = &rows[..rows.len().min(run_seconds)];
+    let col = |f: &dyn Fn(&Second) -> Value| -> Vec<Value> { rows.iter().map(f).collect() };
+    let mut by_endpoint = serde_json::Map::new();
+    for (slot, e) in ENDPOINT_ORDER.iter().enumerate() {
+        if rows.iter().any(|r| r.counts.requests[slot] > 0) {
+            by_endpoint.insert(
+                e.name().to_owned(),
+                json!(col(&|r| json!(r.counts.requests[slot]))),
+            );
+        }
+    }
+    json!({
+        "second": col(&|_| Value::Null).iter().enumerate().map(|(i, _)| i).collect::<Vec<_>>(),
+        "users": col(&|r| json!(r.users)),
+        "requests": col(&|r| json!(r.counts.total())),
+        "requests_by_endpoint": by_endpoint,
+        "errors": col(&|r| json!(r.counts.total_errors())),
+        "p50_ms": col(&|r| json!(round2(r.counts.latency.quantile_ms(0.50)))),
+        "p95_ms": col(&|r| json!(round2(r.counts.latency.quantile_ms(0.95)))),
+        "p99_ms": col(&|r| json!(round2(r.counts.latency.quantile_ms(0.99)))),
+        "first_reads": col(&|r| json!(r.counts.cold_reads)),
+        "server_rss_mb": col(&|r| json!(r.rss_mb.map(|v| (v * 10.0).round() / 10.0))),
+        "server_cpu_percent": col(&|r| json!(r.cpu_percent.map(round2))),
     })
 }
 
@@ -255,15 +450,16 @@ fn knee(s: &Summary<'_>) -> Value {
         .map(|step| {
             let from = usize::try_from(seconds * (step - 1) / 5).unwrap_or(0);
             let to = usize::try_from(seconds * step / 5).unwrap_or(0);
-            let (users, requests, errors, p95) = s.timeline.span(from, to);
+            let span = s.timeline.span(from, to);
+            let (users, requests, errors) = (span.users, span.counts.total(), span.counts.total_errors());
             let rate = if requests == 0 { 0.0 } else { errors as f64 / requests as f64 };
-            let p95 = (p95 * 100.0).round() / 100.0;
+            let p95 = (span.counts.latency.quantile_ms(0.95) * 100.0).round() / 100.0;
             json!({"step": step, "users": users, "requests": requests, "p95_ms": p95, "error_rate": rate,
                    "breaks_targets": p95 > KNEE_P95_MS || rate > KNEE_ERROR_RATE})
         })
         .collect();
     let knee = rows.iter().find(|r| r["breaks_targets"] == true).cloned();
-    json!({"steps": rows, "knee": knee, "p95_note": "per-step p95 from fixed buckets (100 µs to 10 s), interpolated"})
+    json!({"steps": rows, "knee": knee, "p95_note": "per-step p95 from the timeline's log buckets (8 per doubling), interpolated"})
 }
 
 fn markdown(s: &Summary<'_>, doc: &Value) -> String {
@@ -339,6 +535,26 @@ fn markdown(s: &Summary<'_>, doc: &Value) -> String {
             b - a
         );
     }
+    if let Some(d) = doc["memory_drift"].as_object() {
+        let _ = writeln!(
+            md,
+            "Memory drift (least-squares slope of RSS over the second half of the run, sampled every second; drift above +{DRIFT_MB_PER_MIN} MB/min): **{}**.\n",
+            d.get("verdict").and_then(Value::as_str).unwrap_or("?")
+        );
+    }
+    let _ = writeln!(md, "## The run, second by second\n");
+    for (file, what) in super::charts::FILES {
+        let drawn = doc["charts"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|f| f == file));
+        if drawn {
+            let _ = writeln!(md, "![{what}]({file})\n");
+        }
+    }
+    let _ = writeln!(
+        md,
+        "From the engine's own per-second timeline (latency quantiles per second from log buckets, within about 6 %; the tables above use the exact HDR histograms). Server memory and CPU are sampled from /proc every second when the run started the server.\n"
+    );
     if let Some(k) = doc["stress_knee"].as_object() {
         let _ = writeln!(
             md,
@@ -375,19 +591,34 @@ fn markdown(s: &Summary<'_>, doc: &Value) -> String {
         md,
         "## Targets\n\n| target | goal | value | result |\n|---|---|---|---|"
     );
+    let mut notes = Vec::new();
     for t in doc["targets"].as_array().into_iter().flatten() {
+        let outcome = match result(t) {
+            "PASS" => "pass".to_owned(),
+            "FAIL" => "**fail**".to_owned(),
+            _ => {
+                notes.push(format!(
+                    "{}: {}",
+                    t["name"].as_str().unwrap_or("?"),
+                    t["why"].as_str().unwrap_or("")
+                ));
+                format!("not judged ({})", notes.len())
+            }
+        };
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} |",
             t["name"].as_str().unwrap_or("?"),
             t["goal"].as_str().unwrap_or("?"),
             t["value"],
-            if t["pass"].as_bool().unwrap_or(true) {
-                "pass"
-            } else {
-                "**fail**"
-            }
+            outcome
         );
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(md);
+        for (i, n) in notes.iter().enumerate() {
+            let _ = writeln!(md, "({}) {n}.", i + 1);
+        }
     }
     let _ = writeln!(
         md,
@@ -396,7 +627,7 @@ fn markdown(s: &Summary<'_>, doc: &Value) -> String {
     md.push_str(&s.analysis.markdown);
     let _ = writeln!(
         md,
-        "\nCharts: ![cpu](cpu.png) ![memory](memory.png) ![pool](db_pool_utilization.png) ![cache](cache_hit_rate.png) ![latency](api_latency.png)"
+        "\nServer-side charts (from the monitor CSV): ![cpu](cpu.png) ![memory](memory.png) ![pool](db_pool_utilization.png) ![cache](cache_hit_rate.png) ![latency](api_latency.png)"
     );
     md
 }
@@ -430,6 +661,42 @@ mod tests {
             server_counted: 112,
         };
         assert!(!c.ok());
+    }
+
+    #[test]
+    fn cache_target_waits_for_a_warm_cache() {
+        use crate::load::timeline::Local;
+        use std::time::Duration;
+        // Ten seconds; the second half (seconds 5..10) has 100 history reads.
+        let t = Timeline::new(11);
+        let mut local = Local::new();
+        for second in 0..10 {
+            for k in 0..20 {
+                let cold = second >= 5 && k < 1; // 5 of the 100 judged reads are cold
+                local.record(
+                    &t,
+                    second,
+                    Endpoint::History,
+                    Duration::from_millis(1),
+                    false,
+                    cold || (second < 5 && k < 10),
+                );
+            }
+        }
+        local.flush(&t);
+        let c = ColdReads::of(&t.rows(), 10);
+        assert_eq!((c.reads, c.cold), (100, 5));
+        assert!(c.steady(), "5 % is the limit, inclusive");
+        let warming = ColdReads {
+            reads: 61,
+            cold: 28,
+        };
+        assert!(!warming.steady());
+        assert!(warming.why().contains("28 of 61"), "{}", warming.why());
+        assert!(
+            !ColdReads { reads: 0, cold: 0 }.steady(),
+            "no reads: nothing shows a warm cache"
+        );
     }
 
     #[test]

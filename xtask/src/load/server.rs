@@ -199,8 +199,35 @@ pub fn rss_mb(pid: u32) -> Option<f64> {
         .map(|kb| kb as f64 / 1024.0)
 }
 
+/// CPU time (user + system) a process has used, in seconds, from /proc/PID/stat.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_seconds_of(&stat)
+}
+
+/// Clock ticks per second of /proc's CPU times: USER_HZ, 100 on every Linux architecture
+/// Rust supports.
+const USER_HZ: f64 = 100.0;
+
+fn cpu_seconds_of(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces and parentheses; fields after its closing
+    // parenthesis start at field 3, so utime (14) and stime (15) are the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_cpu_time_from_stat() {
+        let stat = "4242 (vitals (x) srv) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 99 1000 200";
+        assert_eq!(super::cpu_seconds_of(stat), Some(3.0));
+        assert!(super::cpu_seconds(std::process::id()).is_some());
+    }
+
     use super::*;
 
     #[test]

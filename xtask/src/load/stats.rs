@@ -1,7 +1,6 @@
-//! What the load engine saw: latency histograms per endpoint, errors by kind, a timeline.
+//! What the load engine saw: latency histograms per endpoint and errors by kind.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -64,84 +63,6 @@ impl Outcome {
             Outcome::Timeout => Some("timeout".into()),
             Outcome::Io => Some("io".into()),
         }
-    }
-}
-
-/// One second of the run, shared by every worker without locks.
-pub struct Second {
-    /// Active virtual users (last seen).
-    pub users: AtomicU32,
-    /// Requests finished in the second.
-    pub requests: AtomicU64,
-    /// Of those, errors.
-    pub errors: AtomicU64,
-    /// Their latencies, in coarse fixed buckets (enough for a live p95 and the stress knee).
-    pub latency: vitals_core::Histogram,
-}
-
-/// Per-second figures for the whole run, preallocated so recording never locks or allocates.
-pub struct Timeline {
-    seconds: Box<[Second]>,
-}
-
-impl Timeline {
-    /// Room for `seconds` seconds (later records land in the last slot).
-    pub fn new(seconds: usize) -> Self {
-        Self {
-            seconds: (0..seconds.max(1))
-                .map(|_| Second {
-                    users: AtomicU32::new(0),
-                    requests: AtomicU64::new(0),
-                    errors: AtomicU64::new(0),
-                    latency: vitals_core::Histogram::latency(),
-                })
-                .collect(),
-        }
-    }
-
-    /// Records one finished request.
-    pub fn record(&self, second: usize, users: u32, latency: Duration, error: bool) {
-        let s = &self.seconds[second.min(self.seconds.len() - 1)];
-        s.users.store(users, Ordering::Relaxed);
-        s.requests.fetch_add(1, Ordering::Relaxed);
-        if error {
-            s.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        s.latency.record(latency);
-    }
-
-    /// Figures of one second: (users, requests, errors, p95 in ms).
-    pub fn second(&self, second: usize) -> Option<(u32, u64, u64, f64)> {
-        let s = self.seconds.get(second)?;
-        Some((
-            s.users.load(Ordering::Relaxed),
-            s.requests.load(Ordering::Relaxed),
-            s.errors.load(Ordering::Relaxed),
-            s.latency.snapshot().quantile(0.95) * 1000.0,
-        ))
-    }
-
-    /// Figures of seconds `from..to` together: (max users, requests, errors, p95 in ms).
-    pub fn span(&self, from: usize, to: usize) -> (u32, u64, u64, f64) {
-        let mut merged: Option<vitals_core::HistogramSnapshot> = None;
-        let (mut users, mut requests, mut errors) = (0, 0, 0);
-        for s in self.seconds.iter().take(to).skip(from) {
-            users = users.max(s.users.load(Ordering::Relaxed));
-            requests += s.requests.load(Ordering::Relaxed);
-            errors += s.errors.load(Ordering::Relaxed);
-            let snap = s.latency.snapshot();
-            match &mut merged {
-                None => merged = Some(snap),
-                Some(m) => m.merge(&snap),
-            }
-        }
-        let p95 = merged.map_or(0.0, |m| m.quantile(0.95) * 1000.0);
-        (users, requests, errors, p95)
-    }
-
-    /// Number of slots.
-    pub fn len(&self) -> usize {
-        self.seconds.len()
     }
 }
 
@@ -263,20 +184,5 @@ mod tests {
         assert!((h.value_at_quantile(0.95) as f64 - 95_000.0).abs() < 100.0);
         assert_eq!(s.errors_by_kind().get("http_503"), Some(&1));
         assert_eq!(s.errors_by_kind().get("timeout"), Some(&1));
-    }
-
-    #[test]
-    fn timeline_counts_per_second() {
-        let t = Timeline::new(3);
-        t.record(0, 4, Duration::from_millis(2), false);
-        t.record(0, 5, Duration::from_millis(3), true);
-        t.record(9, 5, Duration::from_millis(3), false);
-        assert_eq!(t.second(0).map(|s| (s.0, s.1, s.2)), Some((5, 2, 1)));
-        assert_eq!(
-            t.second(2).map(|s| s.1),
-            Some(1),
-            "late records land in the last slot"
-        );
-        assert_eq!(t.span(0, 3).1, 3);
     }
 }
