@@ -332,7 +332,10 @@ mod tests {
         );
         assert_eq!(errors.promql_for(), "0s");
         let runtime = by_name("RuntimeSaturated").expect("rule");
-        assert_eq!(runtime.promql("health_agent"), "health_agent_tokio_busy_ratio > 0.9");
+        assert_eq!(
+            runtime.promql("health_agent"),
+            "health_agent_tokio_busy_ratio > 0.9"
+        );
         assert_eq!(runtime.promql_for(), "5m");
         assert_eq!(runtime.severity, Severity::Warning);
         let cache = by_name("LowCacheHitRate").expect("rule");
