@@ -3,7 +3,7 @@
 //! Four commands share one HTTP client and one CSV model:
 //! `snapshot` (one fetch of `/api/v1/metrics`), `monitor` (steady polling into a console table
 //! and a CSV), `analyze` (summary, performance targets and PNG charts from that CSV) and
-//! `alerts` (the nine alert rules of `vitals_core::alerts`, with monitoring-plugin exit codes).
+//! `alerts` (the alert rules of `vitals_core::alerts`, with monitoring-plugin exit codes).
 
 mod alerts;
 mod analyze;

@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    CONTRACT_COLUMNS, CONTRACT_EXTRA_COLUMNS, TestServer, closed_port, read_csv, run,
-    silent_server, stderr, stdout, vitals,
+    AppServer, CONTRACT_COLUMNS, CONTRACT_EXTRA_COLUMNS, TestServer, closed_port, full_snapshot,
+    read_csv, run, silent_server, stderr, stdout, vitals,
 };
 
 #[test]
@@ -238,7 +238,7 @@ fn alerts_ok_on_an_idle_server() {
         assert!(matches!(out.status.code(), Some(1 | 2)), "{report:#}");
     }
     let rules = report["rules"].as_array().expect("rules");
-    assert_eq!(rules.len(), 9);
+    assert_eq!(rules.len(), vitals_core::alerts::RULES.len());
     let slow = rules
         .iter()
         .find(|r| r["name"] == "SlowRequests")
@@ -250,6 +250,138 @@ fn alerts_ok_on_an_idle_server() {
         stdout(&text).contains("LowCacheHitRate"),
         "{}",
         stdout(&text)
+    );
+}
+
+/// vitals-server registers the Tokio runtime collector, so RuntimeSaturated is evaluated on its
+/// `runtime` section: a busy ratio read from the server, not "n/a".
+#[test]
+fn alerts_evaluate_runtime_saturated_on_a_server_with_a_runtime_section() {
+    let server = TestServer::start();
+    let snapshot = run(vitals().args(["snapshot", "--host", &server.url(), "--format", "json"]));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&snapshot)).expect("JSON");
+    assert!(
+        doc["runtime"]["busy_ratio"].is_number(),
+        "the server reports its runtime: {doc:#}"
+    );
+
+    let out = run(vitals().args(["alerts", "--host", &server.url(), "--format", "json"]));
+    assert!(matches!(out.status.code(), Some(0..=2)), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    let rule = report["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["name"] == "RuntimeSaturated")
+        .expect("RuntimeSaturated is among the rules")
+        .clone();
+    assert_eq!(rule["severity"], "warning", "{rule:#}");
+    assert_eq!(rule["condition"], "runtime.busy_ratio > 0.9", "{rule:#}");
+    assert_eq!(rule["for_seconds"], 300, "{rule:#}");
+    let busy = rule["value"].as_f64().expect("a busy ratio was read");
+    assert!((0.0..=1.0).contains(&busy), "{rule:#}");
+    // An idle server's two workers are far from saturated; a one-shot check fires at once
+    // when the ratio is above 0.9, so firing here would be a wrong reading.
+    assert_eq!(rule["state"], "inactive", "{rule:#}");
+
+    let text = stdout(&run(vitals().args(["alerts", "--host", &server.url()])));
+    let line = text
+        .lines()
+        .find(|l| l.contains("RuntimeSaturated"))
+        .unwrap_or_else(|| panic!("no RuntimeSaturated line:\n{text}"));
+    assert!(line.trim_start().starts_with("ok "), "{text}");
+    assert!(line.contains("runtime.busy_ratio > 0.9 for 5m"), "{text}");
+    assert!(!text.contains("not evaluable on this server"), "{text}");
+}
+
+/// Tasks that block the server's workers (1 ms blocking sleeps, yielding in between, as a
+/// handler calling a synchronous client would): the one-shot check reads a busy ratio above 0.9
+/// and fires RuntimeSaturated at once (WARNING, or CRITICAL if the shared machine's CPU is
+/// too). The load stops after 15 s at the latest.
+#[test]
+fn alerts_fire_runtime_saturated_on_a_saturated_server() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    let server = TestServer::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for _ in 0..4 {
+        let stop = Arc::clone(&stop);
+        server.runtime.spawn(async move {
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+    // A few of the server's 200 ms sampling intervals under load, then up to five checks.
+    std::thread::sleep(Duration::from_millis(800));
+    let mut seen = Vec::new();
+    let mut fired = None;
+    for _ in 0..5 {
+        let out = run(vitals().args(["alerts", "--host", &server.url(), "--format", "json"]));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+        let rule = report["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|r| r["name"] == "RuntimeSaturated")
+            .expect("RuntimeSaturated")
+            .clone();
+        seen.push(rule["value"].clone());
+        if rule["state"] == "firing" {
+            fired = Some((out.status.code(), report, rule));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (code, report, rule) =
+        fired.unwrap_or_else(|| panic!("RuntimeSaturated never fired; busy ratios read: {seen:?}"));
+    assert!(rule["value"].as_f64().is_some_and(|v| v > 0.9), "{rule:#}");
+    assert!(matches!(code, Some(1 | 2)), "{report:#}");
+    assert!(
+        report["firing"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|n| n == "RuntimeSaturated")),
+        "{report:#}"
+    );
+}
+
+/// A server without a `runtime` section (one from before the runtime collector, or an app that
+/// registers none) is not UNKNOWN: RuntimeSaturated alone is n/a and the other rules run.
+#[test]
+fn alerts_on_a_server_without_a_runtime_section() {
+    let server = AppServer::answering(full_snapshot());
+    let out = run(vitals().args(["alerts", "--host", &server.url(), "--format", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    assert_eq!(report["status"], "OK", "{report:#}");
+    let state = |name: &str| {
+        report["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["state"].clone())
+    };
+    assert_eq!(state("RuntimeSaturated"), Some("not_evaluable".into()));
+    assert_eq!(state("HighCPUUsage"), Some("inactive".into()));
+    assert_eq!(state("DatabasePoolHigh"), Some("inactive".into()));
+
+    let out = run(vitals().args(["alerts", "--host", &server.url()]));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("RuntimeSaturated"))
+        .unwrap_or_else(|| panic!("no RuntimeSaturated line:\n{text}"));
+    assert!(line.trim_start().starts_with("n/a "), "{text}");
+    assert!(
+        text.contains("RuntimeSaturated (no `runtime` section)"),
+        "the report says why:\n{text}"
     );
 }
 

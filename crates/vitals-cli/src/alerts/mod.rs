@@ -1,4 +1,4 @@
-//! `vitals alerts`: the nine alert rules against live polls, with monitoring-plugin exit codes.
+//! `vitals alerts`: the alert rules against live polls, with monitoring-plugin exit codes.
 
 mod clock;
 mod eval;
@@ -23,7 +23,9 @@ use eval::{Evaluator, Mode, Verdict};
 /// Evaluate the alert rules against a server; exit like a monitoring plugin.
 ///
 /// Rules: HighCPUUsage, CriticalCPUUsage, HighMemoryUsage, CriticalMemoryUsage,
-/// DatabasePoolExhausted, DatabasePoolHigh, LowCacheHitRate, CacheErrors, SlowRequests.
+/// DatabasePoolExhausted, DatabasePoolHigh, LowCacheHitRate, CacheErrors, SlowRequests,
+/// RuntimeSaturated. A server without an `http` or `runtime` section leaves SlowRequests or
+/// RuntimeSaturated not evaluable (n/a); the other rules are still checked.
 /// A one-shot check tests each condition once (a `for` duration is not waited for, and the
 /// counter rules CacheErrors / SlowRequests cannot fire without a second poll). With --watch
 /// the rules are evaluated at every poll, each `for` duration is honoured and counters are
@@ -113,8 +115,38 @@ const RECENT_HIT_RATE: &str = "cache.hit_rate_recent_percent";
 /// The since-start one, all a server from before the recent figure has.
 const SINCE_START_HIT_RATE: &str = "cache.hit_rate_percent";
 
-/// The rule figures `body` lacks. The `http` section is optional (SlowRequests is then not
-/// evaluable); a server without the recent hit rate is judged on its since-start one.
+/// Sections a Vitals server may lack: `http` (an app without the request layer) and
+/// `runtime` (no runtime collector registered, or a server from before it). A rule reading one
+/// of them is then not evaluable, and the other rules are checked as usual.
+const OPTIONAL_SECTIONS: [&str; 2] = ["http", "runtime"];
+
+/// Whether `path` (`section.field`) lies in an optional section.
+fn is_optional(path: &str) -> bool {
+    path.split('.')
+        .next()
+        .is_some_and(|section| OPTIONAL_SECTIONS.contains(&section))
+}
+
+/// A line naming the rules that cannot be evaluated because `body` lacks an optional section,
+/// e.g. ``RuntimeSaturated n/a: the server reports no `runtime` section``; `None` when it has them all.
+fn absent_sections_note(body: &Value) -> Option<String> {
+    let parts: Vec<String> = OPTIONAL_SECTIONS
+        .iter()
+        .filter(|section| json_path::lookup(body, section).is_none_or(Value::is_null))
+        .filter_map(|section| {
+            let rules: Vec<&str> = RULES
+                .iter()
+                .filter(|r| r.json.split('.').next() == Some(*section))
+                .map(|r| r.name)
+                .collect();
+            (!rules.is_empty()).then(|| format!("{} (no `{section}` section)", rules.join(", ")))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("not evaluable on this server: {}", parts.join("; ")))
+}
+
+/// The rule figures `body` lacks, outside the optional sections; a server without the recent
+/// hit rate is judged on its since-start one.
 fn missing_for_rules(body: &Value) -> Vec<&'static str> {
     let mut needed: Vec<&'static str> = Vec::new();
     for rule in RULES {
@@ -124,7 +156,7 @@ fn missing_for_rules(body: &Value) -> Vec<&'static str> {
             } else {
                 rule.json
             };
-        if !path.starts_with("http.") && !needed.contains(&path) {
+        if !is_optional(path) && !needed.contains(&path) {
             needed.push(path);
         }
     }
@@ -165,7 +197,12 @@ fn once(args: &Args, host: &Host, client: &Client) -> Verdict {
             let statuses = ev.observe(Duration::ZERO, |p| figure(&body, p));
             let verdict = eval::verdict(&statuses);
             match args.format {
-                Format::Text => print!("{}", render::table(host.as_str(), verdict, &statuses, st)),
+                Format::Text => {
+                    print!("{}", render::table(host.as_str(), verdict, &statuses, st));
+                    if let Some(note) = absent_sections_note(&body) {
+                        println!("{}", st.dim(&note));
+                    }
+                }
                 Format::Json => println!(
                     "{:#}",
                     render::json(host.as_str(), &at, "instant", verdict, &statuses, None)
@@ -246,9 +283,13 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
 }
 
 #[cfg(test)]
+mod agreement;
+
+#[cfg(test)]
 mod tests {
-    use super::{RECENT_HIT_RATE, figure, missing_for_rules};
+    use super::{RECENT_HIT_RATE, absent_sections_note, figure, missing_for_rules};
     use serde_json::json;
+    use std::time::Duration;
 
     #[test]
     fn recent_hit_rate_is_absent_without_recent_reads() {
@@ -296,5 +337,124 @@ mod tests {
                 "cache.errors"
             ]
         );
+    }
+
+    #[test]
+    fn runtime_and_http_sections_are_optional_the_others_are_not() {
+        let older = json!({
+            "system": {"cpu_percent": 1.0, "memory_percent": 2.0},
+            "database": {"pool_utilization_percent": 0.0},
+            "cache": {"errors": 0, "hit_rate_percent": 0.0}
+        });
+        assert!(missing_for_rules(&older).is_empty());
+        assert_eq!(
+            absent_sections_note(&older).as_deref(),
+            Some(
+                "not evaluable on this server: SlowRequests (no `http` section); \
+                 RuntimeSaturated (no `runtime` section)"
+            )
+        );
+        assert_eq!(figure(&older, "runtime.busy_ratio"), None);
+
+        let mut current = older.clone();
+        current["http"] = json!({"slow_requests_total": 0});
+        current["runtime"] = json!({"workers": 2, "busy_ratio": 0.93});
+        assert_eq!(absent_sections_note(&current), None);
+        assert_eq!(figure(&current, "runtime.busy_ratio"), Some(0.93));
+
+        // An optional section does not excuse a missing required one.
+        let partial = json!({"runtime": {"busy_ratio": 0.5}, "http": {}});
+        assert_eq!(
+            missing_for_rules(&partial),
+            [
+                "system.cpu_percent",
+                "system.memory_percent",
+                "database.pool_utilization_percent",
+                "cache.hit_rate_percent",
+                "cache.errors"
+            ]
+        );
+    }
+
+    /// A snapshot as a current server sends it, with the runtime `busy` (0 to 1).
+    fn with_runtime(busy: f64) -> serde_json::Value {
+        json!({
+            "system": {"cpu_percent": 10.0, "memory_percent": 20.0},
+            "database": {"pool_utilization_percent": 0.0},
+            "cache": {"enabled": true, "errors": 0, "hit_rate_percent": 90.0,
+                      "hit_rate_recent_percent": 90.0, "total_reads_recent": 10},
+            "runtime": {"workers": 2, "busy_ratio": busy, "global_queue_depth": 40}
+        })
+    }
+
+    /// RuntimeSaturated through the real path of a watch poll (JSON → figure → evaluator) on a
+    /// clock the test moves by hand.
+    #[test]
+    fn runtime_saturated_pends_under_five_minutes_then_fires_and_resolves() {
+        use super::eval::{Evaluator, Mode, Phase, Verdict, verdict};
+        let mut now = Duration::from_secs(1_000);
+        let mut ev = Evaluator::new(Mode::Sustained);
+        let mut poll = |advance: u64, busy: f64| {
+            now += Duration::from_secs(advance);
+            let body = with_runtime(busy);
+            let all = ev.observe(now, |p| figure(&body, p));
+            let s = all
+                .iter()
+                .find(|s| s.rule.name == "RuntimeSaturated")
+                .expect("RuntimeSaturated is evaluated")
+                .clone();
+            (s, verdict(&all))
+        };
+        let (s, v) = poll(0, 0.95);
+        assert_eq!((s.phase, v), (Phase::Pending, Verdict::Ok));
+        let (s, v) = poll(299, 0.97);
+        assert_eq!((s.phase, v), (Phase::Pending, Verdict::Ok), "4m59s < 5m");
+        assert_eq!(s.held_for, Some(Duration::from_secs(299)));
+        let (s, v) = poll(1, 0.93);
+        assert_eq!((s.phase, v), (Phase::Firing, Verdict::Warning), "5m");
+        assert_eq!(s.value, Some(0.93));
+        // At the threshold is not above it: resolved.
+        let (s, v) = poll(15, 0.9);
+        assert_eq!((s.phase, v), (Phase::Inactive, Verdict::Ok));
+        // Saturated again, briefly: the timer starts over.
+        let (s, _) = poll(15, 0.99);
+        assert_eq!(s.phase, Phase::Pending);
+        let (s, _) = poll(120, 0.99);
+        assert_eq!(s.phase, Phase::Pending);
+        assert_eq!(s.held_for, Some(Duration::from_secs(120)));
+    }
+
+    /// A server that drops its runtime section mid-watch: the rule becomes not evaluable (and a
+    /// firing alert resolves) while the other rules go on.
+    #[test]
+    fn runtime_saturated_without_a_runtime_section_is_not_evaluable() {
+        use super::eval::{Evaluator, Mode, Phase, Transition, Verdict, verdict};
+        let mut ev = Evaluator::new(Mode::Sustained);
+        let saturated = with_runtime(0.99);
+        ev.observe(Duration::ZERO, |p| figure(&saturated, p));
+        let all = ev.observe(Duration::from_secs(300), |p| figure(&saturated, p));
+        assert_eq!(verdict(&all), Verdict::Warning);
+
+        let mut older = with_runtime(0.0);
+        older.as_object_mut().expect("object").remove("runtime");
+        older["system"]["cpu_percent"] = json!(99.0);
+        assert!(missing_for_rules(&older).is_empty(), "no UNKNOWN for it");
+        let all = ev.observe(Duration::from_secs(315), |p| figure(&older, p));
+        let runtime = all
+            .iter()
+            .find(|s| s.rule.name == "RuntimeSaturated")
+            .expect("status");
+        assert_eq!(runtime.phase, Phase::NotEvaluable);
+        assert_eq!(runtime.transition, Some(Transition::Resolved));
+        let cpu = all
+            .iter()
+            .find(|s| s.rule.name == "CriticalMemoryUsage")
+            .expect("status");
+        assert_eq!(cpu.phase, Phase::Inactive, "the other rules still run");
+        let cpu = all
+            .iter()
+            .find(|s| s.rule.name == "HighCPUUsage")
+            .expect("status");
+        assert_eq!(cpu.phase, Phase::Pending);
     }
 }

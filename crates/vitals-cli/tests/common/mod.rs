@@ -14,6 +14,8 @@ use vitals_server::{AppState, Settings};
 /// A vitals-server running on its own tokio runtime in a background thread.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The server's Tokio runtime (two workers), for tests that load it.
+    pub runtime: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -51,7 +53,10 @@ impl TestServer {
                     .await
                     .expect("bind loopback");
                 addr_tx
-                    .send(listener.local_addr().expect("local address"))
+                    .send((
+                        listener.local_addr().expect("local address"),
+                        tokio::runtime::Handle::current(),
+                    ))
                     .expect("report address");
                 vitals_server::serve(listener, state, async {
                     let _ = stop_rx.await;
@@ -60,11 +65,12 @@ impl TestServer {
                 .expect("serve");
             });
         });
-        let addr = addr_rx
+        let (addr, runtime) = addr_rx
             .recv_timeout(Duration::from_secs(60))
             .expect("server reports its address");
         Self {
             addr,
+            runtime,
             stop: Some(stop_tx),
             thread: Some(thread),
             _dir: dir,
