@@ -218,6 +218,13 @@ impl Collector for HttpMetrics {
 /// Keeps a request counted as in flight until dropped.
 pub struct InFlight(Arc<HttpMetrics>);
 
+impl InFlight {
+    /// The metrics the request is counted in.
+    pub fn metrics(&self) -> &HttpMetrics {
+        &self.0
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);

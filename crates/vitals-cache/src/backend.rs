@@ -26,6 +26,40 @@ pub enum CacheError {
 ///
 /// Implementations report failures as [`CacheError`]; [`MeteredCache`](crate::MeteredCache)
 /// turns them into counted misses and no-ops.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+/// use bytes::Bytes;
+/// use vitals_cache::{CacheBackend, CacheError, MeteredCache};
+///
+/// /// A map without expiry: enough to show the interface.
+/// #[derive(Default)]
+/// struct MapBackend(Mutex<HashMap<String, Bytes>>);
+///
+/// impl CacheBackend for MapBackend {
+///     fn name(&self) -> &'static str { "map" }
+///     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+///         Ok(self.0.lock().unwrap().get(key).cloned())
+///     }
+///     async fn set(&self, key: &str, value: Bytes, _ttl: Duration) -> Result<(), CacheError> {
+///         self.0.lock().unwrap().insert(key.to_owned(), value);
+///         Ok(())
+///     }
+///     async fn delete(&self, key: &str) -> Result<bool, CacheError> {
+///         Ok(self.0.lock().unwrap().remove(key).is_some())
+///     }
+///     async fn ping(&self) -> Result<(), CacheError> { Ok(()) }
+/// }
+///
+/// let cache = MeteredCache::new(MapBackend::default());
+/// cache.set("k", "v", Duration::from_secs(1)).await;
+/// assert!(cache.get("k").await.is_some());
+/// assert_eq!(cache.counts().hits, 1);
+/// # }
+/// ```
 pub trait CacheBackend: Send + Sync + 'static {
     /// Short name shown as `cache.backend`.
     fn name(&self) -> &'static str;

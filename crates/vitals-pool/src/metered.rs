@@ -29,19 +29,22 @@ const WINDOW_SLICES: usize = 6;
 /// `pool="name"` when named) and offers a readiness probe (a round trip on a pooled
 /// connection).
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), sqlx::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
 /// use vitals_core::{Collector, Snapshot};
 /// use vitals_pool::MeteredPool;
 ///
-/// let primary = MeteredPool::new(sqlx::PgPool::connect("postgres://127.0.0.1/test").await?);
-/// let replica = MeteredPool::new(sqlx::PgPool::connect("postgres://127.0.0.1/test").await?)
+/// let primary = MeteredPool::new(sqlx::SqlitePool::connect("sqlite::memory:").await?);
+/// let replica = MeteredPool::new(sqlx::SqlitePool::connect("sqlite::memory:").await?)
 ///     .named("replica");
+/// let conn = replica.acquire().await?; // timed and counted
 /// let mut snapshot = Snapshot::now();
 /// primary.collect(&mut snapshot);
 /// replica.collect(&mut snapshot);
-/// assert!(snapshot.databases.contains_key("replica"));
-/// # Ok(()) }
+/// assert_eq!(snapshot.database.backend, "sqlite");
+/// assert_eq!(snapshot.databases["replica"].pool_active, 1);
+/// assert_eq!(snapshot.databases["replica"].acquires_total, 1);
+/// # drop(conn); Ok(()) }
 /// ```
 pub struct MeteredPool<DB: Database> {
     pool: Pool<DB>,

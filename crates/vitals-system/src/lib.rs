@@ -7,7 +7,7 @@
 //! result. Reading the latest sample is
 //! a lock and an `Arc` clone, so `GET /api/v1/metrics` never waits for a measurement.
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use vitals_core::{Collector, Snapshot};
 //! use vitals_system::SystemSampler;

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::MatchedPath;
 use http::header::HeaderName;
-use http::{HeaderValue, Method, Request, Response, Uri};
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Method, Request, Response};
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
@@ -142,17 +143,18 @@ where
         // matched template is already known (404s from the fallback have none).
         let route = req.extensions().get::<MatchedPath>().cloned();
         let method = req.method().clone();
-        let uri = req.uri().clone();
+        // Only the path is ever logged; the rest of the URI is not kept.
+        let path = req.uri().path_and_query().cloned();
         let in_flight = self.shared.metrics.as_ref().map(HttpMetrics::start);
         PerfFuture {
             inner: CURRENT.scope(RequestId(id), self.inner.call(req)),
-            _in_flight: in_flight,
             state: Some(Pending {
+                in_flight,
                 started,
                 route,
                 method,
-                uri,
-                shared: Arc::clone(&self.shared),
+                path,
+                slow: self.shared.slow,
             }),
         }
     }
@@ -162,8 +164,11 @@ struct Pending {
     started: Instant,
     route: Option<MatchedPath>,
     method: Method,
-    uri: Uri,
-    shared: Arc<Shared>,
+    path: Option<PathAndQuery>,
+    slow: Duration,
+    /// Counts the request as in flight until the answer (or until the client goes away and
+    /// the future is dropped); it also holds the metrics the answer is recorded into.
+    in_flight: Option<InFlight>,
 }
 
 pin_project_lite::pin_project! {
@@ -171,7 +176,6 @@ pin_project_lite::pin_project! {
     pub struct PerfFuture<F> {
         #[pin]
         inner: TaskLocalFuture<RequestId, F>,
-        _in_flight: Option<InFlight>,
         state: Option<Pending>,
     }
 }
@@ -200,19 +204,19 @@ impl Pending {
             .as_ref()
             .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
         let status = response.status().as_u16();
-        if let Some(metrics) = &self.shared.metrics {
+        if let Some(metrics) = self.in_flight.as_ref().map(InFlight::metrics) {
             metrics.observe(&self.method, route, status, elapsed, self.started + elapsed);
         }
-        if elapsed > self.shared.slow {
+        if elapsed > self.slow {
             tracing::warn!(
                 request_id = %id,
                 route,
                 status,
                 "SLOW REQUEST: {} {} took {}ms (threshold: {}ms)",
                 self.method,
-                self.uri.path(),
+                self.path.as_ref().map_or("/", PathAndQuery::path),
                 elapsed.as_millis(),
-                self.shared.slow.as_millis(),
+                self.slow.as_millis(),
             );
         }
         tracing::debug!(

@@ -17,6 +17,24 @@ pub struct AgentError(pub String);
 /// Produces a reply to a user's message, given their recent history (oldest first).
 ///
 /// A real model client implements this; the server needs nothing else from it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use vitals_server::agent::{Agent, AgentFuture, Message};
+///
+/// /// Answers every message with its length.
+/// struct Counter;
+///
+/// impl Agent for Counter {
+///     fn reply<'a>(&'a self, _user: &'a str, message: &'a str, _history: &'a [Message]) -> AgentFuture<'a> {
+///         Box::pin(async move { Ok(format!("{} characters", message.chars().count())) })
+///     }
+/// }
+///
+/// assert_eq!(Counter.reply("ann", "hello", &[]).await.unwrap(), "5 characters");
+/// // Serve it with AppState::with_agent(&settings, Arc::new(Counter)).
+/// # }
+/// ```
 pub trait Agent: Send + Sync + 'static {
     /// The reply to `message`.
     fn reply<'a>(
