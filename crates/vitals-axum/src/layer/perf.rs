@@ -14,6 +14,7 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
+use super::trace_context::{TRACEPARENT, TraceId};
 use crate::http::{HttpMetrics, InFlight};
 
 /// `X-Response-Time`.
@@ -37,7 +38,9 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 ///   `X-Request-ID` on the response, whatever its status;
 /// - logs `SLOW REQUEST: METHOD /path took Nms (threshold: Tms)` at WARN when the request took
 ///   longer than the threshold (path without query string; no headers or bodies), and one
-///   DEBUG line per request with method, route, status, duration and id.
+///   DEBUG line per request with method, route, status, duration and id;
+/// - adds `trace_id` to both lines when the request carries a valid W3C `traceparent`
+///   header (a malformed one is ignored and never logged).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -143,6 +146,10 @@ where
         let route = req.extensions().get::<MatchedPath>().cloned();
         let method = req.method().clone();
         let uri = req.uri().clone();
+        let trace = req
+            .headers()
+            .get(&TRACEPARENT)
+            .and_then(|v| TraceId::from_traceparent(v.as_bytes()));
         let in_flight = self.shared.metrics.as_ref().map(HttpMetrics::start);
         PerfFuture {
             inner: CURRENT.scope(RequestId(id), self.inner.call(req)),
@@ -152,6 +159,7 @@ where
                 route,
                 method,
                 uri,
+                trace,
                 shared: Arc::clone(&self.shared),
             }),
         }
@@ -163,6 +171,7 @@ struct Pending {
     route: Option<MatchedPath>,
     method: Method,
     uri: Uri,
+    trace: Option<TraceId>,
     shared: Arc<Shared>,
 }
 
@@ -200,12 +209,14 @@ impl Pending {
             .as_ref()
             .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
         let status = response.status().as_u16();
+        let trace_id = self.trace.as_ref().map(TraceId::as_str);
         if let Some(metrics) = &self.shared.metrics {
             metrics.observe(&self.method, route, status, elapsed, self.started + elapsed);
         }
         if elapsed > self.shared.slow {
             tracing::warn!(
                 request_id = %id,
+                trace_id,
                 route,
                 status,
                 "SLOW REQUEST: {} {} took {}ms (threshold: {}ms)",
@@ -217,6 +228,7 @@ impl Pending {
         }
         tracing::debug!(
             request_id = %id,
+            trace_id,
             method = %self.method,
             route,
             status,
