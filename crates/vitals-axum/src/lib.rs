@@ -8,6 +8,8 @@ pub mod layer;
 mod readiness;
 mod registry;
 mod routes;
+#[cfg(feature = "spans")]
+pub mod spans;
 mod vitals;
 
 pub use builder::{BuildError, VitalsBuilder};

@@ -122,6 +122,10 @@ impl AppState {
             );
         }
         let cache = MeteredCache::new(backend);
+        let builder = match crate::telemetry::span_timings() {
+            Some(spans) => builder.span_timings(spans),
+            None => builder,
+        };
         let builder = builder
             .collector(system)
             .collector(runtime)
