@@ -2,6 +2,7 @@
 
 mod builder;
 mod error;
+pub mod export;
 pub mod fallback;
 mod http;
 pub mod layer;

@@ -428,6 +428,16 @@ pub const SPAN_DURATION: MetricDef = def(
     Some("spans"),
     Source::Recorded,
 );
+/// Push exports that failed.
+pub const EXPORT_ERRORS: MetricDef = def(
+    "export_errors_total",
+    Counter,
+    Count,
+    "Pushes of figures (OTLP requests, EMF lines) that failed, by exporter",
+    &["exporter"],
+    None,
+    Source::Recorded,
+);
 /// Process CPU.
 pub const PROCESS_CPU_PERCENT: MetricDef = def(
     "process_cpu_percent",
@@ -629,6 +639,7 @@ pub const CATALOGUE: &[MetricDef] = &[
     HTTP_IN_FLIGHT,
     HTTP_SLOW_REQUESTS,
     SPAN_DURATION,
+    EXPORT_ERRORS,
     PROCESS_CPU_PERCENT,
     PROCESS_RESIDENT_MEMORY,
     TOKIO_WORKERS,

@@ -380,6 +380,7 @@ fn dashboard_queries_only_catalogue_metrics() {
         "db_pool_min_size",
         "cache_enabled",
         "span_duration_seconds",
+        "export_errors_total",
     ];
     for metric in CATALOGUE {
         let name = vitals_core::catalogue::full_name(NAMESPACE, metric);
