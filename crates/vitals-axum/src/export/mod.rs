@@ -8,13 +8,18 @@
 #[cfg(feature = "emf")]
 pub mod emf;
 
+#[cfg(feature = "emf")]
 use std::sync::Arc;
+#[cfg(feature = "emf")]
 use std::sync::atomic::AtomicU64;
 
+#[cfg(feature = "emf")]
 use vitals_core::catalogue::EXPORT_ERRORS;
 
+#[cfg(feature = "emf")]
 use crate::Vitals;
 
+#[cfg(feature = "emf")]
 impl Vitals {
     /// The failure counter of `exporter` (`otlp`, `emf`), registered on first use.
     pub(crate) fn export_errors(&self, exporter: &'static str) -> Arc<AtomicU64> {
