@@ -57,10 +57,12 @@ struct Store {
     histograms: RwLock<Family<BucketHistogram>>,
 }
 
+#[cfg(feature = "spans")]
 pub(crate) fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     read(lock)
 }
 
+#[cfg(feature = "spans")]
 pub(crate) fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     write(lock)
 }
