@@ -41,6 +41,11 @@ pub enum BuildError {
         "a global metrics recorder is already installed in this process (by another library or another Vitals); build without install_global_recorder() or remove the other one"
     )]
     GlobalRecorderTaken,
+    /// The span timings already record into another `Vitals`.
+    #[error(
+        "these span timings already record into another Vitals; make one SpanTimings per Vitals"
+    )]
+    SpanTimingsTaken,
 }
 
 /// Builds a [`Vitals`]: the namespace, the slow threshold, the collectors and the checks
@@ -70,6 +75,8 @@ pub struct VitalsBuilder {
     global: bool,
     buckets: Vec<(String, Vec<f64>)>,
     max_series: usize,
+    #[cfg(feature = "spans")]
+    spans: Option<crate::spans::SpanTimings>,
 }
 
 impl Default for VitalsBuilder {
@@ -85,6 +92,8 @@ impl Default for VitalsBuilder {
             global: false,
             buckets: Vec::new(),
             max_series: crate::MAX_SERIES,
+            #[cfg(feature = "spans")]
+            spans: None,
         }
     }
 }
@@ -186,6 +195,15 @@ impl VitalsBuilder {
         self
     }
 
+    /// Records `tracing` span timings into this `Vitals`: `<ns>_span_duration_seconds{span}`
+    /// and the JSON `spans` section. Install [`SpanTimings::layer`](crate::spans::SpanTimings::layer)
+    /// in your subscriber too. (Feature `spans`.)
+    #[cfg(feature = "spans")]
+    pub fn span_timings(mut self, timings: &crate::spans::SpanTimings) -> Self {
+        self.spans = Some(timings.clone());
+        self
+    }
+
     /// Validates everything and makes the [`Vitals`]. Installs the global recorder when asked.
     pub fn build(self) -> Result<Vitals, BuildError> {
         if !catalogue::is_valid_namespace(&self.namespace) {
@@ -219,6 +237,10 @@ impl VitalsBuilder {
             full(&catalogue::DB_POOL_ACQUIRE_SECONDS),
             Arc::from(LATENCY_BUCKETS_SECONDS),
         );
+        buckets.insert(
+            full(&catalogue::SPAN_DURATION),
+            Arc::from(LATENCY_BUCKETS_SECONDS),
+        );
         for (metric, edges) in self.buckets {
             let problem = if edges.is_empty() {
                 Some("the list is empty")
@@ -235,6 +257,12 @@ impl VitalsBuilder {
             buckets.insert(metric, Arc::from(edges));
         }
         let registry = Arc::new(Registry::new(&self.namespace, buckets));
+        #[cfg(feature = "spans")]
+        if let Some(spans) = &self.spans
+            && !spans.attach(&registry)
+        {
+            return Err(BuildError::SpanTimingsTaken);
+        }
         if self.global
             && metrics::set_global_recorder(crate::registry::Shared(Arc::clone(&registry))).is_err()
         {
@@ -263,6 +291,8 @@ impl VitalsBuilder {
                 token: self.token,
                 limit: (self.rate_limit > 0).then(|| RateLimit::new(self.rate_limit)),
                 app_section: self.global,
+                #[cfg(feature = "spans")]
+                spans: self.spans,
             }),
         })
     }

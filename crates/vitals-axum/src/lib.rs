@@ -2,12 +2,15 @@
 
 mod builder;
 mod error;
+pub mod export;
 pub mod fallback;
 mod http;
 pub mod layer;
 mod readiness;
 mod registry;
 mod routes;
+#[cfg(feature = "spans")]
+pub mod spans;
 mod vitals;
 
 pub use builder::{BuildError, VitalsBuilder};

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) token: Option<String>,
     pub(crate) limit: Option<RateLimit>,
     pub(crate) app_section: bool,
+    #[cfg(feature = "spans")]
+    pub(crate) spans: Option<crate::spans::SpanTimings>,
 }
 
 impl Vitals {
@@ -64,6 +66,10 @@ impl Vitals {
         self.inner.http.collect(&mut snapshot);
         if self.inner.app_section {
             snapshot.app = Some(self.inner.registry.app_section());
+        }
+        #[cfg(feature = "spans")]
+        if let Some(spans) = &self.inner.spans {
+            snapshot.spans = Some(spans.section(Instant::now()));
         }
         snapshot
     }

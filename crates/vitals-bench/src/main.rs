@@ -4,6 +4,7 @@
 //! ```text
 //! vitals-bench oneshot [--warmup N] [--iters N] [--runs N] [--only MODE,…]
 //! vitals-bench render  [--iters N]
+//! vitals-bench spans   [--warmup N] [--iters N] [--runs N]
 //! vitals-bench serve   --mode bare|vitals|axum-prometheus [--listen ADDR] [--max-seconds S]
 //! ```
 //!
@@ -16,6 +17,7 @@ mod apps;
 mod oneshot;
 mod render;
 mod serve;
+mod spans;
 
 use anyhow::{Context, Result, bail};
 
@@ -51,6 +53,11 @@ fn run() -> Result<()> {
                 .unwrap_or_default(),
         }),
         "render" => render::run(flags.number("--iters", 200)?),
+        "spans" => spans::run(&spans::Plan {
+            warmup: flags.number("--warmup", 100_000)?,
+            iters: flags.number("--iters", 1_000_000)?,
+            runs: flags.number("--runs", 7)?,
+        }),
         "serve" => serve::run(
             flags
                 .get("--mode")
@@ -58,7 +65,7 @@ fn run() -> Result<()> {
             flags.get("--listen").unwrap_or("127.0.0.1:0"),
             flags.number("--max-seconds", 900)?,
         ),
-        other => bail!("unknown command {other:?}: use oneshot, render or serve"),
+        other => bail!("unknown command {other:?}: use oneshot, render, spans or serve"),
     }
 }
 

@@ -418,6 +418,26 @@ pub const HTTP_SLOW_REQUESTS: MetricDef = def(
     None,
     Source::Recorded,
 );
+/// Time spent inside `tracing` spans (recorded by the span-timing layer of the library).
+pub const SPAN_DURATION: MetricDef = def(
+    "span_duration_seconds",
+    Histogram,
+    Seconds,
+    "Busy time of tracing spans (entered, not waiting), by span name",
+    &["span"],
+    Some("spans"),
+    Source::Recorded,
+);
+/// Push exports that failed.
+pub const EXPORT_ERRORS: MetricDef = def(
+    "export_errors_total",
+    Counter,
+    Count,
+    "Pushes of figures (OTLP requests, EMF lines) that failed, by exporter",
+    &["exporter"],
+    None,
+    Source::Recorded,
+);
 /// Process CPU.
 pub const PROCESS_CPU_PERCENT: MetricDef = def(
     "process_cpu_percent",
@@ -618,6 +638,8 @@ pub const CATALOGUE: &[MetricDef] = &[
     HTTP_REQUEST_DURATION,
     HTTP_IN_FLIGHT,
     HTTP_SLOW_REQUESTS,
+    SPAN_DURATION,
+    EXPORT_ERRORS,
     PROCESS_CPU_PERCENT,
     PROCESS_RESIDENT_MEMORY,
     TOKIO_WORKERS,

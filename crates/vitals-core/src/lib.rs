@@ -37,6 +37,6 @@ pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS_SECONDS};
 pub use snapshot::{
     AppCounter, AppGauge, AppHistogram, AppSection, CacheCounts, CacheSection, ContainerFigures,
     ContainerSection, DatabaseSection, HttpSection, PoolFigures, ProcessSection, RuntimeSection,
-    Snapshot, SystemFigures, SystemSection, rfc3339_micros,
+    Snapshot, SpanStat, SystemFigures, SystemSection, rfc3339_micros,
 };
 pub use window::Window;

@@ -44,6 +44,10 @@ pub struct Snapshot {
     /// Vitals' recorder is installed as the global one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<AppSection>,
+    /// Where the time went over the last minute: `tracing` spans, top by total busy time
+    /// (present only when span timings are turned on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spans: Option<Vec<SpanStat>>,
 }
 
 impl Snapshot {
@@ -442,6 +446,24 @@ pub struct RuntimeSection {
     pub mean_poll_us: Option<f64>,
     /// Length of the interval the ratios and rates cover, in milliseconds.
     pub interval_ms: u64,
+}
+
+/// One span name's figures in the JSON `spans` section (last minute, busy time).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SpanStat {
+    /// The span's name (`overflow` for names past the cap).
+    pub name: String,
+    /// Spans of that name closed in the window.
+    pub count: u64,
+    /// Median busy time, milliseconds.
+    pub p50_ms: f64,
+    /// 95th percentile busy time, milliseconds.
+    pub p95_ms: f64,
+    /// 99th percentile busy time, milliseconds.
+    pub p99_ms: f64,
+    /// Busy time of all of them together, milliseconds.
+    pub total_ms: f64,
 }
 
 /// The `app` section: series the host application records through the `metrics` facade.

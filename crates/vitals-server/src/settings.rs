@@ -87,6 +87,18 @@ pub struct Args {
     /// Log filter, as in RUST_LOG (e.g. `info`, `debug`, `vitals_server=debug`) [default: info].
     #[arg(long, env = "VITALS_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    // --- Profiling and export (docs/export.md) ---
+    /// Time between pushes of the OTLP and EMF exporters, at least 100 [default: 10000].
+    #[arg(long, env = "VITALS_EXPORT_INTERVAL_MS", value_name = "MS")]
+    pub export_interval_ms: Option<u64>,
+    /// Write CloudWatch Embedded Metric Format lines to `stdout` or to this file (appended);
+    /// unset: no EMF lines.
+    #[arg(long, env = "VITALS_EMF_OUTPUT", value_name = "stdout|PATH")]
+    pub emf_output: Option<String>,
+    /// CloudWatch namespace of the EMF lines [default: HealthAgent].
+    #[arg(long, env = "VITALS_EMF_NAMESPACE", value_name = "NAME")]
+    pub emf_namespace: Option<String>,
+    // --- end of profiling and export ---
     /// Print the resolved settings as TOML (token hidden) and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -124,6 +136,10 @@ struct FileSettings {
     metrics_namespace: Option<String>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    // Profiling and export.
+    export_interval_ms: Option<u64>,
+    emf_output: Option<String>,
+    emf_namespace: Option<String>,
 }
 
 /// Settings after merging and validation.
@@ -166,6 +182,14 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Log filter.
     pub log: String,
+    // Profiling and export.
+    /// Time between OTLP / EMF pushes in milliseconds.
+    pub export_interval_ms: u64,
+    /// Where EMF lines go (`stdout` or a file); `None`: no EMF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emf_output: Option<String>,
+    /// CloudWatch namespace of EMF lines.
+    pub emf_namespace: String,
 }
 
 fn redact<S: serde::Serializer>(token: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -213,6 +237,9 @@ impl Default for Settings {
             metrics_namespace: "health_agent".to_owned(),
             log_format: LogFormat::Text,
             log: "info".to_owned(),
+            export_interval_ms: 10_000,
+            emf_output: None,
+            emf_namespace: "HealthAgent".to_owned(),
         }
     }
 }
@@ -265,6 +292,12 @@ impl Settings {
             metrics_namespace: pick!(metrics_namespace),
             log_format: pick!(log_format),
             log: pick!(log),
+            export_interval_ms: pick!(export_interval_ms),
+            emf_output: args
+                .emf_output
+                .or(file.emf_output)
+                .filter(|o| !o.is_empty()),
+            emf_namespace: pick!(emf_namespace),
         };
         settings.validate()?;
         Ok(settings)
@@ -334,6 +367,21 @@ impl Settings {
                     "{:?} is not a Prometheus name prefix; use letters, digits and underscores, not starting with a digit",
                     self.metrics_namespace
                 ),
+            ));
+        }
+        if self.export_interval_ms < 100 {
+            return Err(invalid(
+                "--export-interval-ms",
+                format!(
+                    "{} ms would flood the receiver; use 100 or more (e.g. 10000)",
+                    self.export_interval_ms
+                ),
+            ));
+        }
+        if self.emf_namespace.trim().is_empty() || self.emf_namespace.len() > 1024 {
+            return Err(invalid(
+                "--emf-namespace",
+                "a CloudWatch namespace is 1 to 1024 characters; e.g. HealthAgent",
             ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use vitals_axum::export::emf::{EmfExporter, EmfOutput, EmfSettings};
 use vitals_axum::{RuntimeCollector, SystemSampler, Vitals};
 use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 
@@ -18,6 +19,14 @@ use crate::db::{Db, redact_url};
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// An exporter could not start.
+    #[error("cannot start the exporter of {setting}: {source}; check the setting")]
+    Export {
+        /// The setting naming the exporter.
+        setting: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
     /// The database could not be opened.
     #[error(
         "cannot open the database at {target}: {source}; check --database-url and that the database is up"
@@ -77,6 +86,8 @@ pub struct AppState {
 }
 
 struct Inner {
+    /// Stops when the state is dropped.
+    _emf: Option<EmfExporter>,
     vitals: Vitals,
     db: Db,
     cache: MeteredCache<Backend>,
@@ -122,6 +133,10 @@ impl AppState {
             );
         }
         let cache = MeteredCache::new(backend);
+        let builder = match crate::telemetry::span_timings() {
+            Some(spans) => builder.span_timings(spans),
+            None => builder,
+        };
         let builder = builder
             .collector(system)
             .collector(runtime)
@@ -131,8 +146,24 @@ impl AppState {
             Db::Sqlite(pool) => builder.collector(pool.clone()),
         }
         .build()?;
+        let emf = match &settings.emf_output {
+            Some(output) => {
+                let mut emf = EmfSettings::new(output.parse().unwrap_or(EmfOutput::Stdout));
+                emf.namespace.clone_from(&settings.emf_namespace);
+                emf.interval = Duration::from_millis(settings.export_interval_ms);
+                let exporter = vitals
+                    .start_emf(emf)
+                    .map_err(|source| StartupError::Export {
+                        setting: "--emf-output",
+                        source,
+                    })?;
+                Some(exporter)
+            }
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
+                _emf: emf,
                 vitals,
                 db,
                 cache,

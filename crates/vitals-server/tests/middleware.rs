@@ -216,3 +216,65 @@ async fn every_request_logs_a_debug_line_with_the_route_template() {
         lines[2]
     );
 }
+
+#[tokio::test]
+async fn a_valid_traceparent_puts_its_trace_id_in_both_log_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        slow_request_ms: 0,
+        ..embedded(&dir)
+    };
+    let (logs, _guard) = Logs::capture();
+    let app = app(state(&settings).await);
+    let request = Request::get("/health")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(send(&app, request).await.status, StatusCode::OK);
+    let slow = logs.lines_with("SLOW REQUEST");
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    assert!(
+        slow[0].contains("trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""),
+        "{}",
+        slow[0]
+    );
+    let debug = logs.lines_with("vitals_axum::layer::perf: request");
+    assert_eq!(debug.len(), 1, "{debug:?}");
+    assert!(
+        debug[0].contains("trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""),
+        "{}",
+        debug[0]
+    );
+}
+
+#[tokio::test]
+async fn malformed_traceparent_is_ignored_and_never_logged() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        slow_request_ms: 0,
+        ..embedded(&dir)
+    };
+    let (logs, _guard) = Logs::capture();
+    let app = app(state(&settings).await);
+    for bad in [
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "zz-injected<script>-x",
+    ] {
+        let request = Request::get("/health")
+            .header("traceparent", bad)
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(send(&app, request).await.status, StatusCode::OK);
+    }
+    let text = logs.text();
+    assert_eq!(logs.lines_with("SLOW REQUEST").len(), 3, "{text}");
+    assert!(!text.contains("trace_id"), "{text}");
+    assert!(
+        !text.to_lowercase().contains("4bf92f35") && !text.contains("<script>"),
+        "{text}"
+    );
+}

@@ -12,6 +12,7 @@ mod oneshot;
 mod process;
 mod render;
 mod report;
+mod spans;
 mod stats;
 mod throughput;
 mod wrk;
@@ -66,6 +67,7 @@ struct Plan {
     hello_rounds: u32,
     endpoints: metrics_endpoint::Plan,
     renders: u64,
+    spans: spans::Plan,
 }
 
 impl Plan {
@@ -92,6 +94,11 @@ impl Plan {
                     rounds: 1,
                 },
                 renders: 30,
+                spans: spans::Plan {
+                    warmup: 20_000,
+                    iters: 100_000,
+                    runs: 3,
+                },
             }
         } else {
             Self {
@@ -110,6 +117,11 @@ impl Plan {
                     rounds: 3,
                 },
                 renders: 300,
+                spans: spans::Plan {
+                    warmup: 100_000,
+                    iters: 1_000_000,
+                    runs: 9,
+                },
             }
         }
     }
@@ -129,6 +141,7 @@ pub struct Results {
     endpoints_plan: metrics_endpoint::Plan,
     endpoints: metrics_endpoint::Endpoints,
     render: Vec<render::Case>,
+    spans: spans::Costs,
 }
 
 /// Runs the task.
@@ -158,6 +171,7 @@ pub fn run(args: &[String]) -> Result<()> {
     )?;
     let endpoints = metrics_endpoint::run(&server, &wrk, plan.endpoints)?;
     let render = render::run(&bench, plan.renders)?;
+    let spans = spans::run(&bench, plan.spans)?;
     let load_after = machine::load_average();
 
     let results = Results {
@@ -173,6 +187,7 @@ pub fn run(args: &[String]) -> Result<()> {
         endpoints_plan: plan.endpoints,
         endpoints,
         render,
+        spans,
     };
     let mut text = report::markdown(&results);
     let out = if options.out.is_absolute() {

@@ -201,6 +201,7 @@ pub fn markdown(r: &Results) -> String {
     hello(&mut s, r);
     endpoints(&mut s, r);
     render(&mut s, r);
+    r.spans.markdown(&mut s);
     notes(&mut s, r);
     s
 }

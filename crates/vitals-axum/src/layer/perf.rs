@@ -15,6 +15,7 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
+use super::trace_context::{TRACEPARENT, TraceId};
 use crate::http::{HttpMetrics, InFlight};
 
 /// `X-Response-Time`.
@@ -38,7 +39,9 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 ///   `X-Request-ID` on the response, whatever its status;
 /// - logs `SLOW REQUEST: METHOD /path took Nms (threshold: Tms)` at WARN when the request took
 ///   longer than the threshold (path without query string; no headers or bodies), and one
-///   DEBUG line per request with method, route, status, duration and id.
+///   DEBUG line per request with method, route, status, duration and id;
+/// - adds `trace_id` to both lines when the request carries a valid W3C `traceparent`
+///   header (a malformed one is ignored and never logged).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -145,6 +148,10 @@ where
         let method = req.method().clone();
         // Only the path is ever logged; the rest of the URI is not kept.
         let path = req.uri().path_and_query().cloned();
+        let trace = req
+            .headers()
+            .get(&TRACEPARENT)
+            .and_then(|v| TraceId::from_traceparent(v.as_bytes()));
         let in_flight = self.shared.metrics.as_ref().map(HttpMetrics::start);
         PerfFuture {
             inner: CURRENT.scope(RequestId(id), self.inner.call(req)),
@@ -154,6 +161,7 @@ where
                 route,
                 method,
                 path,
+                trace,
                 slow: self.shared.slow,
             }),
         }
@@ -165,6 +173,7 @@ struct Pending {
     route: Option<MatchedPath>,
     method: Method,
     path: Option<PathAndQuery>,
+    trace: Option<TraceId>,
     slow: Duration,
     /// Counts the request as in flight until the answer (or until the client goes away and
     /// the future is dropped); it also holds the metrics the answer is recorded into.
@@ -204,12 +213,14 @@ impl Pending {
             .as_ref()
             .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
         let status = response.status().as_u16();
+        let trace_id = self.trace.as_ref().map(TraceId::as_str);
         if let Some(metrics) = self.in_flight.as_ref().map(InFlight::metrics) {
             metrics.observe(&self.method, route, status, elapsed, self.started + elapsed);
         }
         if elapsed > self.slow {
             tracing::warn!(
                 request_id = %id,
+                trace_id,
                 route,
                 status,
                 "SLOW REQUEST: {} {} took {}ms (threshold: {}ms)",
@@ -221,6 +232,7 @@ impl Pending {
         }
         tracing::debug!(
             request_id = %id,
+            trace_id,
             method = %self.method,
             route,
             status,

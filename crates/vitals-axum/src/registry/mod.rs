@@ -57,6 +57,16 @@ struct Store {
     histograms: RwLock<Family<BucketHistogram>>,
 }
 
+#[cfg(feature = "spans")]
+pub(crate) fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    read(lock)
+}
+
+#[cfg(feature = "spans")]
+pub(crate) fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    write(lock)
+}
+
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -65,6 +65,17 @@ pub struct HistoryResponse {
     pub messages: Vec<Message>,
 }
 
+/// The agent's reply, timed as the `agent.reply` span (arguments are not recorded).
+#[tracing::instrument(name = "agent.reply", skip_all)]
+async fn ask_agent(
+    state: &AppState,
+    user_id: &str,
+    message: &str,
+    context: &[Message],
+) -> Result<String, crate::agent::AgentError> {
+    state.agent().reply(user_id, message, context).await
+}
+
 /// Answers a message: reads the history (cache first), asks the agent, stores both messages
 /// in one transaction, drops the cached history.
 pub async fn chat(
@@ -91,9 +102,7 @@ pub async fn chat(
     }
     let history = store::recent(&state, user_id).await?;
     let context = &history[history.len().saturating_sub(AGENT_CONTEXT)..];
-    let reply = state
-        .agent()
-        .reply(user_id, message, context)
+    let reply = ask_agent(&state, user_id, message, context)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "agent failed");

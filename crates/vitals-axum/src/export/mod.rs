@@ -1,0 +1,29 @@
+//! Push exporters: figures sent out every interval instead of scraped.
+//!
+//! - [`emf`]: CloudWatch Embedded Metric Format lines on stdout or in a file (feature `emf`).
+//!
+//! Failures are counted in `<ns>_export_errors_total{exporter}` and never reach requests.
+//! See docs/export.md.
+
+#[cfg(feature = "emf")]
+pub mod emf;
+
+#[cfg(feature = "emf")]
+use std::sync::Arc;
+#[cfg(feature = "emf")]
+use std::sync::atomic::AtomicU64;
+
+#[cfg(feature = "emf")]
+use vitals_core::catalogue::EXPORT_ERRORS;
+
+#[cfg(feature = "emf")]
+use crate::Vitals;
+
+#[cfg(feature = "emf")]
+impl Vitals {
+    /// The failure counter of `exporter` (`otlp`, `emf`), registered on first use.
+    pub(crate) fn export_errors(&self, exporter: &'static str) -> Arc<AtomicU64> {
+        let registry = &self.inner.registry;
+        registry.own_counter(&registry.key(&EXPORT_ERRORS, &[("exporter", exporter.to_owned())]))
+    }
+}

@@ -1,0 +1,109 @@
+//! Cost of one instrumented call with the span-timing layer on and off:
+//! `vitals-bench spans`, read back.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use super::stats::median;
+
+/// The sizes of the spans phase.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Untimed calls per mode first.
+    pub warmup: u64,
+    /// Calls per timed run.
+    pub iters: u64,
+    /// Timed runs per mode (interleaved).
+    pub runs: u64,
+}
+
+/// ns per call of each run, per mode (`none`, `off`, `on`).
+pub struct Costs {
+    /// The plan measured.
+    pub plan: Plan,
+    /// `(mode, ns per call of each run)`.
+    pub modes: Vec<(String, Vec<f64>)>,
+}
+
+/// Runs the phase with the `vitals-bench` binary at `bench`.
+pub fn run(bench: &Path, plan: Plan) -> Result<Costs> {
+    eprintln!(
+        "bench: spans, {} runs of {} calls per mode",
+        plan.runs, plan.iters
+    );
+    let output = Command::new(bench)
+        .args(["spans", "--warmup", &plan.warmup.to_string()])
+        .args(["--iters", &plan.iters.to_string()])
+        .args(["--runs", &plan.runs.to_string()])
+        .output()
+        .with_context(|| format!("cannot run {}", bench.display()))?;
+    if !output.status.success() {
+        bail!(
+            "vitals-bench spans failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut modes: Vec<(String, Vec<f64>)> = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let ["spans", mode, _run, ns] = fields[..] else {
+            continue;
+        };
+        let ns: f64 = ns.parse().with_context(|| format!("bad line {line:?}"))?;
+        match modes.iter_mut().find(|(m, _)| m == mode) {
+            Some((_, runs)) => runs.push(ns),
+            None => modes.push((mode.to_owned(), vec![ns])),
+        }
+    }
+    if !["none", "off", "on"]
+        .iter()
+        .all(|m| modes.iter().any(|(n, _)| n == m))
+    {
+        bail!("vitals-bench spans did not print every mode");
+    }
+    Ok(Costs { plan, modes })
+}
+
+impl Costs {
+    fn median_of(&self, mode: &str) -> f64 {
+        self.modes
+            .iter()
+            .find(|(m, _)| m == mode)
+            .map_or(0.0, |(_, runs)| median(runs))
+    }
+
+    /// Median extra ns per call of the layer (`on` − `off`).
+    pub fn layer_ns(&self) -> f64 {
+        self.median_of("on") - self.median_of("off")
+    }
+
+    /// The report section.
+    pub fn markdown(&self, s: &mut String) {
+        let p = self.plan;
+        let _ = writeln!(
+            s,
+            "## 5. Span timings: cost per instrumented call\n\n\
+             A synchronous `#[tracing::instrument]` function called in a loop \
+             (`vitals-bench spans`): {} warm-up and {} timed calls per run, {} runs per mode, \
+             interleaved.\n\n\
+             - **none**: the span's level is filtered out; nothing listens.\n\
+             - **off**: the reference server's subscriber without span timings (a `fmt` \
+             layer at INFO: the registry still makes each span).\n\
+             - **on**: the same plus `SpanTimings::layer()` recording into a `Vitals` \
+             (goal: at most 300 ns over **off**).\n\n\
+             | mode | median ns per call | runs |\n|---|---|---|",
+            p.warmup, p.iters, p.runs
+        );
+        for (mode, runs) in &self.modes {
+            let _ = writeln!(s, "| {mode} | {:.0} | {} |", median(runs), runs.len());
+        }
+        let _ = writeln!(
+            s,
+            "\nLayer cost (on − off): **{:.0} ns** per call.\n",
+            self.layer_ns()
+        );
+    }
+}
