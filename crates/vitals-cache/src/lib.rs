@@ -26,18 +26,22 @@
 //! # }
 //! ```
 
+mod aside;
 mod backend;
+mod breaker;
 #[cfg(feature = "memory")]
 mod memory;
 mod metered;
 #[cfg(feature = "redis")]
 mod redis;
 
+pub use aside::CacheAside;
 #[cfg(all(feature = "memory", feature = "redis"))]
 pub use backend::Backend;
 pub use backend::{BackendStats, CacheBackend, CacheError};
+pub use breaker::BreakerConfig;
 #[cfg(feature = "memory")]
 pub use memory::MemoryBackend;
-pub use metered::MeteredCache;
+pub use metered::{MeteredCache, SetHook};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
