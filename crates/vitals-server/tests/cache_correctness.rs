@@ -220,3 +220,26 @@ async fn a_chat_while_redis_is_down_is_visible_after_it_restarts_with_its_data()
     let took = fresh_until_cached(&app, &user, "while down").await;
     println!("restarted Redis: cache hit again {took:?} after the restart, every read fresh");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_during_a_network_partition_is_visible_once_redis_is_reachable() {
+    let redis = OwnRedis::start(free_port());
+    let proxy = common::Proxy::start(([127, 0, 0, 1], redis.port).into()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        database_url: Some(common::postgres_url()),
+        redis_url: Some(format!("redis://{}", proxy.addr)),
+        ..embedded(&dir)
+    };
+    let app = app(state(&settings).await);
+    let user = unique("partition");
+    assert_eq!(chat(&app, &user, "before").await.status, StatusCode::OK);
+    cached_history(&app, &user).await;
+
+    proxy.cut(); // Redis keeps its data; the server cannot reach it
+    let answer = chat(&app, &user, "while cut off").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    proxy.restore();
+    let took = fresh_until_cached(&app, &user, "while cut off").await;
+    println!("partitioned Redis: cache hit again {took:?} after the restore, every read fresh");
+}
