@@ -73,7 +73,10 @@ async fn redis_outage_keeps_chat_working_and_caching_resumes() {
     // five consecutive failures, was skipped without trying (counted in skipped).
     let errors = counter(&app, "cache", "errors").await;
     let skipped = counter(&app, "cache", "skipped").await;
-    assert!(errors >= 5, "failures up to the breaker's threshold: {errors}");
+    assert!(
+        errors >= 5,
+        "failures up to the breaker's threshold: {errors}"
+    );
     assert!(
         errors + skipped >= 11,
         "every cache call is counted as failed or skipped: {errors} + {skipped}"
