@@ -107,6 +107,25 @@ impl Breaker {
         self.skipped.load(Ordering::Relaxed)
     }
 
+    /// Whether a call made now would be skipped (open, window not over; or a probe in
+    /// flight). Changes nothing and counts nothing.
+    pub(crate) fn would_skip(&self) -> bool {
+        match self.state.load(Ordering::Acquire) {
+            OPEN => self.now() < self.open_until.load(Ordering::Acquire),
+            HALF_OPEN => true,
+            _ => false,
+        }
+    }
+
+    /// As [`would_skip`](Breaker::would_skip), counting the skip when it says yes.
+    pub(crate) fn skip_if_open(&self) -> bool {
+        let skip = self.would_skip();
+        if skip {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        skip
+    }
+
     /// Decides whether a call may go to the backend; counts the skips.
     pub(crate) fn admit(&self) -> Admission {
         match self.state.load(Ordering::Acquire) {
@@ -210,10 +229,12 @@ mod tests {
         assert_eq!(b.state(), CircuitState::Closed);
         assert!(b.failed(false), "the third consecutive failure opens it");
         assert_eq!(b.state(), CircuitState::Open);
+        assert!(b.would_skip());
         assert!(matches!(b.admit(), Admission::Skip));
         assert!(matches!(b.admit(), Admission::Skip));
         assert_eq!(b.skipped(), 2);
         std::thread::sleep(Duration::from_millis(50));
+        assert!(!b.would_skip(), "the window is over: the next call probes");
         assert!(matches!(b.admit(), Admission::Probe));
         assert_eq!(b.state(), CircuitState::HalfOpen);
         assert!(matches!(b.admit(), Admission::Skip), "one probe at a time");

@@ -356,6 +356,14 @@ impl<B: CacheBackend> MeteredCache<B> {
         self.inner.breaker.state()
     }
 
+    /// Whether a call made now would be skipped by the open circuit; when it would, the call
+    /// the caller is about to skip is counted in `skipped` (as [`get`](MeteredCache::get)
+    /// would have counted it). Lets a caller avoid work that only serves the cache, such as
+    /// reading a version for a key it cannot look up.
+    pub fn bypass(&self) -> bool {
+        self.inner.breaker.skip_if_open()
+    }
+
     /// Calls not sent to the backend because the circuit was open, since start.
     pub fn skipped(&self) -> u64 {
         self.inner.breaker.skipped()

@@ -128,13 +128,17 @@ async fn a_hung_redis_is_skipped_after_the_first_second_and_rejoined_after_sigco
         .and_then(|v| v.parse::<f64>().ok())
         .expect("skips are exported");
     assert!(exported_skips > 0.0, "exported skips: {exported_skips}");
-    // Without the breaker every request would wait for the 250 ms command timeout. The goal
-    // is 50 ms on the release server; a debug build on a shared machine is allowed the
-    // larger of that and twice its own normal p99, never half the timeout.
-    let allowed = Duration::from_millis(50).max(normal_p99 * 2);
+    // Without the breaker every request waits for the 250 ms command timeout (p99 > 500 ms
+    // measured with it disabled). The goal is 50 ms on the release server; a debug build on
+    // a shared, busy machine is allowed the larger of that and three times its own normal
+    // p99, and never half the timeout.
+    let allowed = Duration::from_millis(50)
+        .max(normal_p99 * 3)
+        .min(Duration::from_millis(125));
     assert!(
-        hung_p99 <= allowed && hung_p99 < Duration::from_millis(125),
-        "p99 after the first second of the outage: {hung_p99:?} (allowed {allowed:?})"
+        hung_p99 <= allowed,
+        "p99 after the first second of the outage: {hung_p99:?} (allowed {allowed:?}; \
+         normal p99 {normal_p99:?})"
     );
     assert!(
         hung_rate >= normal_rate * 0.5,

@@ -71,11 +71,15 @@ fn histories(state: &AppState) -> CacheAside<vitals_cache::Backend> {
 
 /// The user's latest [`HISTORY_WINDOW`] messages, oldest first: the version from the
 /// database, then the history from the cache when it holds that version, otherwise from the
-/// database (then cached under that version).
+/// database (then cached under that version). While the cache's circuit is open, straight
+/// from the database.
 pub async fn recent(state: &AppState, user_id: &str) -> Result<Vec<Message>, ApiError> {
-    let version = version(state.db(), user_id).await.map_err(db_error)?;
     histories(state)
-        .read(user_id, version, || load(state.db(), user_id))
+        .read_versioned(
+            user_id,
+            || version(state.db(), user_id),
+            || load(state.db(), user_id),
+        )
         .await
         .map_err(db_error)
 }
