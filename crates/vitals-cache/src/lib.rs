@@ -12,6 +12,14 @@
 //! write or delete is counted and answers `false`. The first failure of an outage is logged at
 //! WARN and the recovery at INFO; the failures in between are only counted.
 //!
+//! A circuit breaker ([`BreakerConfig`]) keeps a hung backend from costing every call its
+//! timeout: after consecutive failures calls are skipped (counted as `skipped`, state in
+//! `circuit`) for a backoff window, then one probe decides whether to resume.
+//!
+//! [`CacheAside`] is the read path to use in front of a database: cache keys carry a version
+//! that the database keeps and bumps with every write, so no acknowledged write can be hidden
+//! by a late cache fill or by an invalidation lost in an outage.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use std::time::Duration;
@@ -26,18 +34,22 @@
 //! # }
 //! ```
 
+mod aside;
 mod backend;
+mod breaker;
 #[cfg(feature = "memory")]
 mod memory;
 mod metered;
 #[cfg(feature = "redis")]
 mod redis;
 
+pub use aside::CacheAside;
 #[cfg(all(feature = "memory", feature = "redis"))]
 pub use backend::Backend;
 pub use backend::{BackendStats, CacheBackend, CacheError};
+pub use breaker::BreakerConfig;
 #[cfg(feature = "memory")]
 pub use memory::MemoryBackend;
-pub use metered::MeteredCache;
+pub use metered::{MeteredCache, SetHook};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};

@@ -1,7 +1,9 @@
 //! Counting wrapper around a backend.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -10,13 +12,21 @@ use vitals_core::{
     CacheCounts, CacheSection, Collector, Importance, ReadinessProbe, Slot, Snapshot,
 };
 
-use crate::{CacheBackend, CacheError};
+use crate::breaker::{Admission, Breaker};
+use crate::{BreakerConfig, CacheBackend, CacheError};
+
+/// A function run before a set reaches the backend; see [`MeteredCache::before_set`].
+pub type SetHook = Arc<dyn Fn(&str) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// A cache that counts what happens to it. Cloning shares the backend and the counters.
 ///
 /// As a [`Collector`] it fills the snapshot's `cache` section, or `caches[name]` when given
 /// a name with [`MeteredCache::named`], and offers a readiness probe (the backend's ping)
 /// whose failure reports the service `degraded`, never unready: it works without a cache.
+///
+/// A circuit breaker ([`BreakerConfig`]) sits in front of the backend: after consecutive
+/// failures calls are skipped for a while (counted in `skipped`, state in `circuit`), so a
+/// hung backend costs the callers a few timeouts, not one per call for the whole outage.
 pub struct MeteredCache<B> {
     inner: Arc<Inner<B>>,
     name: Option<Arc<str>>,
@@ -42,6 +52,25 @@ struct Inner<B> {
     errors: AtomicU64,
     /// Set during an outage, so that it is logged once rather than per operation.
     failing: AtomicBool,
+    breaker: Breaker,
+    /// Whether `set_hook` holds a hook (read first, so the normal path takes no lock).
+    hooked: AtomicBool,
+    set_hook: Mutex<Option<SetHook>>,
+}
+
+/// Reopens the circuit for an immediate new probe if a probe's caller gives up (drops the
+/// future) before the backend answered, so the circuit cannot stay half-open forever.
+struct ProbeGuard<'a> {
+    breaker: &'a Breaker,
+    armed: bool,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.breaker.abandoned();
+        }
+    }
 }
 
 /// The recent window: a ring of [`SLICES`](recent::SLICES) time slices of
@@ -194,8 +223,15 @@ mod recent {
 }
 
 impl<B: CacheBackend> MeteredCache<B> {
-    /// Wraps `backend` with zeroed counters.
+    /// Wraps `backend` with zeroed counters and the default circuit breaker
+    /// ([`BreakerConfig::default`]).
     pub fn new(backend: B) -> Self {
+        Self::with_breaker(backend, BreakerConfig::default())
+    }
+
+    /// Wraps `backend` with zeroed counters and a circuit breaker configured by `breaker`
+    /// ([`BreakerConfig::disabled`] for none).
+    pub fn with_breaker(backend: B, breaker: BreakerConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 backend,
@@ -206,6 +242,9 @@ impl<B: CacheBackend> MeteredCache<B> {
                 deletes: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 failing: AtomicBool::new(false),
+                breaker: Breaker::new(breaker),
+                hooked: AtomicBool::new(false),
+                set_hook: Mutex::new(None),
             }),
             name: None,
         }
@@ -230,8 +269,9 @@ impl<B: CacheBackend> MeteredCache<B> {
 
     /// The value under `key`: a hit, a miss, or (when the backend fails) a counted error
     /// answered as `None`.
+    #[tracing::instrument(name = "cache.get", skip_all)]
     pub async fn get(&self, key: &str) -> Option<Bytes> {
-        match self.inner.backend.get(key).await {
+        match self.call(self.inner.backend.get(key)).await? {
             Ok(Some(value)) => {
                 self.succeeded(&self.inner.hits);
                 self.inner.recent.record(Instant::now(), true);
@@ -250,8 +290,24 @@ impl<B: CacheBackend> MeteredCache<B> {
     }
 
     /// Stores `value` under `key` for `ttl`; `false` when the backend failed.
+    #[tracing::instrument(name = "cache.set", skip_all)]
     pub async fn set(&self, key: &str, value: impl Into<Bytes>, ttl: Duration) -> bool {
-        match self.inner.backend.set(key, value.into(), ttl).await {
+        let value = value.into();
+        if self.inner.hooked.load(Ordering::Acquire) {
+            let hook = self
+                .inner
+                .set_hook
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(hook) = hook {
+                hook(key).await;
+            }
+        }
+        let Some(outcome) = self.call(self.inner.backend.set(key, value, ttl)).await else {
+            return false;
+        };
+        match outcome {
             Ok(()) => {
                 self.succeeded(&self.inner.sets);
                 true
@@ -266,7 +322,10 @@ impl<B: CacheBackend> MeteredCache<B> {
     /// Removes `key`; `false` when the backend failed. A delete of an absent key succeeds
     /// and is counted: the caller's intent (the key must not be served) holds either way.
     pub async fn delete(&self, key: &str) -> bool {
-        match self.inner.backend.delete(key).await {
+        let Some(outcome) = self.call(self.inner.backend.delete(key)).await else {
+            return false;
+        };
+        match outcome {
             Ok(_) => {
                 self.succeeded(&self.inner.deletes);
                 true
@@ -278,7 +337,80 @@ impl<B: CacheBackend> MeteredCache<B> {
         }
     }
 
-    /// Checks the backend answers, without touching the counters.
+    /// Runs `hook` before every [`set`](MeteredCache::set) reaches the backend (on every
+    /// clone of this cache); `None` removes it.
+    ///
+    /// A seam for tests: a hook that waits on a barrier holds a cache fill back, which
+    /// reproduces at will the race between a read that fills the cache and a write that
+    /// invalidates it. It costs one relaxed load per set while unused.
+    pub fn before_set(&self, hook: Option<SetHook>) {
+        let mut slot = self
+            .inner
+            .set_hook
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.inner.hooked.store(hook.is_some(), Ordering::Release);
+        *slot = hook;
+    }
+
+    /// The circuit breaker's state right now.
+    pub fn circuit(&self) -> vitals_core::CircuitState {
+        self.inner.breaker.state()
+    }
+
+    /// Whether a call made now would be skipped by the open circuit; when it would, the call
+    /// the caller is about to skip is counted in `skipped` (as [`get`](MeteredCache::get)
+    /// would have counted it). Lets a caller avoid work that only serves the cache, such as
+    /// reading a version for a key it cannot look up.
+    pub fn bypass(&self) -> bool {
+        self.inner.breaker.skip_if_open()
+    }
+
+    /// Calls not sent to the backend because the circuit was open, since start.
+    pub fn skipped(&self) -> u64 {
+        self.inner.breaker.skipped()
+    }
+
+    /// Runs one backend call through the breaker: `None` when it was skipped.
+    async fn call<T>(
+        &self,
+        op: impl Future<Output = Result<T, CacheError>>,
+    ) -> Option<Result<T, CacheError>> {
+        let breaker = &self.inner.breaker;
+        let probe = match breaker.admit() {
+            Admission::Skip => return None,
+            Admission::Probe => true,
+            Admission::Normal => false,
+        };
+        let mut guard = ProbeGuard {
+            breaker,
+            armed: probe,
+        };
+        let outcome = op.await;
+        guard.armed = false;
+        match &outcome {
+            Ok(_) => {
+                if breaker.succeeded() {
+                    tracing::info!(
+                        backend = self.backend_name(),
+                        "cache circuit closed: the backend answers again"
+                    );
+                }
+            }
+            Err(e) => {
+                if breaker.failed(probe) {
+                    tracing::warn!(
+                        backend = self.backend_name(),
+                        error = %e,
+                        "cache circuit open: skipping the cache until a probe succeeds"
+                    );
+                }
+            }
+        }
+        Some(outcome)
+    }
+
+    /// Checks the backend answers, without touching the counters or the breaker.
     pub async fn ping(&self) -> Result<(), CacheError> {
         self.inner.backend.ping().await
     }
@@ -298,7 +430,11 @@ impl<B: CacheBackend> MeteredCache<B> {
     /// The `cache` section as of `now` (the recent window ends at `now`).
     fn section_at(&self, now: Instant) -> CacheSection {
         let (hits, misses) = self.inner.recent.sum(now);
-        CacheSection::from_counts(self.backend_name(), self.counts()).with_recent(hits, misses)
+        let mut section =
+            CacheSection::from_counts(self.backend_name(), self.counts()).with_recent(hits, misses);
+        section.circuit = self.circuit();
+        section.skipped = self.skipped();
+        section
     }
 
     fn succeeded(&self, counter: &AtomicU64) {

@@ -378,6 +378,26 @@ pub const CACHE_ENABLED: MetricDef = def(
     Some("cache.enabled"),
     Source::Cache(|c| f64::from(u8::from(c.enabled))),
 );
+/// Cache calls skipped by the open circuit.
+pub const CACHE_SKIPPED: MetricDef = def(
+    "cache_skipped_total",
+    Counter,
+    Count,
+    "Cache calls not sent to the backend because its circuit breaker was open",
+    &[],
+    Some("cache.skipped"),
+    Source::Cache(|c| c.skipped as f64),
+);
+/// Circuit breaker state.
+pub const CACHE_CIRCUIT_OPEN: MetricDef = def(
+    "cache_circuit_open",
+    Gauge,
+    Boolean,
+    "1 while the cache's circuit breaker is open or half-open (calls skipped or probed), 0 when closed",
+    &[],
+    Some("cache.circuit"),
+    Source::Cache(|c| f64::from(u8::from(c.circuit.is_open()))),
+);
 /// HTTP requests.
 pub const HTTP_REQUESTS: MetricDef = def(
     "http_requests_total",
@@ -634,6 +654,8 @@ pub const CATALOGUE: &[MetricDef] = &[
     CACHE_ERRORS,
     CACHE_HIT_RATE_PERCENT,
     CACHE_ENABLED,
+    CACHE_SKIPPED,
+    CACHE_CIRCUIT_OPEN,
     HTTP_REQUESTS,
     HTTP_REQUEST_DURATION,
     HTTP_IN_FLIGHT,
@@ -879,6 +901,8 @@ mod tests {
             "health_agent_cache_errors_total",
             "health_agent_cache_hit_rate_percent",
             "health_agent_cache_enabled",
+            "health_agent_cache_skipped_total",
+            "health_agent_cache_circuit_open",
             "health_agent_http_requests_total",
             "health_agent_http_request_duration_seconds",
             "health_agent_http_requests_in_flight",

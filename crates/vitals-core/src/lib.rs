@@ -35,8 +35,8 @@ pub use catalogue::{CATALOGUE, MetricDef, MetricKind, Unit};
 pub use collector::{Collector, Importance, MetricSink, ProbeFuture, ReadinessProbe, Slot};
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS_SECONDS};
 pub use snapshot::{
-    AppCounter, AppGauge, AppHistogram, AppSection, CacheCounts, CacheSection, ContainerFigures,
-    ContainerSection, DatabaseSection, HttpSection, PoolFigures, ProcessSection, RuntimeSection,
-    Snapshot, SpanStat, SystemFigures, SystemSection, rfc3339_micros,
+    AppCounter, AppGauge, AppHistogram, AppSection, CacheCounts, CacheSection, CircuitState,
+    ContainerFigures, ContainerSection, DatabaseSection, HttpSection, PoolFigures, ProcessSection,
+    RuntimeSection, Snapshot, SpanStat, SystemFigures, SystemSection, rfc3339_micros,
 };
 pub use window::Window;

@@ -275,6 +275,42 @@ pub struct CacheSection {
     /// Commands queued in the client, not yet written to the server (absent likewise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_len: Option<u64>,
+    /// The cache's circuit breaker: `closed` (calls go to the backend), `open` (the backend
+    /// failed repeatedly and calls are skipped for a while) or `half_open` (one probe call is
+    /// let through to see whether it recovered).
+    pub circuit: CircuitState,
+    /// Calls not sent to the backend because the circuit was open (answered as a miss or a
+    /// no-op, like a failure, but without waiting for the backend).
+    pub skipped: u64,
+}
+
+/// The state of a cache's circuit breaker, as `cache.circuit` reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    /// Healthy: every call goes to the backend.
+    #[default]
+    Closed,
+    /// Tripped: calls are skipped until the backoff window ends.
+    Open,
+    /// Probing: one call goes to the backend; its outcome closes or reopens the circuit.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// The JSON spelling: `closed`, `open` or `half_open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half_open",
+        }
+    }
+
+    /// `true` unless the circuit is closed (calls are being skipped or probed).
+    pub fn is_open(self) -> bool {
+        self != Self::Closed
+    }
 }
 
 impl CacheSection {

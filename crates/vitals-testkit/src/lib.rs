@@ -95,6 +95,7 @@ pub struct OwnRedis {
     /// Its port.
     pub port: u16,
     child: Child,
+    paused: AtomicBool,
 }
 
 impl OwnRedis {
@@ -123,12 +124,33 @@ impl OwnRedis {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { port, child }
+        Self {
+            port,
+            child,
+            paused: AtomicBool::new(false),
+        }
     }
 
     /// Its URL.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Freezes it with SIGSTOP: connections stay open, nothing is answered (a hung Redis).
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+        signal(self.pid(), "STOP");
+    }
+
+    /// Lets a paused one run again with SIGCONT.
+    pub fn resume(&self) {
+        signal(self.pid(), "CONT");
+        self.paused.store(false, Ordering::SeqCst);
     }
 
     /// Kills it and waits for the exit.
@@ -137,6 +159,9 @@ impl OwnRedis {
     }
 
     fn kill(&mut self) {
+        if self.paused.swap(false, Ordering::SeqCst) {
+            signal(self.child.id(), "CONT");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -146,6 +171,19 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Sends `SIG<name>` to `pid` with kill(1).
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .expect("kill(1) runs");
+    assert!(
+        status.success() || name == "CONT",
+        "kill -{name} {pid} failed"
+    );
 }
 
 /// A loopback TCP proxy in front of a real service, which the test can cut (every open

@@ -1,9 +1,18 @@
-//! Message history: PostgreSQL or SQLite behind a cache-aside read path.
+//! Message history: PostgreSQL or SQLite behind a versioned cache-aside read path.
+//!
+//! Every exchange bumps the user's row in `history_versions` in the same transaction as its
+//! messages; a history read reads that version first and goes through
+//! [`CacheAside`](vitals_cache::CacheAside) under `(user, version)`. A history cached before a
+//! write is therefore never served after the write was acknowledged: not when a slow read
+//! fills the cache after the write, not when the cache missed an invalidation during an
+//! outage (there is no invalidation to miss). See docs/health-agent.md.
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, Row};
+use vitals_cache::CacheAside;
 
 use crate::db::Db;
 use crate::{ApiError, AppState};
@@ -11,8 +20,9 @@ use crate::{ApiError, AppState};
 /// Messages kept in a user's cached history, and the largest `limit` a read may ask for.
 pub const HISTORY_WINDOW: u32 = 50;
 
-/// How long a cached history lives. Writes invalidate it at once; the TTL bounds how long a
-/// copy can outlive an invalidation that failed (the cache was unreachable at that moment).
+/// How long a cached history lives. Correctness does not depend on it (a write makes every
+/// older copy unreachable at once, whether or not the cache is reachable); it bounds how long
+/// a superseded copy that could not be retired uses cache memory.
 pub const HISTORY_TTL: Duration = Duration::from_secs(120);
 
 /// One stored message.
@@ -39,58 +49,55 @@ pub struct Exchange {
     pub history_len: i64,
 }
 
-fn cache_key(user_id: &str) -> String {
-    format!("history:{user_id}")
+/// Cache keys of histories start with this.
+const HISTORY_PREFIX: &str = "history";
+
+/// A user's history version as the database has it: the database's own cache token (so a
+/// recreated database never meets an older one's keys) and the number of exchanges written.
+struct HistoryVersion {
+    token: String,
+    number: i64,
 }
 
-/// The user's latest [`HISTORY_WINDOW`] messages, oldest first: from the cache when it has
-/// them, otherwise from the database, then cached.
+impl fmt::Display for HistoryVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.token, self.number)
+    }
+}
+
+fn histories(state: &AppState) -> CacheAside<vitals_cache::Backend> {
+    CacheAside::new(state.cache().clone(), HISTORY_PREFIX, HISTORY_TTL)
+}
+
+/// The user's latest [`HISTORY_WINDOW`] messages, oldest first: the version from the
+/// database, then the history from the cache when it holds that version, otherwise from the
+/// database (then cached under that version). While the cache's circuit is open, straight
+/// from the database.
 pub async fn recent(state: &AppState, user_id: &str) -> Result<Vec<Message>, ApiError> {
-    let key = cache_key(user_id);
-    if let Some(messages) = cache_get(state, &key).await {
-        return Ok(messages);
-    }
-    let messages = load(state.db(), user_id).await.map_err(db_error)?;
-    if let Ok(bytes) = serde_json::to_vec(&messages) {
-        cache_set(state, &key, bytes).await;
-    }
-    Ok(messages)
+    histories(state)
+        .read_versioned(
+            user_id,
+            || version(state.db(), user_id),
+            || load(state.db(), user_id),
+        )
+        .await
+        .map_err(db_error)
 }
 
-// Span names (`cache.get`, `store.read`, …) are what `<ns>_span_duration_seconds{span}` and the
-// JSON `spans` section show; see docs/profiling.md. Arguments are skipped: user ids and
-// messages stay out of traces.
-
-/// The cached history, decoded; `None` on a miss or an unreadable entry.
-#[tracing::instrument(name = "cache.get", skip_all)]
-async fn cache_get(state: &AppState, key: &str) -> Option<Vec<Message>> {
-    let bytes = state.cache().get(key).await?;
-    match serde_json::from_slice::<Vec<Message>>(&bytes) {
-        Ok(messages) => Some(messages),
-        Err(e) => {
-            tracing::warn!(error = %e, "cached history unreadable; reading the database");
-            None
-        }
-    }
-}
-
-#[tracing::instrument(name = "cache.set", skip_all)]
-async fn cache_set(state: &AppState, key: &str, bytes: Vec<u8>) {
-    state.cache().set(key, bytes, HISTORY_TTL).await;
-}
-
-/// Stores the user's message and the reply in one transaction, then drops the cached
-/// history. Returns once the transaction is committed.
+/// Stores the user's message and the reply and bumps the user's history version, in one
+/// transaction; returns once it is committed. The copy of the previous version is then
+/// dropped from the cache as a courtesy (to free memory): whether that succeeds does not
+/// matter, no reader asks for that version any more.
 pub async fn append_exchange(
     state: &AppState,
     user_id: &str,
     message: &str,
     reply: &str,
 ) -> Result<Exchange, ApiError> {
-    let exchange = insert(state.db(), user_id, message, reply)
+    let (exchange, superseded) = insert(state.db(), user_id, message, reply)
         .await
         .map_err(db_error)?;
-    state.cache().delete(&cache_key(user_id)).await;
+    histories(state).retire(user_id, superseded).await;
     Ok(exchange)
 }
 
@@ -109,6 +116,22 @@ macro_rules! on_either_backend {
             }
         }
     };
+}
+
+async fn version(db: &Db, user_id: &str) -> Result<HistoryVersion, sqlx::Error> {
+    on_either_backend!(db, |conn| {
+        let row = sqlx::query(
+            "SELECT n.token, COALESCE(v.version, 0) AS version FROM cache_namespace n \
+             LEFT JOIN history_versions v ON v.user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(HistoryVersion {
+            token: row.try_get("token")?,
+            number: row.try_get("version")?,
+        })
+    })
 }
 
 #[tracing::instrument(name = "store.read", skip_all)]
@@ -144,7 +167,7 @@ async fn insert(
     user_id: &str,
     message: &str,
     reply: &str,
-) -> Result<Exchange, sqlx::Error> {
+) -> Result<(Exchange, HistoryVersion), sqlx::Error> {
     let now = now_micros();
     on_either_backend!(db, |conn| {
         let mut tx = conn.begin().await?;
@@ -164,17 +187,34 @@ async fn insert(
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-        let history_len: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM messages WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO history_versions (user_id, version) VALUES ($1, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET version = history_versions.version + 1 \
+             RETURNING version",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT count(*) AS history_len, (SELECT token FROM cache_namespace) AS token \
+             FROM messages WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let history_len: i64 = row.try_get("history_len")?;
+        let token: String = row.try_get("token")?;
         tx.commit().await?;
-        Ok(Exchange {
+        let exchange = Exchange {
             user_message_id,
             reply_message_id,
             history_len,
-        })
+        };
+        let superseded = HistoryVersion {
+            token,
+            number: version - 1,
+        };
+        Ok((exchange, superseded))
     })
 }
 
