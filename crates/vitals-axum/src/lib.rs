@@ -5,6 +5,7 @@ mod error;
 pub mod fallback;
 mod http;
 pub mod layer;
+mod live;
 mod readiness;
 mod registry;
 mod routes;
