@@ -325,7 +325,7 @@ async fn the_page_is_self_contained() {
     );
     // Nothing is fetched from elsewhere: no absolute URLs, no external scripts or styles.
     assert!(!page.contains("http://") && !page.contains("https://"));
-    assert!(!page.contains("<script src") && !page.contains("<link"));
+    assert!(!page.contains("<script src") && !page.contains("rel=\"stylesheet\""));
     // The token travels in a header, never in a URL.
     assert!(page.contains("Authorization: \"Bearer \" + state.token"));
     assert!(!page.contains("?token") && !page.contains("&token"));
