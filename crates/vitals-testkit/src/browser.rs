@@ -89,7 +89,8 @@ impl Browser {
                 .get(format!("{}/status", browser.base))
                 .call()
                 .ok()
-                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                .and_then(|mut r| r.body_mut().read_to_string().ok())
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
                 .is_some_and(|v| v["value"]["ready"] == true);
             if ready {
                 break;
@@ -125,7 +126,11 @@ impl Browser {
             format!("{}/session/{}{path}", self.base, self.session)
         };
         let response = match body {
-            Some(b) => self.agent.post(&url).send_json(b),
+            Some(b) => self
+                .agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(b.to_string()),
             None if method == "DELETE" => self.agent.delete(&url).call(),
             None => self.agent.get(&url).call(),
         };
@@ -133,7 +138,9 @@ impl Browser {
         let status = response.status().as_u16();
         let doc: Value = response
             .body_mut()
-            .read_json()
+            .read_to_string()
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
             .map_err(|e| format!("{method} {path}: unreadable answer: {e}"))?;
         if status >= 400 {
             return Err(format!("{method} {path}: {status} {}", doc["value"]));

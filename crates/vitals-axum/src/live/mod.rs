@@ -10,6 +10,7 @@ pub(crate) mod columns;
 pub(crate) mod routes;
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -240,7 +241,8 @@ fn push_number(out: &mut String, v: f64) {
         #[allow(clippy::cast_possible_truncation)]
         out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        out.push_str(ryu::Buffer::new().format_finite(v));
+        // Display prints the shortest text that reads back as the same number.
+        let _ = write!(out, "{v}");
     }
 }
 
