@@ -5,6 +5,8 @@
 //! - `load`: load tests with a report and a verdict; `load-calibrate`: the engine beside wrk.
 //! - `bench`: every performance comparison, written to `docs/performance.md`.
 //! - `release`: release archives and their checksums.
+//! - `screenshot`: docs/images/dashboard.png from a real run; `dashboard-budget`: the
+//!   dashboard's budgets.
 
 use std::process::Command;
 
@@ -12,6 +14,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod ci;
+mod dashboard;
 mod docs;
 mod load;
 mod release;
@@ -37,6 +40,8 @@ fn run() -> Result<()> {
         Some("load-calibrate") => load::calibrate(&rest),
         Some("bench") => bench::run(&rest),
         Some("release") => release::run(&rest),
+        Some("screenshot") => dashboard::screenshot(),
+        Some("dashboard-budget") => dashboard::budget(),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())
@@ -64,6 +69,10 @@ Tasks:
   release [--allow-dirty] [--out DIR]  release build of vitals-server and vitals, packed as
           vitals-<version>-<target>.tar.gz with README, licences and deploy/, plus SHA256SUMS
           (default DIR: target/dist)
+  screenshot  docs/images/dashboard.png from a real run: the release server, 40 s of
+          traffic, headless Chromium (needs chromium and chromium-driver)
+  dashboard-budget  the dashboard's budgets: page weight, history server time with 900
+          rows, RSS with a dashboard open, /health throughput beside a stream (needs wrk)
 ";
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.

@@ -46,6 +46,9 @@ pub enum BuildError {
         "these span timings already record into another Vitals; make one SpanTimings per Vitals"
     )]
     SpanTimingsTaken,
+    /// The dashboard's settings are unusable, or its sampler thread could not start.
+    #[error("dashboard: {0}")]
+    Dashboard(String),
 }
 
 /// Builds a [`Vitals`]: the namespace, the slow threshold, the collectors and the checks
@@ -77,6 +80,10 @@ pub struct VitalsBuilder {
     max_series: usize,
     #[cfg(feature = "spans")]
     spans: Option<crate::spans::SpanTimings>,
+    dashboard: bool,
+    history: Duration,
+    sample_interval: Duration,
+    max_streams: usize,
 }
 
 impl Default for VitalsBuilder {
@@ -94,6 +101,10 @@ impl Default for VitalsBuilder {
             max_series: crate::MAX_SERIES,
             #[cfg(feature = "spans")]
             spans: None,
+            dashboard: true,
+            history: Duration::from_secs(15 * 60),
+            sample_interval: Duration::from_secs(1),
+            max_streams: 16,
         }
     }
 }
@@ -204,6 +215,43 @@ impl VitalsBuilder {
         self
     }
 
+    /// Serves the dashboard (`GET /dashboard`) and its live endpoints (history, stream,
+    /// alerts), fed by a background thread that samples a snapshot every
+    /// [`sample_interval`](Self::sample_interval) (default on). `false` mounts none of them
+    /// and starts no thread.
+    ///
+    /// ```
+    /// let vitals = vitals_axum::Vitals::builder().dashboard(false).build().unwrap();
+    /// assert_eq!(vitals.history_bytes(), 0);
+    /// ```
+    pub fn dashboard(mut self, on: bool) -> Self {
+        self.dashboard = on;
+        self
+    }
+
+    /// How much recent history the ring keeps for `GET /api/v1/metrics/history` and the
+    /// dashboard's charts (default 15 minutes; 1 second to 24 hours). The ring holds
+    /// `history / sample_interval` rows of fixed size, allocated as it fills.
+    pub fn history(mut self, history: Duration) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// How often the dashboard's sampler takes a snapshot, evaluates the alert rules and
+    /// feeds the streams (default 1 s; 100 ms to 1 hour). Use the system sampler's interval:
+    /// sampling faster only repeats its figures.
+    pub fn sample_interval(mut self, interval: Duration) -> Self {
+        self.sample_interval = interval;
+        self
+    }
+
+    /// The most live streams (`GET /api/v1/metrics/stream`) open at once; one more gets 429
+    /// (default 16).
+    pub fn max_streams(mut self, max: usize) -> Self {
+        self.max_streams = max;
+        self
+    }
+
     /// Validates everything and makes the [`Vitals`]. Installs the global recorder when asked.
     pub fn build(self) -> Result<Vitals, BuildError> {
         if !catalogue::is_valid_namespace(&self.namespace) {
@@ -219,6 +267,30 @@ impl VitalsBuilder {
                 ));
             }
         }
+        let live = if self.dashboard {
+            if !(Duration::from_millis(100)..=Duration::from_secs(3600))
+                .contains(&self.sample_interval)
+            {
+                return Err(BuildError::Dashboard(format!(
+                    "sample interval {:?} is out of range; use 100 ms to 1 hour",
+                    self.sample_interval
+                )));
+            }
+            if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&self.history) {
+                return Err(BuildError::Dashboard(format!(
+                    "history {:?} is out of range; use 1 second to 24 hours",
+                    self.history
+                )));
+            }
+            Some(crate::live::Live::new(&crate::live::LiveSettings {
+                interval: self.sample_interval,
+                history: self.history,
+                page: true,
+                max_streams: self.max_streams,
+            }))
+        } else {
+            None
+        };
         let mut seen = HashSet::new();
         for c in &self.collectors {
             if let Some(slot) = c.slot()
@@ -280,7 +352,7 @@ impl VitalsBuilder {
             self.max_series,
         ));
         let layer = crate::layer::PerfLayer::with_metrics(Arc::clone(&http));
-        Ok(Vitals {
+        let vitals = Vitals {
             inner: Arc::new(Inner {
                 registry,
                 collectors: self.collectors,
@@ -293,8 +365,14 @@ impl VitalsBuilder {
                 app_section: self.global,
                 #[cfg(feature = "spans")]
                 spans: self.spans,
+                live,
             }),
-        })
+        };
+        if vitals.inner.live.is_some() {
+            crate::live::spawn(Arc::downgrade(&vitals.inner), self.sample_interval)
+                .map_err(|e| BuildError::Dashboard(format!("cannot start the sampler: {e}")))?;
+        }
+        Ok(vitals)
     }
 }
 

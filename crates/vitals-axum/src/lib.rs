@@ -6,6 +6,7 @@ pub mod export;
 pub mod fallback;
 mod http;
 pub mod layer;
+mod live;
 mod readiness;
 mod registry;
 mod routes;

@@ -48,6 +48,7 @@ pub(crate) struct Inner {
     pub(crate) app_section: bool,
     #[cfg(feature = "spans")]
     pub(crate) spans: Option<crate::spans::SpanTimings>,
+    pub(crate) live: Option<crate::live::Live>,
 }
 
 impl Vitals {
@@ -91,14 +92,39 @@ impl Vitals {
     }
 
     /// `GET /api/v1/metrics`, `GET /metrics`, `GET /health` and `GET /health/ready`, as a
-    /// router for any state type of yours: `merge` it into your own.
+    /// router for any state type of yours: `merge` it into your own. With the dashboard on
+    /// (the default, see [`VitalsBuilder::dashboard`]) also `GET /dashboard`,
+    /// `GET /api/v1/metrics/history`, `GET /api/v1/metrics/stream` and `GET /api/v1/alerts`.
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        Router::new()
+        let mut router = Router::new()
             .route("/api/v1/metrics", get(routes::snapshot))
             .route("/metrics", get(routes::prometheus))
             .route("/health", get(routes::live))
-            .route("/health/ready", get(routes::ready))
-            .with_state(self.clone())
+            .route("/health/ready", get(routes::ready));
+        if let Some(live) = &self.inner.live {
+            router = router
+                .route("/api/v1/metrics/history", get(crate::live::routes::history))
+                .route("/api/v1/metrics/stream", get(crate::live::routes::stream))
+                .route("/api/v1/alerts", get(crate::live::routes::alerts));
+            if live.page {
+                router = router.route("/dashboard", get(crate::live::routes::page));
+            }
+        }
+        router.with_state(self.clone())
+    }
+
+    /// Live streams (`GET /api/v1/metrics/stream`) open now.
+    pub fn open_streams(&self) -> usize {
+        crate::live::routes::open_streams(self)
+    }
+
+    /// The most bytes the history ring takes (its capacity × the size of one row); 0 with
+    /// the dashboard off. Documented in docs/dashboard.md.
+    pub fn history_bytes(&self) -> usize {
+        self.inner
+            .live
+            .as_ref()
+            .map_or(0, |l| crate::live::ring_bytes(l.capacity))
     }
 
     /// Runs every readiness probe now (what `GET /health/ready` answers).

@@ -6,7 +6,8 @@
 //! - [`Snapshot`]: the document served by `GET /api/v1/metrics`, field for field;
 //! - [`math`]: the derived figures (utilization, hit rate, rounding) as pure functions;
 //! - [`catalogue`]: every metric Vitals exports, named once with its kind, unit and help;
-//! - [`alerts`]: the alert rules, thresholds and `for` durations, named once;
+//! - [`alerts`]: the alert rules, thresholds and `for` durations, named once, and
+//!   [`evaluator`], the state machine that evaluates them (pending, firing, resolved);
 //! - [`Histogram`]: a lock-free fixed-bucket latency histogram collectors record into, and
 //!   [`Window`], a ring of them covering the recent past;
 //! - [`Collector`]: the trait a source of figures implements to fill its part of a snapshot.
@@ -26,6 +27,7 @@
 pub mod alerts;
 pub mod catalogue;
 mod collector;
+pub mod evaluator;
 mod histogram;
 pub mod math;
 mod snapshot;

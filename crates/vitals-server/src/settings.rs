@@ -81,6 +81,13 @@ pub struct Args {
     /// Prefix of Prometheus metric names [default: health_agent].
     #[arg(long, env = "VITALS_METRICS_NAMESPACE", value_name = "NAME")]
     pub metrics_namespace: Option<String>,
+    /// Serve the live dashboard (GET /dashboard) and its history, stream and alerts
+    /// endpoints [default: true].
+    #[arg(long, env = "VITALS_DASHBOARD", value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub dashboard: Option<bool>,
+    /// Minutes of history the dashboard keeps, 1 to 1440 [default: 15].
+    #[arg(long, env = "VITALS_HISTORY_MINUTES", value_name = "MINUTES")]
+    pub history_minutes: Option<u64>,
     /// Log line format [default: text].
     #[arg(long, env = "VITALS_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -134,6 +141,8 @@ struct FileSettings {
     metrics_token: Option<String>,
     metrics_rate_limit: Option<u32>,
     metrics_namespace: Option<String>,
+    dashboard: Option<bool>,
+    history_minutes: Option<u64>,
     log_format: Option<LogFormat>,
     log: Option<String>,
     // Profiling and export.
@@ -178,6 +187,10 @@ pub struct Settings {
     pub metrics_rate_limit: u32,
     /// Prometheus metric name prefix.
     pub metrics_namespace: String,
+    /// Whether the dashboard and its live endpoints are served.
+    pub dashboard: bool,
+    /// Minutes of dashboard history.
+    pub history_minutes: u64,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -235,6 +248,8 @@ impl Default for Settings {
             metrics_token: None,
             metrics_rate_limit: 0,
             metrics_namespace: "health_agent".to_owned(),
+            dashboard: true,
+            history_minutes: 15,
             log_format: LogFormat::Text,
             log: "info".to_owned(),
             export_interval_ms: 10_000,
@@ -290,6 +305,8 @@ impl Settings {
             metrics_token: args.metrics_token.or(file.metrics_token),
             metrics_rate_limit: pick!(metrics_rate_limit),
             metrics_namespace: pick!(metrics_namespace),
+            dashboard: pick!(dashboard),
+            history_minutes: pick!(history_minutes),
             log_format: pick!(log_format),
             log: pick!(log),
             export_interval_ms: pick!(export_interval_ms),
@@ -329,6 +346,15 @@ impl Settings {
                 format!(
                     "{} is too short: CPU use needs at least {min_sample} ms between readings; use {min_sample} or more",
                     self.sample_interval_ms
+                ),
+            ));
+        }
+        if !(1..=1440).contains(&self.history_minutes) {
+            return Err(invalid(
+                "--history-minutes",
+                format!(
+                    "{} is out of range; use 1 to 1440 minutes (or --dashboard false to keep no history)",
+                    self.history_minutes
                 ),
             ));
         }
@@ -404,6 +430,9 @@ impl Settings {
             .namespace(self.metrics_namespace.clone())
             .slow_threshold(Duration::from_millis(self.slow_request_ms))
             .metrics_rate_limit(self.metrics_rate_limit)
+            .dashboard(self.dashboard)
+            .history(Duration::from_secs(self.history_minutes * 60))
+            .sample_interval(Duration::from_millis(self.sample_interval_ms))
             .check_timeout(
                 Duration::from_millis(self.acquire_timeout_ms).min(Duration::from_secs(2)),
             );
@@ -508,11 +537,25 @@ mod tests {
             (vec!["--metrics-token", " "], "--metrics-token"),
             (vec!["--acquire-timeout-ms", "0"], "--acquire-timeout-ms"),
             (vec!["--log", "==="], "--log"),
+            (vec!["--history-minutes", "0"], "--history-minutes"),
+            (vec!["--history-minutes", "1441"], "--history-minutes"),
         ] {
             let e = Settings::resolve(args(&list)).expect_err("invalid");
             assert_eq!(e.setting, setting, "{e}");
             assert!(!e.to_string().contains('\n'), "one line: {e}");
         }
+    }
+
+    #[test]
+    fn dashboard_settings_take_a_value_and_default_on() {
+        let d = Settings::resolve(args(&[])).expect("valid");
+        assert!(d.dashboard);
+        assert_eq!(d.history_minutes, 15);
+        let off = Settings::resolve(args(&["--dashboard", "false", "--history-minutes", "5"]))
+            .expect("valid");
+        assert!(!off.dashboard);
+        assert_eq!(off.history_minutes, 5);
+        assert!(Args::try_parse_from(["vitals-server", "--dashboard", "maybe"]).is_err());
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
+pub mod browser;
+
 /// The PostgreSQL the tests use: `VITALS_TEST_DATABASE_URL`, or the local `test` database.
 pub fn postgres_url() -> String {
     std::env::var("VITALS_TEST_DATABASE_URL")

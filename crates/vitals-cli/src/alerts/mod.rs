@@ -1,7 +1,5 @@
 //! `vitals alerts`: the alert rules against live polls, with monitoring-plugin exit codes.
 
-mod clock;
-mod eval;
 mod render;
 
 use std::process::ExitCode;
@@ -17,8 +15,7 @@ use crate::monitor::schedule;
 use crate::signal::Stop;
 use crate::style::Style;
 use crate::text;
-use clock::{Clock, MonotonicClock};
-use eval::{Evaluator, Mode, Verdict};
+use vitals_core::evaluator::{self as eval, Evaluator, Mode, Verdict};
 
 /// Evaluate the alert rules against a server; exit like a monitoring plugin.
 ///
@@ -230,7 +227,6 @@ fn unknown(format: Format, host: &Host, at: &str, mode: &str, error: &str, st: S
 fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
     let st = Style::stdout();
     let stop = Stop::install()?;
-    let clock = MonotonicClock::start();
     let start = Instant::now();
     let mut ev = Evaluator::new(Mode::Sustained);
     let mut last = Verdict::Unknown;
@@ -244,7 +240,7 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
         }
         let at = now_text();
         let poll = client.poll(host);
-        let now = clock.now();
+        let now = start.elapsed();
         match readable(host, poll) {
             Ok(body) => {
                 let statuses = ev.observe(now, |p| figure(&body, p));

@@ -1,8 +1,9 @@
-//! The alert evaluator: a pure state machine over the rules of `vitals_core::alerts::RULES`.
+//! The alert evaluator: a pure state machine over the rules of [`crate::alerts::RULES`],
+//! shared by `vitals alerts` and the dashboard's `GET /api/v1/alerts`.
 //!
-//! It never reads a clock. Each [`Evaluator::observe`] gets the time of the poll (any
-//! monotonic origin) and a way to read figures by their JSON path, so tests drive it with a fake
-//! clock. Per rule it keeps a phase, as Prometheus does:
+//! It never reads a clock. Each [`Evaluator::observe`] gets the time of the poll (an offset
+//! from any fixed origin, e.g. `start.elapsed()`) and a way to read figures by their JSON
+//! path, so tests drive it with plain durations. Per rule it keeps a phase, as Prometheus does:
 //!
 //! - *inactive*: the condition does not hold;
 //! - *pending*: it holds, for less than the rule's `for` duration so far;
@@ -15,8 +16,8 @@
 
 use std::time::Duration;
 
+use crate::alerts::{AlertRule, Condition, RULES, Severity};
 use serde::Serialize;
-use vitals_core::alerts::{AlertRule, Condition, RULES, Severity};
 
 /// How `for` durations are treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,17 +91,12 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
-    /// An evaluator of the contract's nine rules.
+    /// An evaluator of every rule in [`RULES`].
     pub fn new(mode: Mode) -> Self {
-        Self::with_rules(mode, RULES)
-    }
-
-    /// An evaluator of `rules` (tests use a subset).
-    pub fn with_rules(mode: Mode, rules: &'static [AlertRule]) -> Self {
         Self {
             mode,
-            rules,
-            states: vec![State::default(); rules.len()],
+            rules: RULES,
+            states: vec![State::default(); RULES.len()],
         }
     }
 
@@ -236,7 +232,7 @@ pub fn verdict(statuses: &[RuleStatus]) -> Verdict {
 mod tests {
     use super::*;
 
-    /// A clock the test moves by hand.
+    /// The poll time a test moves by hand.
     struct FakeClock(Duration);
 
     impl FakeClock {

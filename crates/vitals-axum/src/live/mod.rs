@@ -1,0 +1,423 @@
+//! The live side of Vitals: a bounded history of snapshots, the alert rules evaluated on it,
+//! and the feed the dashboard reads.
+//!
+//! One background thread (`vitals-live`) takes a snapshot every interval, appends one row of
+//! figures to a fixed-size ring and feeds the shared alert
+//! [`Evaluator`](vitals_core::evaluator::Evaluator). It holds only a weak reference to the
+//! [`Vitals`](crate::Vitals), so it ends within one interval once the last clone is dropped.
+
+pub(crate) mod columns;
+pub(crate) mod routes;
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use serde_json::Value;
+use vitals_core::alerts::RULES;
+use vitals_core::evaluator::{Evaluator, Mode, Phase};
+use vitals_core::{Snapshot, rfc3339_micros};
+
+use crate::vitals::Inner;
+use columns::{COLUMNS, NCOLS, Row};
+
+/// The live state one [`Vitals`](crate::Vitals) keeps when its dashboard is on.
+pub(crate) struct Live {
+    pub(crate) interval: Duration,
+    pub(crate) capacity: usize,
+    pub(crate) page: bool,
+    ring: Mutex<VecDeque<Row>>,
+    alerts: Mutex<Board>,
+    /// Bumped after every sample; streams wait on it.
+    pub(crate) tick: tokio::sync::watch::Sender<u64>,
+    pub(crate) open_streams: AtomicUsize,
+    pub(crate) max_streams: usize,
+}
+
+/// Settings of the live side, from the builder.
+pub(crate) struct LiveSettings {
+    pub(crate) interval: Duration,
+    pub(crate) history: Duration,
+    pub(crate) page: bool,
+    pub(crate) max_streams: usize,
+}
+
+/// One rule as `GET /api/v1/alerts` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct AlertView {
+    name: &'static str,
+    severity: &'static str,
+    state: &'static str,
+    value: Option<f64>,
+    since: String,
+    summary: &'static str,
+    for_seconds: u64,
+}
+
+struct Board {
+    evaluator: Evaluator,
+    views: Vec<AlertView>,
+    evaluated_at: Option<String>,
+}
+
+impl Live {
+    pub(crate) fn new(settings: &LiveSettings) -> Self {
+        let interval = settings.interval.max(Duration::from_millis(10));
+        let capacity = capacity(settings.history, interval);
+        let started = rfc3339_micros(SystemTime::now());
+        let views = RULES
+            .iter()
+            .map(|r| AlertView {
+                name: r.name,
+                severity: r.severity.as_str(),
+                state: "ok",
+                value: None,
+                since: started.clone(),
+                summary: r.summary,
+                for_seconds: r.for_seconds,
+            })
+            .collect();
+        Self {
+            interval,
+            capacity,
+            page: settings.page,
+            ring: Mutex::new(VecDeque::with_capacity(capacity)),
+            alerts: Mutex::new(Board {
+                evaluator: Evaluator::new(Mode::Sustained),
+                views,
+                evaluated_at: None,
+            }),
+            tick: tokio::sync::watch::channel(0).0,
+            open_streams: AtomicUsize::new(0),
+            max_streams: settings.max_streams,
+        }
+    }
+
+    /// Appends the figures of `snapshot`, taken at `at` (`elapsed` since the sampler
+    /// started), and evaluates the alert rules on it.
+    pub(crate) fn record(&self, snapshot: &Snapshot, at: SystemTime, elapsed: Duration) {
+        let row = columns::row(snapshot, at);
+        {
+            let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.capacity > 0 {
+                if ring.len() == self.capacity {
+                    ring.pop_front();
+                }
+                ring.push_back(row);
+            }
+        }
+        let doc = serde_json::to_value(snapshot).unwrap_or(Value::Null);
+        let now_text = rfc3339_micros(at);
+        {
+            let mut board = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
+            let statuses = board.evaluator.observe(elapsed, |p| figure(&doc, p));
+            for (view, status) in board.views.iter_mut().zip(&statuses) {
+                let state = match status.phase {
+                    Phase::Pending => "pending",
+                    Phase::Firing => "firing",
+                    Phase::Inactive | Phase::NotEvaluable => "ok",
+                };
+                if state != view.state {
+                    view.state = state;
+                    view.since = now_text.clone();
+                }
+                view.value = status.value.map(|v| (v * 100.0).round() / 100.0);
+            }
+            board.evaluated_at = Some(now_text);
+        }
+        self.tick.send_modify(|n| *n += 1);
+    }
+
+    /// The most recent row, if any.
+    pub(crate) fn last_row(&self) -> Option<Row> {
+        let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        ring.back().copied()
+    }
+
+    /// `GET /api/v1/metrics/history` as text: columnar JSON, oldest first.
+    pub(crate) fn history_json(&self) -> String {
+        // Copy out under the lock, format outside it.
+        let rows: Vec<Row> = {
+            let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+            ring.iter().copied().collect()
+        };
+        let mut out = String::with_capacity(64 + rows.len() * NCOLS * 8);
+        out.push_str("{\"interval_ms\":");
+        push_u128(&mut out, self.interval.as_millis());
+        out.push_str(",\"capacity\":");
+        push_u128(&mut out, self.capacity as u128);
+        out.push_str(",\"length\":");
+        push_u128(&mut out, rows.len() as u128);
+        out.push_str(",\"units\":{");
+        for (i, c) in COLUMNS.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(c.name);
+            out.push_str("\":\"");
+            out.push_str(c.unit);
+            out.push('"');
+        }
+        out.push_str("},\"columns\":{");
+        for (i, c) in COLUMNS.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(c.name);
+            out.push_str("\":[");
+            for (j, row) in rows.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                push_number(&mut out, row[i]);
+            }
+            out.push(']');
+        }
+        out.push_str("}}");
+        out
+    }
+
+    /// `GET /api/v1/alerts` as a JSON value.
+    pub(crate) fn alerts_json(&self) -> Value {
+        let board = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
+        serde_json::json!({
+            "evaluated_at": board.evaluated_at,
+            "interval_ms": u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
+            "alerts": board.views,
+        })
+    }
+
+    /// One stream event's data: the latest row as an object, and the alerts.
+    pub(crate) fn event_json(&self) -> Option<String> {
+        let row = self.last_row()?;
+        let mut out = String::with_capacity(NCOLS * 24 + 1024);
+        out.push_str("{\"row\":{");
+        for (i, c) in COLUMNS.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(c.name);
+            out.push_str("\":");
+            push_number(&mut out, row[i]);
+        }
+        out.push_str("},\"alerts\":");
+        out.push_str(&self.alerts_json().to_string());
+        out.push('}');
+        Some(out)
+    }
+}
+
+/// Rows the ring holds: `history / interval`, at least one.
+pub(crate) fn capacity(history: Duration, interval: Duration) -> usize {
+    if history.is_zero() {
+        return 0;
+    }
+    let n = history.as_nanos().div_ceil(interval.as_nanos().max(1));
+    usize::try_from(n).unwrap_or(usize::MAX).max(1)
+}
+
+/// Bytes the ring's rows take at most (the dominant part of the live side's memory).
+pub(crate) fn ring_bytes(capacity: usize) -> usize {
+    capacity * std::mem::size_of::<Row>()
+}
+
+fn push_u128(out: &mut String, v: u128) {
+    out.push_str(itoa::Buffer::new().format(v));
+}
+
+/// A figure as JSON: integers without a fraction, others as the shortest exact text, and
+/// absent figures (NaN in the ring) as `null`.
+fn push_number(out: &mut String, v: f64) {
+    if !v.is_finite() {
+        out.push_str("null");
+    } else if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        // Exact: |v| < 2^53.
+        #[allow(clippy::cast_possible_truncation)]
+        out.push_str(itoa::Buffer::new().format(v as i64));
+    } else {
+        // Display prints the shortest text that reads back as the same number.
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// Reads a rule's figure by its JSON path. A hit rate without reads in the window means
+/// nothing, so it is absent then (LowCacheHitRate stays ok on an idle server), as in
+/// `vitals alerts`.
+fn figure(doc: &Value, path: &str) -> Option<f64> {
+    let lookup = |p: &str| p.split('.').try_fold(doc, |v, k| v.get(k));
+    if path == "cache.hit_rate_recent_percent" {
+        let reads = lookup("cache.total_reads_recent").and_then(Value::as_f64);
+        if reads == Some(0.0) {
+            return None;
+        }
+    }
+    lookup(path).and_then(Value::as_f64)
+}
+
+/// Starts the sampler thread for `inner`; it stops when `inner` is gone.
+pub(crate) fn spawn(inner: Weak<Inner>, interval: Duration) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("vitals-live".to_owned())
+        .spawn(move || {
+            let start = Instant::now();
+            let mut next = start;
+            loop {
+                next += interval;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    // Fell behind (a suspended machine): restart the schedule from now.
+                    next = now;
+                }
+                let Some(inner) = inner.upgrade() else { break };
+                let vitals = crate::Vitals { inner };
+                if let Some(live) = &vitals.inner.live {
+                    let snapshot = vitals.snapshot();
+                    live.record(&snapshot, SystemTime::now(), start.elapsed());
+                }
+            }
+        })
+        .map(|_| ())
+}
+
+/// Keeps one stream slot; frees it when dropped (the client went away or the server stops).
+pub(crate) struct StreamSlot(pub(crate) Arc<Inner>);
+
+impl StreamSlot {
+    pub(crate) fn try_take(inner: &Arc<Inner>) -> Option<Self> {
+        let live = inner.live.as_ref()?;
+        live.open_streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < live.max_streams).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(Arc::clone(inner)))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Some(live) = &self.0.live {
+            live.open_streams.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn live(history_s: u64) -> Live {
+        Live::new(&LiveSettings {
+            interval: Duration::from_secs(1),
+            history: Duration::from_secs(history_s),
+            page: true,
+            max_streams: 2,
+        })
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_rows_up_to_its_capacity() {
+        let live = live(3);
+        assert_eq!(live.capacity, 3);
+        for i in 0..5u32 {
+            let mut s = Snapshot::now();
+            s.system.cpu_percent = f64::from(i);
+            live.record(&s, SystemTime::now(), Duration::from_secs(u64::from(i)));
+        }
+        let doc: Value = serde_json::from_str(&live.history_json()).expect("valid JSON");
+        assert_eq!(doc["length"], 3);
+        assert_eq!(doc["columns"]["cpu_percent"], json!([2, 3, 4]));
+        assert_eq!(doc["units"]["cpu_percent"], "percent");
+        // No runtime section in these snapshots: null, never NaN or 0.
+        assert_eq!(
+            doc["columns"]["runtime_busy_percent"],
+            json!([null, null, null])
+        );
+        for c in COLUMNS {
+            assert_eq!(
+                doc["columns"][c.name].as_array().map(Vec::len),
+                Some(3),
+                "{}",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn capacity_and_memory_bound() {
+        assert_eq!(
+            capacity(Duration::from_secs(900), Duration::from_secs(1)),
+            900
+        );
+        assert_eq!(
+            capacity(Duration::from_secs(900), Duration::from_millis(250)),
+            3600
+        );
+        assert_eq!(
+            capacity(Duration::from_millis(1), Duration::from_secs(1)),
+            1
+        );
+        assert_eq!(capacity(Duration::ZERO, Duration::from_secs(1)), 0);
+        assert_eq!(ring_bytes(900), 900 * NCOLS * 8);
+    }
+
+    #[test]
+    fn numbers_are_compact_and_never_nan() {
+        let mut s = String::new();
+        for v in [3.0, 2.5, f64::NAN, f64::INFINITY, -1.0, 0.1] {
+            push_number(&mut s, v);
+            s.push(' ');
+        }
+        assert_eq!(s, "3 2.5 null null -1 0.1 ");
+    }
+
+    #[test]
+    fn a_hit_rate_without_recent_reads_is_not_judged() {
+        let idle = json!({"cache": {"hit_rate_recent_percent": 0.0, "total_reads_recent": 0}});
+        assert_eq!(figure(&idle, "cache.hit_rate_recent_percent"), None);
+        let busy = json!({"cache": {"hit_rate_recent_percent": 12.5, "total_reads_recent": 8}});
+        assert_eq!(figure(&busy, "cache.hit_rate_recent_percent"), Some(12.5));
+        assert_eq!(figure(&busy, "http.slow_requests_total"), None);
+    }
+
+    #[test]
+    fn alerts_change_state_and_keep_since_while_unchanged() {
+        let live = live(10);
+        let mut s = Snapshot::now();
+        s.system.memory_percent = 50.0;
+        live.record(&s, SystemTime::now(), Duration::ZERO);
+        let critical = |live: &Live| {
+            let doc = live.alerts_json();
+            doc["alerts"]
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .find(|r| r["name"] == "CriticalMemoryUsage")
+                        .cloned()
+                })
+                .expect("rule listed")
+        };
+        assert_eq!(critical(&live)["state"], "ok");
+        s.system.memory_percent = 97.0;
+        live.record(&s, SystemTime::now(), Duration::from_secs(1));
+        let first = critical(&live);
+        assert_eq!(first["state"], "firing");
+        assert_eq!(first["value"], 97.0);
+        assert_eq!(first["severity"], "critical");
+        live.record(&s, SystemTime::now(), Duration::from_secs(2));
+        assert_eq!(critical(&live)["since"], first["since"]);
+        assert_eq!(
+            live.alerts_json()["alerts"].as_array().map(Vec::len),
+            Some(RULES.len())
+        );
+    }
+}
