@@ -72,6 +72,39 @@ impl Drop for OwnDatabase {
     }
 }
 
+/// The URL of a database of this test process's own, created on first use and shared by the
+/// tests of the process (they migrate it, so they must not use the shared `test` database,
+/// whose schema other branches' runs may have moved on). Statics are never dropped, so each
+/// creation first drops the databases left by test processes that have exited.
+pub fn process_database_url() -> String {
+    static DB: std::sync::OnceLock<OwnDatabase> = std::sync::OnceLock::new();
+    DB.get_or_init(|| {
+        drop_databases_of_dead_processes();
+        OwnDatabase::create()
+    })
+    .url()
+}
+
+/// Drops `vitals_test_<pid>_…` databases whose process is gone.
+fn drop_databases_of_dead_processes() {
+    let base = postgres_url();
+    let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
+    let Ok(out) = Command::new("psql")
+        .args(["-qAt", "-d", &format!("{server}/postgres"), "-c"])
+        .arg("SELECT datname FROM pg_database WHERE datname LIKE 'vitals\\_test\\_%'")
+        .output()
+    else {
+        return;
+    };
+    for name in String::from_utf8_lossy(&out.stdout).lines() {
+        let pid = name.trim_start_matches("vitals_test_").split('_').next();
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
 /// Runs one statement as the test server's superuser, on its `postgres` database.
 fn psql(statement: &str) {
     let base = postgres_url();

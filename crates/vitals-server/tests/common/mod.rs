@@ -14,7 +14,13 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use vitals_server::{AppState, Settings};
 
-pub use vitals_testkit::{OwnRedis, Proxy, free_port, postgres_url, redis_url, unique};
+pub use vitals_testkit::{OwnRedis, Proxy, free_port, redis_url, unique};
+
+/// The PostgreSQL database these tests use: one of this test process's own (the server
+/// migrates it), never the shared `test` database.
+pub fn postgres_url() -> String {
+    vitals_testkit::process_database_url()
+}
 
 /// Settings for an embedded server in `dir`, with a small pool.
 pub fn embedded(dir: &tempfile::TempDir) -> Settings {
