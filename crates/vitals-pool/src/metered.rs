@@ -92,6 +92,34 @@ impl<DB: Database> MeteredPool<DB> {
         }
     }
 
+    /// The same pool with an acquire-wait window of `slices` slices of `slice` each instead of
+    /// the last minute (6 × 10 s); `acquire_wait_window_seconds` reports the length. Waits
+    /// recorded so far are dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
+    /// use std::time::Duration;
+    /// let pool = vitals_pool::MeteredPool::new(sqlx::SqlitePool::connect("sqlite::memory:").await?)
+    ///     .with_wait_window(Duration::from_secs(5), 3);
+    /// assert_eq!(pool.figures().acquire_wait_window_seconds, 15);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_wait_window(mut self, slice: Duration, slices: usize) -> Self {
+        let meter = Meter {
+            backend: self.meter.backend.clone(),
+            recent: Window::new(slice, slices, LATENCY_BUCKETS_SECONDS),
+            wait_facade: OnceLock::new(),
+            acquires: AtomicU64::new(self.meter.acquires.load(Ordering::Relaxed)),
+            errors: AtomicU64::new(self.meter.errors.load(Ordering::Relaxed)),
+            timeouts: AtomicU64::new(self.meter.timeouts.load(Ordering::Relaxed)),
+        };
+        if let Some(h) = self.meter.wait_facade.get() {
+            let _ = meter.wait_facade.set(h.clone());
+        }
+        self.meter = Arc::new(meter);
+        self
+    }
+
     /// The same pool under `name`: it fills `databases[name]` instead of `database`, and its
     /// Prometheus series carry `pool="name"`.
     pub fn named(mut self, name: impl Into<String>) -> Self {

@@ -133,3 +133,53 @@ async fn sizing_reaches_the_pool_options() {
     let s = section(&pool);
     assert_eq!((s.pool_min_size, s.pool_max_size), (3, 11));
 }
+
+/// The acquire-wait percentiles describe the recent window: a burst of slow acquires raises
+/// p99, and once the burst has left the window p99 falls back to the fast acquires' figure.
+#[tokio::test]
+async fn acquire_wait_percentiles_rise_and_fall_back_within_the_window() {
+    let pool = MeteredPool::new(
+        PoolOptions::<Postgres>::new()
+            .max_connections(1)
+            .connect(&postgres_url())
+            .await
+            .expect("connect"),
+    )
+    .with_wait_window(Duration::from_millis(500), 4);
+    assert_eq!(pool.figures().acquire_wait_window_seconds, 2);
+    // Quiet: fast acquires only.
+    for _ in 0..20 {
+        drop(pool.acquire().await.expect("acquire"));
+    }
+    let quiet = section(&pool).acquire_wait_p99_ms;
+    assert!(quiet < 50.0, "fast acquires: p99 {quiet} ms");
+
+    // A burst: the only connection is held for 300 ms while five callers wait for it.
+    let held = pool.acquire().await.expect("hold");
+    let waiters: Vec<_> = (0..5)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { drop(pool.acquire().await.expect("waited")) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(held);
+    for w in waiters {
+        w.await.expect("waiter");
+    }
+    let burst = section(&pool).acquire_wait_p99_ms;
+    assert!(burst >= 250.0, "p99 during the burst: {burst} ms");
+
+    // The window is 2 s: 2.5 s later, with fast acquires meanwhile, the burst is gone.
+    let deadline = Instant::now() + Duration::from_millis(2_500);
+    while Instant::now() < deadline {
+        drop(pool.acquire().await.expect("acquire"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = section(&pool).acquire_wait_p99_ms;
+    assert!(
+        after < 50.0,
+        "p99 once the burst left the window: {after} ms"
+    );
+    assert!(section(&pool).acquires_total >= 26);
+}
