@@ -14,6 +14,8 @@ mod perf;
 pub(crate) mod request_id;
 mod timeout;
 
-pub use perf::{Perf, PerfFuture, PerfLayer, SERVER_TIMING, UNMATCHED_ROUTE, X_RESPONSE_TIME};
+pub use perf::{
+    Perf, PerfFuture, PerfLayer, SERVER_TIMING, UNMATCHED_ROUTE, X_RESPONSE_TIME, escape_for_log,
+};
 pub use request_id::{RequestId, X_REQUEST_ID, is_valid_request_id};
 pub use timeout::{Timeout, TimeoutFuture, TimeoutLayer};

@@ -62,16 +62,23 @@ pub async fn recent(state: &AppState, user_id: &str) -> Result<Vec<Message>, Api
 
 /// Stores the user's message and the reply in one transaction, then drops the cached
 /// history. Returns once the transaction is committed.
+///
+/// With an idempotency key the key is claimed in the same transaction; when another request
+/// already holds it, nothing is stored and the answer is `None` (read the first answer with
+/// [`super::idempotency::lookup`]).
 pub async fn append_exchange(
     state: &AppState,
     user_id: &str,
     message: &str,
     reply: &str,
-) -> Result<Exchange, ApiError> {
-    let exchange = insert(state.db(), user_id, message, reply)
+    idempotency_key: Option<&str>,
+) -> Result<Option<Exchange>, ApiError> {
+    let exchange = insert(state.db(), user_id, message, reply, idempotency_key)
         .await
         .map_err(db_error)?;
-    state.cache().delete(&cache_key(user_id)).await;
+    if exchange.is_some() {
+        state.cache().delete(&cache_key(user_id)).await;
+    }
     Ok(exchange)
 }
 
@@ -123,7 +130,8 @@ async fn insert(
     user_id: &str,
     message: &str,
     reply: &str,
-) -> Result<Exchange, sqlx::Error> {
+    idempotency_key: Option<&str>,
+) -> Result<Option<Exchange>, sqlx::Error> {
     let now = now_micros();
     on_either_backend!(db, |conn| {
         let mut tx = conn.begin().await?;
@@ -148,18 +156,34 @@ async fn insert(
                 .bind(user_id)
                 .fetch_one(&mut *tx)
                 .await?;
+        if let Some(key) = idempotency_key {
+            let claimed = sqlx::query(super::idempotency::CLAIM_SQL)
+                .bind(user_id)
+                .bind(key)
+                .bind(user_message_id)
+                .bind(reply_message_id)
+                .bind(history_len)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if claimed == 0 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
         tx.commit().await?;
-        Ok(Exchange {
+        Ok(Some(Exchange {
             user_message_id,
             reply_message_id,
             history_len,
-        })
+        }))
     })
 }
 
 /// Database failures as the caller sees them: 503 when the database cannot be reached (the
 /// client may retry), 500 otherwise. The details go to the log only.
-fn db_error(e: sqlx::Error) -> ApiError {
+pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
     match &e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
