@@ -920,9 +920,19 @@ impl Gate {
     }
 
     async fn open(&self) {
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .expect("rebind");
+        // The aborted accept task drops the old listener a moment later: retry briefly.
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("rebind {}: {e}", self.addr),
+            }
+        };
         let target = self.target;
         let tasks = std::sync::Arc::clone(&self.tasks);
         let accept = tokio::spawn(async move {
