@@ -301,6 +301,8 @@ fn sigterm_exits_zero_within_the_deadline_with_a_silent_connection_open() {
         "60000",
         "--shutdown-timeout-ms",
         "1000",
+        "--agent-latency-ms",
+        "8000",
     ]);
     let mut server = Server::start(cmd);
     let _silent = std::net::TcpStream::connect(server.addr).expect("connect");
@@ -310,6 +312,20 @@ fn sigterm_exits_zero_within_the_deadline_with_a_silent_connection_open() {
             .expect("write");
         s
     };
+    // A chat in flight that would take 8 s: cut at the 1 s deadline.
+    let addr = server.addr;
+    let in_flight = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        let body = r#"{"user_id":"slow","message":"hi"}"#;
+        let req = format!(
+            "POST /api/v1/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        std::io::Write::write_all(&mut s, req.as_bytes()).expect("write");
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut out);
+        out
+    });
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let status = server.terminate(Duration::from_secs(8)).expect("exits");
