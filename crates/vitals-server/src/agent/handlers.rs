@@ -246,7 +246,7 @@ async fn read_chat_body(
 /// The chat body's fields, each problem named in the client's terms (no Rust type names).
 fn parse_chat_request(bytes: &[u8]) -> Result<ChatRequest, ApiError> {
     let unprocessable =
-        |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message);
+        |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", message);
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
