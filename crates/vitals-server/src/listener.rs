@@ -93,6 +93,9 @@ pub async fn serve_connections(
                 Err(_) => break,
             },
             () = &mut shutdown => break,
+            // Reap finished connections as they end: an unjoined task keeps its whole task
+            // cell (sized for hyper's connection future) allocated.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let (stream, _peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -109,6 +112,7 @@ pub async fn serve_connections(
                 }
             },
             () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         while connections.try_join_next().is_some() {}
         let service = TowerToHyperService::new(router.clone());
