@@ -247,6 +247,7 @@ impl<DB: Database> Collector for MeteredPool<DB> {
 
     fn readiness(&self) -> Option<ReadinessProbe> {
         let pool = self.pool.clone();
+        let meter = Arc::clone(&self.meter);
         Some(ReadinessProbe {
             name: self
                 .name
@@ -256,19 +257,27 @@ impl<DB: Database> Collector for MeteredPool<DB> {
             importance: Importance::Required,
             probe: Box::new(move || {
                 let pool = pool.clone();
+                let meter = Arc::clone(&meter);
                 Box::pin(async move {
                     // An idle pooled connection answers at once. Without one, open a single
                     // connection directly: sqlx's acquire retries a refused connection until
                     // the acquire timeout, while one attempt fails within milliseconds when
                     // the database refuses outright.
+                    if pool.is_closed() {
+                        return Err(describe(&sqlx::Error::PoolClosed));
+                    }
+                    // Each probe counts as one acquire, as before.
+                    meter.acquires.fetch_add(1, Ordering::Relaxed);
                     if let Some(mut conn) = pool.try_acquire() {
                         return conn.ping().await.map_err(|e| describe(&e));
                     }
-                    let mut conn = pool
-                        .connect_options()
-                        .connect()
-                        .await
-                        .map_err(|e| describe(&e))?;
+                    let mut conn = match pool.connect_options().connect().await {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            meter.errors.fetch_add(1, Ordering::Relaxed);
+                            return Err(describe(&e));
+                        }
+                    };
                     let result = conn.ping().await.map_err(|e| describe(&e));
                     let _ = conn.close().await;
                     result
