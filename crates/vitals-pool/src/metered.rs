@@ -268,10 +268,21 @@ impl<DB: Database> Collector for MeteredPool<DB> {
                     }
                     // Each probe counts as one acquire, as before.
                     meter.acquires.fetch_add(1, Ordering::Relaxed);
+                    let started = Instant::now();
+                    let record = |meter: &Meter| {
+                        let waited = started.elapsed();
+                        meter.recent.record(started + waited, waited);
+                        if let Some(facade) = meter.wait_facade.get() {
+                            facade.record(waited.as_secs_f64());
+                        }
+                    };
                     if let Some(mut conn) = pool.try_acquire() {
+                        record(&meter);
                         return conn.ping().await.map_err(|e| describe(&e));
                     }
-                    let mut conn = match pool.connect_options().connect().await {
+                    let connected = pool.connect_options().connect().await;
+                    record(&meter);
+                    let mut conn = match connected {
                         Ok(conn) => conn,
                         Err(e) => {
                             meter.errors.fetch_add(1, Ordering::Relaxed);
