@@ -4,10 +4,27 @@ use anyhow::Result;
 
 use crate::cargo;
 
-/// Runs the checks; `--no-lint` skips fmt, clippy and doc, `--no-load` the smoke load tests.
+/// Runs the checks; `--no-setup` skips `.ci/setup` (packages, PostgreSQL, Redis),
+/// `--no-lint` fmt, clippy and doc, `--no-load` the smoke load tests.
 pub fn run(args: &[String]) -> Result<()> {
+    let setup = !args.iter().any(|a| a == "--no-setup");
     let lint = !args.iter().any(|a| a == "--no-lint");
     let load = !args.iter().any(|a| a == "--no-load");
+    if setup {
+        // The same set-up CI does: install promtool, amtool, PostgreSQL and Redis when
+        // missing and start the services, so this one command passes on a fresh machine.
+        let script = crate::workspace_root().join(".ci/setup");
+        eprintln!("$ bash {}", script.display());
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .current_dir(crate::workspace_root())
+            .status()?;
+        anyhow::ensure!(
+            status.success(),
+            "{} failed ({status}); see its output above",
+            script.display()
+        );
+    }
     if lint {
         cargo(&["fmt", "--all", "--", "--check"], &[])?;
         cargo(

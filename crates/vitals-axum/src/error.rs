@@ -34,10 +34,17 @@ impl ApiError {
 
     /// 404: no route for this path.
     pub fn not_found(path: &str) -> Self {
+        // Echo at most 100 characters of the path: enough to spot a typo, not a mirror for
+        // whatever a client sends.
+        const SHOWN: usize = 100;
+        let shown = match path.char_indices().nth(SHOWN) {
+            Some((cut, _)) => format!("{}…", &path[..cut]),
+            None => path.to_owned(),
+        };
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no route for {path}; see the README for the API"),
+            format!("no route for {shown}; see the README for the API"),
         )
     }
 

@@ -107,7 +107,8 @@ impl HttpMetrics {
         elapsed: Duration,
         at: Instant,
     ) {
-        let slow = elapsed > self.slow_threshold;
+        // A 408 took long because the client was slow to send; it is not a slow answer.
+        let slow = elapsed > self.slow_threshold && status != 408;
         self.requests.fetch_add(1, Ordering::Relaxed);
         match status {
             400..=499 => {

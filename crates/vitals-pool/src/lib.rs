@@ -25,5 +25,5 @@
 mod metered;
 mod sizing;
 
-pub use metered::{MeteredPool, describe as describe_error};
+pub use metered::{MeteredConnection, MeteredPool, describe as describe_error};
 pub use sizing::{PoolSizing, SizingError};

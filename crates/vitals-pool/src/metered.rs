@@ -1,11 +1,11 @@
 //! A pool wrapper that times acquires.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Database, Pool};
+use sqlx::{ConnectOptions, Connection, Database, Pool};
 use vitals_core::catalogue::DB_POOL_ACQUIRE_SECONDS;
 use vitals_core::{
     Collector, DatabaseSection, HistogramSnapshot, Importance, LATENCY_BUCKETS_SECONDS, MetricSink,
@@ -20,8 +20,12 @@ const WINDOW_SLICES: usize = 6;
 /// A [`sqlx::Pool`] whose acquires are timed and counted.
 ///
 /// Cloning is cheap and shares the pool and the counters. Only acquires made through
-/// [`MeteredPool::acquire`] are timed; queries run directly on [`MeteredPool::pool`] still
-/// show in the size and idle figures, which come from sqlx itself.
+/// [`MeteredPool::acquire`] are timed and counted as active: a connection is active while
+/// the [`MeteredConnection`] it returned is alive. `size` is idle + active, i.e. the open
+/// connections; sqlx's own size also counts connections still being opened (during a
+/// database outage, every waiting request's failing attempt), which are neither idle nor in
+/// use, so it is not shown as such. Queries run directly on [`MeteredPool::pool`] are not
+/// counted as active.
 ///
 /// As a [`Collector`] it fills the snapshot's `database` section, or `databases[name]` when
 /// given a name with [`MeteredPool::named`]; registered with Vitals it also records every
@@ -71,6 +75,41 @@ struct Meter {
     acquires: AtomicU64,
     errors: AtomicU64,
     timeouts: AtomicU64,
+    /// Connections handed out by [`MeteredPool::acquire`] and not yet returned.
+    checked_out: Arc<AtomicU32>,
+}
+
+/// A pooled connection handed out by [`MeteredPool::acquire`]: it counts as active until it
+/// is dropped (and so returned to the pool). It dereferences to the database connection,
+/// so it is used like sqlx's own `PoolConnection` (`&mut *conn` as an executor).
+pub struct MeteredConnection<DB: Database> {
+    conn: PoolConnection<DB>,
+    checked_out: Arc<AtomicU32>,
+}
+
+impl<DB: Database> std::ops::Deref for MeteredConnection<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<DB: Database> std::ops::DerefMut for MeteredConnection<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+impl<DB: Database> Drop for MeteredConnection<DB> {
+    fn drop(&mut self) {
+        self.checked_out.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for MeteredConnection<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeteredConnection").finish_non_exhaustive()
+    }
 }
 
 impl<DB: Database> MeteredPool<DB> {
@@ -88,6 +127,7 @@ impl<DB: Database> MeteredPool<DB> {
                 acquires: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 timeouts: AtomicU64::new(0),
+                checked_out: Arc::new(AtomicU32::new(0)),
             }),
         }
     }
@@ -112,6 +152,7 @@ impl<DB: Database> MeteredPool<DB> {
             acquires: AtomicU64::new(self.meter.acquires.load(Ordering::Relaxed)),
             errors: AtomicU64::new(self.meter.errors.load(Ordering::Relaxed)),
             timeouts: AtomicU64::new(self.meter.timeouts.load(Ordering::Relaxed)),
+            checked_out: Arc::clone(&self.meter.checked_out),
         };
         if let Some(h) = self.meter.wait_facade.get() {
             let _ = meter.wait_facade.set(h.clone());
@@ -144,7 +185,7 @@ impl<DB: Database> MeteredPool<DB> {
 
     /// Acquires a connection, recording how long it took and whether it failed (timed out,
     /// or the database refused a new connection).
-    pub async fn acquire(&self) -> Result<PoolConnection<DB>, sqlx::Error> {
+    pub async fn acquire(&self) -> Result<MeteredConnection<DB>, sqlx::Error> {
         self.meter.acquire(&self.pool).await
     }
 
@@ -152,9 +193,17 @@ impl<DB: Database> MeteredPool<DB> {
     pub fn figures(&self) -> PoolFigures {
         let options = self.pool.options();
         let wait = self.acquire_wait();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        // sqlx's size counts connections being opened; only open ones (idle or handed out)
+        // are shown, so that `active = size - idle` is the connections really in use.
+        let active = self
+            .meter
+            .checked_out
+            .load(Ordering::Relaxed)
+            .min(self.pool.size().saturating_sub(idle));
         PoolFigures {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            size: idle + active,
+            idle,
             min: options.get_min_connections(),
             max: options.get_max_connections(),
             acquires: self.meter.acquires.load(Ordering::Relaxed),
@@ -183,7 +232,7 @@ impl Meter {
     async fn acquire<DB: Database>(
         &self,
         pool: &Pool<DB>,
-    ) -> Result<PoolConnection<DB>, sqlx::Error> {
+    ) -> Result<MeteredConnection<DB>, sqlx::Error> {
         let started = Instant::now();
         self.acquires.fetch_add(1, Ordering::Relaxed);
         let result = pool.acquire().await;
@@ -198,7 +247,12 @@ impl Meter {
                 self.timeouts.fetch_add(1, Ordering::Relaxed);
             }
         }
-        result
+        let conn = result?;
+        self.checked_out.fetch_add(1, Ordering::Relaxed);
+        Ok(MeteredConnection {
+            conn,
+            checked_out: Arc::clone(&self.checked_out),
+        })
     }
 }
 
@@ -237,8 +291,39 @@ impl<DB: Database> Collector for MeteredPool<DB> {
                 let pool = pool.clone();
                 let meter = Arc::clone(&meter);
                 Box::pin(async move {
-                    let mut conn = meter.acquire(&pool).await.map_err(|e| describe(&e))?;
-                    conn.ping().await.map_err(|e| describe(&e))
+                    // An idle pooled connection answers at once. Without one, open a single
+                    // connection directly: sqlx's acquire retries a refused connection until
+                    // the acquire timeout, while one attempt fails within milliseconds when
+                    // the database refuses outright.
+                    if pool.is_closed() {
+                        return Err(describe(&sqlx::Error::PoolClosed));
+                    }
+                    // Each probe counts as one acquire, as before.
+                    meter.acquires.fetch_add(1, Ordering::Relaxed);
+                    let started = Instant::now();
+                    let record = |meter: &Meter| {
+                        let waited = started.elapsed();
+                        meter.recent.record(started + waited, waited);
+                        if let Some(facade) = meter.wait_facade.get() {
+                            facade.record(waited.as_secs_f64());
+                        }
+                    };
+                    if let Some(mut conn) = pool.try_acquire() {
+                        record(&meter);
+                        return conn.ping().await.map_err(|e| describe(&e));
+                    }
+                    let connected = pool.connect_options().connect().await;
+                    record(&meter);
+                    let mut conn = match connected {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            meter.errors.fetch_add(1, Ordering::Relaxed);
+                            return Err(describe(&e));
+                        }
+                    };
+                    let result = conn.ping().await.map_err(|e| describe(&e));
+                    let _ = conn.close().await;
+                    result
                 })
             }),
         })

@@ -14,12 +14,13 @@ fn section<DB: Database>(pool: &MeteredPool<DB>) -> DatabaseSection {
     snapshot.database
 }
 
-/// Waits until released connections are back in the pool (sqlx returns them from a task).
-async fn settle<DB: Database>(pool: &MeteredPool<DB>, active: u32) -> DatabaseSection {
+/// Waits until released connections are back in the pool (sqlx returns them from a task;
+/// a released connection stops counting as active at once, and counts as idle once back).
+async fn settle<DB: Database>(pool: &MeteredPool<DB>, active: u32, idle: u32) -> DatabaseSection {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let s = section(pool);
-        if s.pool_active == active || Instant::now() > deadline {
+        if (s.pool_active == active && s.pool_available == idle) || Instant::now() > deadline {
             return s;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -39,7 +40,7 @@ async fn size_and_active_follow_open_connections<DB: Database>(pool: MeteredPool
         assert_eq!(s.pool_utilization_percent, 100.0);
     }
     held.truncate(1);
-    let s = settle(&pool, 1).await;
+    let s = settle(&pool, 1, 3).await;
     assert_eq!((s.pool_size, s.pool_active, s.pool_available), (4, 1, 3));
     assert_eq!(s.pool_utilization_percent, 25.0);
     assert_eq!(s.pool_max_size, 6);

@@ -50,9 +50,10 @@ impl Db {
                 Ok(Self::Postgres(MeteredPool::new(pool)))
             }
             Some(url) => {
+                let target = redact_url(url);
                 let options = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| StartupError::database(url, e))?;
-                Self::sqlite(url, options, sizing, acquire).await
+                    .map_err(|e| StartupError::database(&target, e))?;
+                Self::sqlite(&target, options, sizing, acquire).await
             }
             None => {
                 let dir = &settings.data_dir;
@@ -114,18 +115,23 @@ impl Db {
     }
 }
 
-/// The URL with any password replaced, fit for logs and error messages.
+/// The URL with any password replaced, fit for logs and error messages: the password of
+/// `user:password@` and the value of any query parameter whose name contains `password`
+/// (`?password=…`, `&sslpassword=…`) become `***`.
 ///
 /// ```
 /// use vitals_server::db::redact_url;
 /// assert_eq!(redact_url("postgres://app:pw@db:5432/x"), "postgres://app:***@db:5432/x");
+/// assert_eq!(redact_url("postgres://db/x?user=a&password=pw"), "postgres://db/x?user=a&password=***");
+/// assert_eq!(redact_url("redis://:pw@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
 /// assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
 /// ```
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return redact_query(url);
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let path = redact_query(path);
     match authority.rsplit_once('@') {
         Some((credentials, host)) => {
             let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
@@ -136,6 +142,32 @@ pub fn redact_url(url: &str) -> String {
             };
             format!("{scheme}://{user}{hidden}@{host}{path}")
         }
-        None => url.to_owned(),
+        None => format!("{scheme}://{authority}{path}"),
     }
+}
+
+/// Hides the values of query parameters naming a password.
+fn redact_query(text: &str) -> String {
+    let Some((before, query)) = text.split_once('?') else {
+        return text.to_owned();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                format!("{name}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    let mut out = format!("{before}?{}", pairs.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
 }

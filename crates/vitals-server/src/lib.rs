@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod db;
+pub mod listener;
 pub mod settings;
 mod state;
 pub mod telemetry;
@@ -28,6 +29,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use vitals_axum::fallback;
 use vitals_axum::layer::TimeoutLayer;
 
+pub use listener::{ConnectionLimits, ShutdownReport};
 pub use settings::{Args, LogFormat, Settings, SettingsError};
 pub use state::{AppState, StartupError};
 pub use vitals_axum::ApiError;
@@ -54,19 +56,25 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish and closes the database pool.
+/// Serves `app(state)` on `listener` within `limits` (header-read and idle timeouts,
+/// connection cap) until `shutdown` completes; then lets open connections finish for at most
+/// `limits.shutdown_timeout`, closes the rest and the database pool.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> ShutdownReport {
     let db = state.db().clone();
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
-    db.close().await;
-    result
+    let report = listener::serve_connections(listener, app(state), limits, shutdown).await;
+    // In-flight requests are done or dropped; give the pool a bounded moment to close.
+    if tokio::time::timeout(std::time::Duration::from_secs(2), db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("database pool did not close within 2 s; exiting anyway");
+    }
+    report
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

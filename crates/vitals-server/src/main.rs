@@ -43,6 +43,13 @@ async fn run(settings: Settings) -> Result<(), StartupError> {
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(settings.listen);
+    match vitals_server::listener::raise_open_file_limit() {
+        Some(limit) => tracing::info!(
+            open_file_limit = limit,
+            "open-file limit raised to the hard limit"
+        ),
+        None => tracing::info!("open-file limit unknown on this platform"),
+    }
     tracing::info!(
         database = %settings
             .database_url
@@ -53,12 +60,9 @@ async fn run(settings: Settings) -> Result<(), StartupError> {
         pool_max = settings.pool_max,
         "vitals-server listening on http://{addr}"
     );
-    vitals_server::serve(listener, state, vitals_server::shutdown_signal())
-        .await
-        .map_err(|source| StartupError::Listen {
-            addr: addr.to_string(),
-            source,
-        })?;
-    tracing::info!("vitals-server stopped");
+    let limits = vitals_server::ConnectionLimits::from(&settings);
+    let report =
+        vitals_server::serve(listener, state, limits, vitals_server::shutdown_signal()).await;
+    tracing::info!(forced = report.forced, "vitals-server stopped");
     Ok(())
 }

@@ -74,6 +74,25 @@ pub struct Args {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// File holding the metrics token (surrounding whitespace ignored); preferred over
+    /// --metrics-token, whose value other users can see in the process list.
+    #[arg(long, env = "VITALS_METRICS_TOKEN_FILE", value_name = "PATH")]
+    pub metrics_token_file: Option<PathBuf>,
+    /// Time a client gets to send a request's line and headers (for a new connection, from
+    /// its start; on a kept-alive one, from the request's first byte), and a request body
+    /// to arrive, before the connection is closed or the request answered 408 [default: 5000].
+    #[arg(long, env = "VITALS_HEADER_READ_TIMEOUT_MS", value_name = "MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Time a kept-alive connection may wait silently for its next request [default: 60000].
+    #[arg(long, env = "VITALS_IDLE_TIMEOUT_MS", value_name = "MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// Connections served at once; further clients wait in the listen backlog [default: 10000].
+    #[arg(long, env = "VITALS_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// On SIGTERM or Ctrl-C, time open connections get to finish before they are closed and
+    /// the process exits 0 [default: 10000].
+    #[arg(long, env = "VITALS_SHUTDOWN_TIMEOUT_MS", value_name = "MS")]
+    pub shutdown_timeout_ms: Option<u64>,
     /// Requests per second the metrics endpoints accept together, past which they answer 429;
     /// 0 turns the limit off [default: 0].
     #[arg(long, env = "VITALS_METRICS_RATE_LIMIT", value_name = "PER_SECOND")]
@@ -139,6 +158,11 @@ struct FileSettings {
     agent_latency_ms: Option<u64>,
     cache_capacity_mb: Option<u64>,
     metrics_token: Option<String>,
+    metrics_token_file: Option<PathBuf>,
+    header_read_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    max_connections: Option<u32>,
+    shutdown_timeout_ms: Option<u64>,
     metrics_rate_limit: Option<u32>,
     metrics_namespace: Option<String>,
     dashboard: Option<bool>,
@@ -157,10 +181,16 @@ pub struct Settings {
     /// Listen address.
     pub listen: SocketAddr,
     /// External database; `None` for the embedded SQLite file.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redact_password"
+    )]
     pub database_url: Option<String>,
     /// External Redis; `None` for the in-process cache.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redact_password"
+    )]
     pub redis_url: Option<String>,
     /// Folder of the embedded database.
     pub data_dir: PathBuf,
@@ -183,6 +213,17 @@ pub struct Settings {
     /// Bearer token for the metrics endpoints.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "redact")]
     pub metrics_token: Option<String>,
+    /// File the token was read from, when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token_file: Option<PathBuf>,
+    /// Header-read (and request-body) timeout in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// Keep-alive idle timeout in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once.
+    pub max_connections: u32,
+    /// Graceful-shutdown deadline in milliseconds.
+    pub shutdown_timeout_ms: u64,
     /// Requests per second allowed on the metrics endpoints (0: no limit).
     pub metrics_rate_limit: u32,
     /// Prometheus metric name prefix.
@@ -203,6 +244,13 @@ pub struct Settings {
     pub emf_output: Option<String>,
     /// CloudWatch namespace of EMF lines.
     pub emf_namespace: String,
+}
+
+fn redact_password<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => s.serialize_str(&crate::db::redact_url(url)),
+        None => s.serialize_none(),
+    }
 }
 
 fn redact<S: serde::Serializer>(token: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -246,6 +294,11 @@ impl Default for Settings {
             agent_latency_ms: 0,
             cache_capacity_mb: 64,
             metrics_token: None,
+            metrics_token_file: None,
+            header_read_timeout_ms: 5000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
+            shutdown_timeout_ms: 10_000,
             metrics_rate_limit: 0,
             metrics_namespace: "health_agent".to_owned(),
             dashboard: true,
@@ -302,7 +355,12 @@ impl Settings {
             request_timeout_ms: pick!(request_timeout_ms),
             agent_latency_ms: pick!(agent_latency_ms),
             cache_capacity_mb: pick!(cache_capacity_mb),
-            metrics_token: args.metrics_token.or(file.metrics_token),
+            metrics_token: None,
+            metrics_token_file: args.metrics_token_file.or(file.metrics_token_file),
+            header_read_timeout_ms: pick!(header_read_timeout_ms),
+            idle_timeout_ms: pick!(idle_timeout_ms),
+            max_connections: pick!(max_connections),
+            shutdown_timeout_ms: pick!(shutdown_timeout_ms),
             metrics_rate_limit: pick!(metrics_rate_limit),
             metrics_namespace: pick!(metrics_namespace),
             dashboard: pick!(dashboard),
@@ -315,6 +373,18 @@ impl Settings {
                 .or(file.emf_output)
                 .filter(|o| !o.is_empty()),
             emf_namespace: pick!(emf_namespace),
+        };
+        let mut settings = settings;
+        let inline = args.metrics_token.or(file.metrics_token);
+        settings.metrics_token = match (&settings.metrics_token_file, inline) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "--metrics-token-file",
+                    "both a token and a token file are set; keep one (the file is safer)",
+                ));
+            }
+            (Some(path), None) => Some(read_token_file(path)?),
+            (None, inline) => inline,
         };
         settings.validate()?;
         Ok(settings)
@@ -376,14 +446,53 @@ impl Settings {
                 "0 would cache nothing; use at least 1",
             ));
         }
+        let token_setting = if self.metrics_token_file.is_some() {
+            "--metrics-token-file"
+        } else {
+            "--metrics-token"
+        };
         if self
             .metrics_token
             .as_deref()
             .is_some_and(|t| t.trim().is_empty())
         {
             return Err(invalid(
-                "--metrics-token",
+                token_setting,
                 "an empty token protects nothing; unset it or give a long random string",
+            ));
+        }
+        if self
+            .metrics_token
+            .as_deref()
+            .is_some_and(|t| t.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(invalid(
+                token_setting,
+                "the token contains spaces or control characters, which an Authorization header cannot carry intact; use letters, digits and punctuation only",
+            ));
+        }
+        for (setting, value, example) in [
+            (
+                "--header-read-timeout-ms",
+                self.header_read_timeout_ms,
+                5000,
+            ),
+            ("--idle-timeout-ms", self.idle_timeout_ms, 60_000),
+            ("--shutdown-timeout-ms", self.shutdown_timeout_ms, 10_000),
+        ] {
+            if value == 0 {
+                return Err(invalid(
+                    setting,
+                    format!(
+                        "0 would close every connection at once; use a positive number of milliseconds (e.g. {example})"
+                    ),
+                ));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(invalid(
+                "--max-connections",
+                "0 would refuse every client; use at least 1 (e.g. 10000)",
             ));
         }
         if !vitals_core::catalogue::is_valid_namespace(&self.metrics_namespace) {
@@ -446,6 +555,20 @@ impl Settings {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
+}
+
+fn read_token_file(path: &Path) -> Result<String, SettingsError> {
+    let setting = "--metrics-token-file";
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        invalid(
+            setting,
+            format!(
+                "cannot read {} ({e}); check the path and its permissions",
+                path.display()
+            ),
+        )
+    })?;
+    Ok(text.trim().to_owned())
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {

@@ -93,6 +93,7 @@ struct Inner {
     cache: MeteredCache<Backend>,
     agent: Arc<dyn Agent>,
     request_timeout: Duration,
+    body_timeout: Duration,
 }
 
 impl AppState {
@@ -169,6 +170,11 @@ impl AppState {
                 cache,
                 agent,
                 request_timeout: Duration::from_millis(settings.request_timeout_ms),
+                // The body must arrive within the header-read timeout and well before the
+                // request deadline, so a slow upload is answered 408 (the client's doing),
+                // never 504.
+                body_timeout: Duration::from_millis(settings.header_read_timeout_ms)
+                    .min(Duration::from_millis(settings.request_timeout_ms) * 9 / 10),
             }),
         })
     }
@@ -186,6 +192,11 @@ impl AppState {
     /// The deadline of every request.
     pub fn request_timeout(&self) -> Duration {
         self.inner.request_timeout
+    }
+
+    /// How long a request body may take to arrive before the answer is 408.
+    pub fn body_timeout(&self) -> Duration {
+        self.inner.body_timeout
     }
 
     /// The database.

@@ -98,7 +98,7 @@ async fn lines_validate_against_the_emf_schema_and_carry_the_snapshot_figures() 
         .arg(fixtures.join("emf-schema.json"))
         .arg(&out)
         .output()
-        .expect("python3 runs (with the jsonschema package, installed by .ci/run)");
+        .expect("python3 runs (with the jsonschema package, installed by .ci/setup)");
     let report = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),

@@ -217,7 +217,8 @@ impl Pending {
         if let Some(metrics) = self.in_flight.as_ref().map(InFlight::metrics) {
             metrics.observe(&self.method, route, status, elapsed, self.started + elapsed);
         }
-        if elapsed > self.slow {
+        // 408: the client was slow to send, which says nothing of our speed.
+        if elapsed > self.slow && status != 408 {
             tracing::warn!(
                 request_id = %id,
                 trace_id,
@@ -225,7 +226,7 @@ impl Pending {
                 status,
                 "SLOW REQUEST: {} {} took {}ms (threshold: {}ms)",
                 self.method,
-                self.path.as_ref().map_or("/", PathAndQuery::path),
+                escape_for_log(self.path.as_ref().map_or("/", PathAndQuery::path)),
                 elapsed.as_millis(),
                 self.slow.as_millis(),
             );
@@ -245,6 +246,32 @@ impl Pending {
         headers.insert(SERVER_TIMING.clone(), server_timing);
         headers.insert(X_REQUEST_ID.clone(), id.0);
     }
+}
+
+/// The text with control characters and Unicode bidi/line-separator characters written as
+/// `\u{…}` escapes, so that a client cannot forge or reorder log lines.
+pub fn escape_for_log(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+            )
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `12.34ms` and `app;dur=12.34`: milliseconds with two decimals, rounded half up, formatted
@@ -281,6 +308,13 @@ mod tests {
             .trim_end_matches("ms");
         assert_eq!(server_timing, format!("app;dur={figure}").as_str());
         response_time
+    }
+
+    #[test]
+    fn log_escape_hides_controls_and_bidi() {
+        assert_eq!(escape_for_log("/plain/path"), "/plain/path");
+        assert_eq!(escape_for_log("/a\u{2028}b"), "/a\\u{2028}b");
+        assert_eq!(escape_for_log("/x\u{202e}y\n"), "/x\\u{202e}y\\u{a}");
     }
 
     #[test]

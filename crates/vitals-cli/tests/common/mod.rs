@@ -58,11 +58,15 @@ impl TestServer {
                         tokio::runtime::Handle::current(),
                     ))
                     .expect("report address");
-                vitals_server::serve(listener, state, async {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .expect("serve");
+                vitals_server::serve(
+                    listener,
+                    state,
+                    vitals_server::ConnectionLimits::default(),
+                    async {
+                        let _ = stop_rx.await;
+                    },
+                )
+                .await;
             });
         });
         let (addr, runtime) = addr_rx

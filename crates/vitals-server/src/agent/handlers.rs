@@ -1,11 +1,12 @@
 //! `POST /api/v1/chat` and `GET /api/v1/users/{user_id}/history`.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::idempotency;
 use super::store::{self, HISTORY_WINDOW, Message};
 use crate::{ApiError, AppState};
 use vitals_axum::layer::is_valid_request_id;
@@ -78,11 +79,16 @@ async fn ask_agent(
 
 /// Answers a message: reads the history (cache first), asks the agent, stores both messages
 /// in one transaction, drops the cached history.
+///
+/// The body is read within the state's body deadline (408 `request_timeout` past it), then
+/// checked field by field so that every refusal names the field and the problem. With an
+/// `Idempotency-Key` header a repeat of a stored exchange returns the first answer.
 pub async fn chat(
     State(state): State<AppState>,
-    body: Result<Json<ChatRequest>, JsonRejection>,
+    request: axum::extract::Request,
 ) -> Result<Json<ChatResponse>, ApiError> {
-    let Json(request) = body.map_err(|r| rejected(r.status(), r.body_text(), "invalid_json"))?;
+    let key = idempotency_key(request.headers())?;
+    let request = read_chat_body(&state, request).await?;
     let user_id = checked_user_id(&request.user_id, StatusCode::UNPROCESSABLE_ENTITY)?;
     let message = request.message.trim();
     if message.is_empty() {
@@ -90,6 +96,14 @@ pub async fn chat(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_message",
             "message is empty; send some text",
+        ));
+    }
+    if message.contains('\0') {
+        // PostgreSQL cannot store U+0000 in text; refuse it on every backend alike.
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_message",
+            "message contains a NUL character (U+0000), which cannot be stored; remove it",
         ));
     }
     let chars = message.chars().count();
@@ -100,6 +114,11 @@ pub async fn chat(
             format!("message has {chars} characters; the limit is {MAX_MESSAGE_CHARS}"),
         ));
     }
+    if let Some(key) = key.as_deref()
+        && let Some(first) = idempotency::lookup(&state, user_id, key).await?
+    {
+        return repeat(user_id, message, first);
+    }
     let history = store::recent(&state, user_id).await?;
     let context = &history[history.len().saturating_sub(AGENT_CONTEXT)..];
     let reply = ask_agent(&state, user_id, message, context)
@@ -108,7 +127,18 @@ pub async fn chat(
             tracing::error!(error = %e, "agent failed");
             ApiError::unavailable("the agent could not reply; retry shortly")
         })?;
-    let exchange = store::append_exchange(&state, user_id, message, &reply).await?;
+    let Some(exchange) =
+        store::append_exchange(&state, user_id, message, &reply, key.as_deref()).await?
+    else {
+        // Another request with the same key committed first: answer as it did.
+        let key = key.as_deref().unwrap_or_default();
+        return match idempotency::lookup(&state, user_id, key).await? {
+            Some(first) => repeat(user_id, message, first),
+            None => Err(ApiError::unavailable(
+                "a request with this Idempotency-Key is being stored; retry shortly",
+            )),
+        };
+    };
     Ok(Json(ChatResponse {
         reply,
         conversation_id: user_id.to_owned(),
@@ -116,6 +146,150 @@ pub async fn chat(
         reply_message_id: exchange.reply_message_id,
         history_len: exchange.history_len,
     }))
+}
+
+fn repeat(
+    user_id: &str,
+    message: &str,
+    first: idempotency::FirstAnswer,
+) -> Result<Json<ChatResponse>, ApiError> {
+    if first.message != message {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different message; use a new key for a new message",
+        ));
+    }
+    Ok(Json(ChatResponse {
+        reply: first.reply,
+        conversation_id: user_id.to_owned(),
+        user_message_id: first.exchange.user_message_id,
+        reply_message_id: first.exchange.reply_message_id,
+        history_len: first.exchange.history_len,
+    }))
+}
+
+fn idempotency_key(headers: &http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = headers.get_all(idempotency::IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() || !idempotency::is_valid_idempotency_key(value.as_bytes()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be one header of 1 to 64 characters of letters, digits, '.', '_' or '-'",
+        ));
+    }
+    Ok(value.to_str().ok().map(str::to_owned))
+}
+
+/// Reads and checks the chat body: JSON content type, size limit, arrival deadline, then the
+/// fields, with messages in the client's terms.
+async fn read_chat_body(
+    state: &AppState,
+    request: axum::extract::Request,
+) -> Result<ChatRequest, ApiError> {
+    let content_type = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if !(essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json")))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_json",
+            "send the body as JSON with the header Content-Type: application/json",
+        ));
+    }
+    let deadline = state.body_timeout();
+    let read = tokio::time::timeout(
+        deadline,
+        axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES),
+    )
+    .await;
+    let bytes = match read {
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {} ms; send it in one go",
+                    deadline.as_millis()
+                ),
+            ));
+        }
+        Ok(Err(e)) => {
+            let too_large =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            return Err(if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "the request body could not be read (malformed or cut short); send it again",
+                )
+            });
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
+    parse_chat_request(&bytes)
+}
+
+/// The chat body's fields, each problem named in the client's terms (no Rust type names).
+fn parse_chat_request(bytes: &[u8]) -> Result<ChatRequest, ApiError> {
+    let unprocessable =
+        |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", message);
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!(
+                "the body is not valid JSON (line {}, column {}); send an object like {{\"user_id\": \"u1\", \"message\": \"hi\"}}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let serde_json::Value::Object(mut fields) = value else {
+        return Err(unprocessable(
+            "the body must be a JSON object with the fields user_id and message".to_owned(),
+        ));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !matches!(k.as_str(), "user_id" | "message"))
+    {
+        let shown: String = unknown.chars().take(40).collect();
+        return Err(unprocessable(format!(
+            "unknown field {shown:?}; only user_id and message are accepted"
+        )));
+    }
+    let mut text = |name: &str| match fields.remove(name) {
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(_) => Err(unprocessable(format!("{name} must be a string"))),
+        None => Err(unprocessable(format!("{name} is missing"))),
+    };
+    Ok(ChatRequest {
+        user_id: text("user_id")?,
+        message: text("message")?,
+    })
 }
 
 /// The latest `limit` messages of a user, oldest first (cached).

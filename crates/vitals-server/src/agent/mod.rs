@@ -10,6 +10,7 @@
 
 mod brain;
 mod handlers;
+mod idempotency;
 mod store;
 
 pub use brain::{Agent, AgentError, AgentFuture, RuleAgent};
@@ -17,4 +18,5 @@ pub use handlers::{
     ChatRequest, ChatResponse, HistoryQuery, HistoryResponse, MAX_BODY_BYTES, MAX_MESSAGE_CHARS,
     chat, history,
 };
+pub use idempotency::{IDEMPOTENCY_KEY, is_valid_idempotency_key};
 pub use store::{Exchange, HISTORY_TTL, HISTORY_WINDOW, Message};

@@ -88,17 +88,25 @@ pub async fn recent(state: &AppState, user_id: &str) -> Result<Vec<Message>, Api
 /// transaction; returns once it is committed. The copy of the previous version is then
 /// dropped from the cache as a courtesy (to free memory): whether that succeeds does not
 /// matter, no reader asks for that version any more.
+///
+/// With an idempotency key the key is claimed in the same transaction; when another request
+/// already holds it, nothing is stored and the answer is `None` (read the first answer with
+/// [`super::idempotency::lookup`]).
 pub async fn append_exchange(
     state: &AppState,
     user_id: &str,
     message: &str,
     reply: &str,
-) -> Result<Exchange, ApiError> {
-    let (exchange, superseded) = insert(state.db(), user_id, message, reply)
+    idempotency_key: Option<&str>,
+) -> Result<Option<Exchange>, ApiError> {
+    let stored = insert(state.db(), user_id, message, reply, idempotency_key)
         .await
         .map_err(db_error)?;
+    let Some((exchange, superseded)) = stored else {
+        return Ok(None);
+    };
     histories(state).retire(user_id, superseded).await;
-    Ok(exchange)
+    Ok(Some(exchange))
 }
 
 /// Runs `$body` with `$conn` bound to a pooled connection of whichever backend `$db` is; the
@@ -167,7 +175,8 @@ async fn insert(
     user_id: &str,
     message: &str,
     reply: &str,
-) -> Result<(Exchange, HistoryVersion), sqlx::Error> {
+    idempotency_key: Option<&str>,
+) -> Result<Option<(Exchange, HistoryVersion)>, sqlx::Error> {
     let now = now_micros();
     on_either_backend!(db, |conn| {
         let mut tx = conn.begin().await?;
@@ -204,6 +213,22 @@ async fn insert(
         .await?;
         let history_len: i64 = row.try_get("history_len")?;
         let token: String = row.try_get("token")?;
+        if let Some(key) = idempotency_key {
+            let claimed = sqlx::query(super::idempotency::CLAIM_SQL)
+                .bind(user_id)
+                .bind(key)
+                .bind(user_message_id)
+                .bind(reply_message_id)
+                .bind(history_len)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if claimed == 0 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
         tx.commit().await?;
         let exchange = Exchange {
             user_message_id,
@@ -214,13 +239,13 @@ async fn insert(
             token,
             number: version - 1,
         };
-        Ok((exchange, superseded))
+        Ok(Some((exchange, superseded)))
     })
 }
 
 /// Database failures as the caller sees them: 503 when the database cannot be reached (the
 /// client may retry), 500 otherwise. The details go to the log only.
-fn db_error(e: sqlx::Error) -> ApiError {
+pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
     match &e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
