@@ -77,6 +77,8 @@ pub struct VitalsBuilder {
     max_series: usize,
     #[cfg(feature = "spans")]
     spans: Option<crate::spans::SpanTimings>,
+    #[cfg(feature = "pprof")]
+    pprof: bool,
 }
 
 impl Default for VitalsBuilder {
@@ -94,6 +96,8 @@ impl Default for VitalsBuilder {
             max_series: crate::MAX_SERIES,
             #[cfg(feature = "spans")]
             spans: None,
+            #[cfg(feature = "pprof")]
+            pprof: false,
         }
     }
 }
@@ -204,6 +208,15 @@ impl VitalsBuilder {
         self
     }
 
+    /// Mounts `GET /debug/pprof/profile?seconds=N&format=svg|pb` in
+    /// [`routes`](Vitals::routes): a CPU profile of the process on demand, protected by the
+    /// metrics token, one at a time (default off). (Feature `pprof`.)
+    #[cfg(feature = "pprof")]
+    pub fn pprof(mut self, enabled: bool) -> Self {
+        self.pprof = enabled;
+        self
+    }
+
     /// Validates everything and makes the [`Vitals`]. Installs the global recorder when asked.
     pub fn build(self) -> Result<Vitals, BuildError> {
         if !catalogue::is_valid_namespace(&self.namespace) {
@@ -293,6 +306,8 @@ impl VitalsBuilder {
                 app_section: self.global,
                 #[cfg(feature = "spans")]
                 spans: self.spans,
+                #[cfg(feature = "pprof")]
+                pprof: self.pprof,
             }),
         })
     }

@@ -6,6 +6,8 @@ pub mod export;
 pub mod fallback;
 mod http;
 pub mod layer;
+#[cfg(feature = "pprof")]
+pub mod pprof;
 mod readiness;
 mod registry;
 mod routes;

@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) app_section: bool,
     #[cfg(feature = "spans")]
     pub(crate) spans: Option<crate::spans::SpanTimings>,
+    #[cfg(feature = "pprof")]
+    pub(crate) pprof: bool,
 }
 
 impl Vitals {
@@ -90,15 +92,22 @@ impl Vitals {
         self.inner.layer.clone()
     }
 
-    /// `GET /api/v1/metrics`, `GET /metrics`, `GET /health` and `GET /health/ready`, as a
-    /// router for any state type of yours: `merge` it into your own.
+    /// `GET /api/v1/metrics`, `GET /metrics`, `GET /health` and `GET /health/ready` (and
+    /// `GET /debug/pprof/profile` when profiling is on), as a router for any state type of
+    /// yours: `merge` it into your own.
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        Router::new()
+        let router = Router::new()
             .route("/api/v1/metrics", get(routes::snapshot))
             .route("/metrics", get(routes::prometheus))
             .route("/health", get(routes::live))
-            .route("/health/ready", get(routes::ready))
-            .with_state(self.clone())
+            .route("/health/ready", get(routes::ready));
+        #[cfg(feature = "pprof")]
+        let router = if crate::pprof::enabled(self) {
+            router.route("/debug/pprof/profile", get(crate::pprof::profile))
+        } else {
+            router
+        };
+        router.with_state(self.clone())
     }
 
     /// Runs every readiness probe now (what `GET /health/ready` answers).

@@ -88,6 +88,10 @@ pub struct Args {
     #[arg(long, env = "VITALS_LOG", value_name = "FILTER")]
     pub log: Option<String>,
     // --- Profiling and export (docs/export.md) ---
+    /// Serve CPU profiles at GET /debug/pprof/profile (protected by the metrics token)
+    /// [default: false].
+    #[arg(long, env = "VITALS_PPROF", value_name = "true|false", action = clap::ArgAction::Set)]
+    pub pprof: Option<bool>,
     /// Time between pushes of the OTLP and EMF exporters, at least 100 [default: 10000].
     #[arg(long, env = "VITALS_EXPORT_INTERVAL_MS", value_name = "MS")]
     pub export_interval_ms: Option<u64>,
@@ -137,6 +141,7 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     log: Option<String>,
     // Profiling and export.
+    pprof: Option<bool>,
     export_interval_ms: Option<u64>,
     emf_output: Option<String>,
     emf_namespace: Option<String>,
@@ -183,6 +188,8 @@ pub struct Settings {
     /// Log filter.
     pub log: String,
     // Profiling and export.
+    /// Whether GET /debug/pprof/profile is served.
+    pub pprof: bool,
     /// Time between OTLP / EMF pushes in milliseconds.
     pub export_interval_ms: u64,
     /// Where EMF lines go (`stdout` or a file); `None`: no EMF.
@@ -237,6 +244,7 @@ impl Default for Settings {
             metrics_namespace: "health_agent".to_owned(),
             log_format: LogFormat::Text,
             log: "info".to_owned(),
+            pprof: false,
             export_interval_ms: 10_000,
             emf_output: None,
             emf_namespace: "HealthAgent".to_owned(),
@@ -292,6 +300,7 @@ impl Settings {
             metrics_namespace: pick!(metrics_namespace),
             log_format: pick!(log_format),
             log: pick!(log),
+            pprof: pick!(pprof),
             export_interval_ms: pick!(export_interval_ms),
             emf_output: args
                 .emf_output
@@ -404,6 +413,7 @@ impl Settings {
             .namespace(self.metrics_namespace.clone())
             .slow_threshold(Duration::from_millis(self.slow_request_ms))
             .metrics_rate_limit(self.metrics_rate_limit)
+            .pprof(self.pprof)
             .check_timeout(
                 Duration::from_millis(self.acquire_timeout_ms).min(Duration::from_secs(2)),
             );
@@ -513,6 +523,22 @@ mod tests {
             assert_eq!(e.setting, setting, "{e}");
             assert!(!e.to_string().contains('\n'), "one line: {e}");
         }
+    }
+
+    #[test]
+    fn pprof_takes_a_value_and_is_off_by_default() {
+        assert!(!Settings::resolve(Args::default()).expect("valid").pprof);
+        assert!(
+            Settings::resolve(args(&["--pprof", "true"]))
+                .expect("valid")
+                .pprof
+        );
+        assert!(
+            !Settings::resolve(args(&["--pprof", "false"]))
+                .expect("valid")
+                .pprof
+        );
+        assert!(Args::try_parse_from(["vitals-server", "--pprof", "maybe"]).is_err());
     }
 
     #[test]
