@@ -1,6 +1,7 @@
 //! `vitals profile` against a real vitals-server on loopback with profiling on: an SVG and a
 //! pprof protobuf are written; a server without profiling, a missing token and a bad
-//! `--seconds` fail with the documented exit codes.
+//! `--seconds` fail with the documented exit codes; a profile longer than the server's request
+//! deadline is not cut short.
 
 mod common;
 
@@ -12,6 +13,8 @@ fn profile_writes_svg_and_pb_and_fails_clearly() {
     let server = TestServer::start_settings(Settings {
         pprof: true,
         metrics_token: Some("s3cret".to_owned()),
+        // Shorter than the profile: the profile route has its own deadline.
+        request_timeout_ms: 1000,
         ..Settings::default()
     });
     let url = server.url();
@@ -20,7 +23,7 @@ fn profile_writes_svg_and_pb_and_fails_clearly() {
     let pb = dir.path().join("cpu.pb");
 
     let out = run(vitals()
-        .args(["profile", "--host", &url, "--seconds", "1", "-o"])
+        .args(["profile", "--host", &url, "--seconds", "2", "-o"])
         .arg(&svg)
         .args(["--token", "s3cret"]));
     assert!(out.status.success(), "{}", stderr(&out));
