@@ -84,6 +84,8 @@ pub struct VitalsBuilder {
     history: Duration,
     sample_interval: Duration,
     max_streams: usize,
+    #[cfg(feature = "pprof")]
+    pprof: bool,
 }
 
 impl Default for VitalsBuilder {
@@ -105,6 +107,8 @@ impl Default for VitalsBuilder {
             history: Duration::from_secs(15 * 60),
             sample_interval: Duration::from_secs(1),
             max_streams: 16,
+            #[cfg(feature = "pprof")]
+            pprof: false,
         }
     }
 }
@@ -252,6 +256,15 @@ impl VitalsBuilder {
         self
     }
 
+    /// Mounts `GET /debug/pprof/profile?seconds=N&format=svg|pb` in
+    /// [`routes`](Vitals::routes): a CPU profile of the process on demand, protected by the
+    /// metrics token, one at a time (default off). (Feature `pprof`.)
+    #[cfg(feature = "pprof")]
+    pub fn pprof(mut self, enabled: bool) -> Self {
+        self.pprof = enabled;
+        self
+    }
+
     /// Validates everything and makes the [`Vitals`]. Installs the global recorder when asked.
     pub fn build(self) -> Result<Vitals, BuildError> {
         if !catalogue::is_valid_namespace(&self.namespace) {
@@ -366,6 +379,8 @@ impl VitalsBuilder {
                 #[cfg(feature = "spans")]
                 spans: self.spans,
                 live,
+                #[cfg(feature = "pprof")]
+                pprof: self.pprof,
             }),
         };
         if vitals.inner.live.is_some() {

@@ -7,6 +7,8 @@ pub mod fallback;
 mod http;
 pub mod layer;
 mod live;
+#[cfg(feature = "pprof")]
+pub mod pprof;
 mod readiness;
 mod registry;
 mod routes;

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     #[cfg(feature = "spans")]
     pub(crate) spans: Option<crate::spans::SpanTimings>,
     pub(crate) live: Option<crate::live::Live>,
+    #[cfg(feature = "pprof")]
+    pub(crate) pprof: bool,
 }
 
 impl Vitals {
@@ -94,7 +96,8 @@ impl Vitals {
     /// `GET /api/v1/metrics`, `GET /metrics`, `GET /health` and `GET /health/ready`, as a
     /// router for any state type of yours: `merge` it into your own. With the dashboard on
     /// (the default, see [`VitalsBuilder::dashboard`]) also `GET /dashboard`,
-    /// `GET /api/v1/metrics/history`, `GET /api/v1/metrics/stream` and `GET /api/v1/alerts`.
+    /// `GET /api/v1/metrics/history`, `GET /api/v1/metrics/stream` and `GET /api/v1/alerts`; with
+    /// profiling on (feature `pprof`), `GET /debug/pprof/profile`.
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let mut router = Router::new()
             .route("/api/v1/metrics", get(routes::snapshot))
@@ -109,6 +112,10 @@ impl Vitals {
             if live.page {
                 router = router.route("/dashboard", get(crate::live::routes::page));
             }
+        }
+        #[cfg(feature = "pprof")]
+        if crate::pprof::enabled(self) {
+            router = router.route("/debug/pprof/profile", get(crate::pprof::profile));
         }
         router.with_state(self.clone())
     }

@@ -24,7 +24,15 @@ fn layer_only_pulls_no_database_or_cache_client() {
         String::from_utf8_lossy(&out.stderr)
     );
     let tree = String::from_utf8_lossy(&out.stdout);
-    for heavy in ["sqlx", "fred", "moka", "sysinfo"] {
+    for heavy in [
+        "sqlx",
+        "fred",
+        "moka",
+        "sysinfo",
+        "pprof",
+        "opentelemetry-proto",
+        "prost",
+    ] {
         assert!(
             !tree.lines().any(|l| l.starts_with(heavy)),
             "vitals-axum without default features pulls {heavy}:\n{tree}"

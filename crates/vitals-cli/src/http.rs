@@ -272,6 +272,74 @@ impl Client {
     }
 }
 
+/// What a raw fetch gave: the status and the body, or no answer.
+#[derive(Debug)]
+pub enum Fetched {
+    /// 2xx: the body.
+    Ok(Vec<u8>),
+    /// Another status, with a message in words (the server's JSON error message when it sent one).
+    Http {
+        /// HTTP status.
+        status: u16,
+        /// What was wrong, with a hint.
+        message: String,
+    },
+    /// No answer: refused, timed out, reset.
+    Unreachable(String),
+}
+
+impl Client {
+    /// `GET <host><path_and_query>` with the token, the body as bytes. Never fails: failures
+    /// are a [`Fetched`].
+    pub fn get_bytes(&self, host: &Host, path_and_query: &str) -> Fetched {
+        let shown = format!(
+            "{}{}",
+            host.shown,
+            path_and_query.split('?').next().unwrap_or("")
+        );
+        let mut request = self.agent.get(format!("{}{path_and_query}", host.url));
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let mut response = match request.call() {
+            Ok(r) => r,
+            Err(e) => return Fetched::Unreachable(describe(&e)),
+        };
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_vec();
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => {
+                return Fetched::Unreachable(format!(
+                    "reading the answer failed: {}",
+                    describe(&e)
+                ));
+            }
+        };
+        if (200..300).contains(&status) {
+            return Fetched::Ok(body);
+        }
+        let server_message = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(crate::text::clean));
+        let hint = match status {
+            401 | 403 => {
+                " (the server wants a metrics token; pass --token or set VITALS_METRICS_TOKEN)"
+                    .to_owned()
+            }
+            _ => server_message.map_or(String::new(), |m| format!(": {m}")),
+        };
+        Fetched::Http {
+            status,
+            message: format!("HTTP {status} from {shown}{hint}"),
+        }
+    }
+}
+
 /// A transport error in words, with any URL in it masked and control characters removed.
 fn describe(e: &ureq::Error) -> String {
     let text = match e {

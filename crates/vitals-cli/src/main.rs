@@ -1,9 +1,10 @@
 //! `vitals`: the operator's command line for a Vitals server.
 //!
-//! Four commands share one HTTP client and one CSV model:
+//! Five commands share one HTTP client and one CSV model:
 //! `snapshot` (one fetch of `/api/v1/metrics`), `monitor` (steady polling into a console table
-//! and a CSV), `analyze` (summary, performance targets and PNG charts from that CSV) and
-//! `alerts` (the alert rules of `vitals_core::alerts`, with monitoring-plugin exit codes).
+//! and a CSV), `analyze` (summary, performance targets and PNG charts from that CSV),
+//! `alerts` (the alert rules of `vitals_core::alerts`, with monitoring-plugin exit codes) and
+//! `profile` (a CPU profile from `/debug/pprof/profile` into a file).
 
 mod alerts;
 mod analyze;
@@ -11,6 +12,7 @@ mod duration;
 mod http;
 mod json_path;
 mod monitor;
+mod profile_cmd;
 mod record;
 mod signal;
 mod snapshot_cmd;
@@ -35,7 +37,8 @@ use clap::{Parser, Subcommand};
 vitals snapshot\n  \
 vitals monitor --host http://127.0.0.1:8000 --interval 5 --output metrics.csv\n  \
 vitals analyze metrics.csv --out charts/\n  \
-vitals alerts --host http://127.0.0.1:8000\n\n\
+vitals alerts --host http://127.0.0.1:8000\n  \
+vitals profile --host http://127.0.0.1:8000 --seconds 10 -o cpu.svg\n\n\
 Colours are used only on a terminal, and never when NO_COLOR is set."
 )]
 struct Cli {
@@ -59,6 +62,7 @@ enum Cmd {
     Monitor(monitor::Args),
     Analyze(analyze::Args),
     Alerts(alerts::Args),
+    Profile(profile_cmd::Args),
 }
 
 /// The first word that is not an option (or an option's value): the subcommand, if any.
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Cmd::Monitor(args) => monitor::run(&args, token.as_deref()),
         Cmd::Analyze(args) => analyze::run(&args),
         Cmd::Alerts(args) => alerts::run(&args, token.as_deref()),
+        Cmd::Profile(args) => profile_cmd::run(&args, token.as_deref()),
     };
     match result {
         Ok(code) => code,

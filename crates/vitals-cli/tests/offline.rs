@@ -12,6 +12,7 @@ fn help_of_every_command() {
         ("help_monitor", vec!["monitor", "--help"]),
         ("help_analyze", vec!["analyze", "--help"]),
         ("help_alerts", vec!["alerts", "--help"]),
+        ("help_profile", vec!["profile", "--help"]),
     ] {
         let out = run(vitals().args(&args));
         assert!(out.status.success(), "{name}: {}", stderr(&out));

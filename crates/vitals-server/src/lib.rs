@@ -50,7 +50,11 @@ pub fn app(state: AppState) -> Router {
         .merge(vitals.routes())
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
-        .layer(TimeoutLayer::new(state.request_timeout()))
+        // A CPU profile answers after sampling for up to 60 s: its own, longer deadline.
+        .layer(TimeoutLayer::new(state.request_timeout()).longer_for(
+            "/debug/pprof/",
+            std::time::Duration::from_secs(vitals_axum::pprof::MAX_SECONDS + 60),
+        ))
         .layer(CatchPanicLayer::custom(fallback::panic_response))
         .layer(vitals.layer())
         .with_state(state)

@@ -114,6 +114,10 @@ pub struct Args {
     #[arg(long, env = "VITALS_LOG", value_name = "FILTER")]
     pub log: Option<String>,
     // --- Profiling and export (docs/export.md) ---
+    /// Serve CPU profiles at GET /debug/pprof/profile (protected by the metrics token)
+    /// [default: false].
+    #[arg(long, env = "VITALS_PPROF", value_name = "true|false", action = clap::ArgAction::Set)]
+    pub pprof: Option<bool>,
     /// Time between pushes of the OTLP and EMF exporters, at least 100 [default: 10000].
     #[arg(long, env = "VITALS_EXPORT_INTERVAL_MS", value_name = "MS")]
     pub export_interval_ms: Option<u64>,
@@ -170,6 +174,7 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     log: Option<String>,
     // Profiling and export.
+    pprof: Option<bool>,
     export_interval_ms: Option<u64>,
     emf_output: Option<String>,
     emf_namespace: Option<String>,
@@ -237,6 +242,8 @@ pub struct Settings {
     /// Log filter.
     pub log: String,
     // Profiling and export.
+    /// Whether GET /debug/pprof/profile is served.
+    pub pprof: bool,
     /// Time between OTLP / EMF pushes in milliseconds.
     pub export_interval_ms: u64,
     /// Where EMF lines go (`stdout` or a file); `None`: no EMF.
@@ -305,6 +312,7 @@ impl Default for Settings {
             history_minutes: 15,
             log_format: LogFormat::Text,
             log: "info".to_owned(),
+            pprof: false,
             export_interval_ms: 10_000,
             emf_output: None,
             emf_namespace: "HealthAgent".to_owned(),
@@ -367,6 +375,7 @@ impl Settings {
             history_minutes: pick!(history_minutes),
             log_format: pick!(log_format),
             log: pick!(log),
+            pprof: pick!(pprof),
             export_interval_ms: pick!(export_interval_ms),
             emf_output: args
                 .emf_output
@@ -542,6 +551,7 @@ impl Settings {
             .dashboard(self.dashboard)
             .history(Duration::from_secs(self.history_minutes * 60))
             .sample_interval(Duration::from_millis(self.sample_interval_ms))
+            .pprof(self.pprof)
             .check_timeout(
                 Duration::from_millis(self.acquire_timeout_ms).min(Duration::from_secs(2)),
             );
@@ -679,6 +689,22 @@ mod tests {
         assert!(!off.dashboard);
         assert_eq!(off.history_minutes, 5);
         assert!(Args::try_parse_from(["vitals-server", "--dashboard", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn pprof_takes_a_value_and_is_off_by_default() {
+        assert!(!Settings::resolve(Args::default()).expect("valid").pprof);
+        assert!(
+            Settings::resolve(args(&["--pprof", "true"]))
+                .expect("valid")
+                .pprof
+        );
+        assert!(
+            !Settings::resolve(args(&["--pprof", "false"]))
+                .expect("valid")
+                .pprof
+        );
+        assert!(Args::try_parse_from(["vitals-server", "--pprof", "maybe"]).is_err());
     }
 
     #[test]

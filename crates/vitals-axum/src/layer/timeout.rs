@@ -17,12 +17,23 @@ use crate::ApiError;
 #[derive(Clone, Copy, Debug)]
 pub struct TimeoutLayer {
     limit: Duration,
+    longer: Option<(&'static str, Duration)>,
 }
 
 impl TimeoutLayer {
     /// A deadline of `limit` per request.
     pub fn new(limit: Duration) -> Self {
-        Self { limit }
+        Self {
+            limit,
+            longer: None,
+        }
+    }
+
+    /// Requests whose path starts with `prefix` get `limit` instead (when it is longer):
+    /// for routes that take long by design, such as `/debug/pprof/` (a profile of up to 60 s).
+    pub fn longer_for(mut self, prefix: &'static str, limit: Duration) -> Self {
+        self.longer = Some((prefix, limit.max(self.limit)));
+        self
     }
 }
 
@@ -33,6 +44,7 @@ impl<S> Layer<S> for TimeoutLayer {
         Timeout {
             inner,
             limit: self.limit,
+            longer: self.longer,
         }
     }
 }
@@ -42,6 +54,7 @@ impl<S> Layer<S> for TimeoutLayer {
 pub struct Timeout<S> {
     inner: S,
     limit: Duration,
+    longer: Option<(&'static str, Duration)>,
 }
 
 impl<S, B> Service<Request<B>> for Timeout<S>
@@ -57,10 +70,14 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let limit = match self.longer {
+            Some((prefix, longer)) if req.uri().path().starts_with(prefix) => longer,
+            _ => self.limit,
+        };
         TimeoutFuture {
             inner: self.inner.call(req),
-            sleep: tokio::time::sleep(self.limit),
-            limit: self.limit,
+            sleep: tokio::time::sleep(limit),
+            limit,
         }
     }
 }

@@ -28,14 +28,21 @@ impl TestServer {
 
     /// A server whose metrics endpoint needs `Authorization: Bearer <token>`.
     pub fn start_with(token: Option<&str>) -> Self {
+        Self::start_settings(Settings {
+            metrics_token: token.map(str::to_owned),
+            ..Settings::default()
+        })
+    }
+
+    /// A server with these settings (its data folder, small pool and fast sampling added).
+    pub fn start_settings(settings: Settings) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let settings = Settings {
             data_dir: dir.path().to_path_buf(),
             pool_min: 1,
             pool_max: 3,
             sample_interval_ms: 200,
-            metrics_token: token.map(str::to_owned),
-            ..Settings::default()
+            ..settings
         };
         let (addr_tx, addr_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
