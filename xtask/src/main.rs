@@ -42,6 +42,7 @@ fn run() -> Result<()> {
         Some("release") => release::run(&rest),
         Some("screenshot") => dashboard::screenshot(),
         Some("dashboard-budget") => dashboard::budget(),
+        Some("chaos") => chaos(),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())
@@ -57,6 +58,10 @@ Tasks:
   ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, and
           the smoke load test on both backends (--no-lint, --no-load skip parts; needs
           PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
+  chaos   the chaos suite alone, with its tables: chat/history load on PostgreSQL + Redis
+          while Redis is killed, SIGSTOPped and restarted with its data, PostgreSQL is cut and
+          stalled behind a proxy, silent and slow-header sockets pile up and SIGTERM arrives
+          mid-load (about a minute, loopback only; `ci` runs it with every other test)
   docs    regenerate the metrics table of docs/metrics.md from the catalogue
   load    load test: cargo xtask load <smoke|steady|spike|stress|soak> [--target URL]
           [--users N] [--duration D] [--rate R] [--out DIR] [--database-url URL]
@@ -74,6 +79,27 @@ Tasks:
   dashboard-budget  the dashboard's budgets: page weight, history server time with 900
           rows, RSS with a dashboard open, /health throughput beside a stream (needs wrk)
 ";
+
+/// `cargo xtask chaos`: the two chaos tests of vitals-server, one after the other, printing
+/// what each phase did and what held.
+fn chaos() -> Result<()> {
+    cargo(
+        &[
+            "test",
+            "-p",
+            "vitals-server",
+            "--test",
+            "chaos_cache",
+            "--test",
+            "chaos_server",
+            "--",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ],
+        &[],
+    )
+}
 
 /// Runs `cargo` with `args` from the workspace root, failing on a non-zero exit.
 pub(crate) fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<()> {

@@ -8,6 +8,8 @@ use vitals_core::HistogramSnapshot;
 /// Fixed upper edges, one atomic count per bucket plus the overflow (+Inf), and the sum.
 pub struct BucketHistogram {
     bounds: Arc<[f64]>,
+    /// Each edge as the exposition writes it in `le="…"`, formatted once.
+    le: Arc<[Box<str>]>,
     buckets: Box<[AtomicU64]>,
     /// Sum of the observations, as `f64` bits.
     sum: AtomicU64,
@@ -17,8 +19,17 @@ impl BucketHistogram {
     /// An empty histogram over ascending finite `bounds` (checked by the builder).
     pub fn new(bounds: Arc<[f64]>) -> Self {
         let buckets = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        let le = bounds
+            .iter()
+            .map(|edge| {
+                let mut text = String::new();
+                super::render::number(&mut text, *edge);
+                text.into_boxed_str()
+            })
+            .collect();
         Self {
             bounds,
+            le,
             buckets,
             sum: AtomicU64::new(0f64.to_bits()),
         }
@@ -63,11 +74,11 @@ impl BucketHistogram {
 
     /// Visits cumulative counts per edge, then gives the total and the sum, without
     /// allocating (the renderer's path).
-    pub fn visit(&self, mut per_edge: impl FnMut(f64, u64)) -> (u64, f64) {
+    pub fn visit(&self, mut per_edge: impl FnMut(&str, u64)) -> (u64, f64) {
         let mut running = 0u64;
-        for (edge, bucket) in self.bounds.iter().zip(self.buckets.iter()) {
+        for (le, bucket) in self.le.iter().zip(self.buckets.iter()) {
             running += bucket.load(Ordering::Relaxed);
-            per_edge(*edge, running);
+            per_edge(le, running);
         }
         if let Some(overflow) = self.buckets.last() {
             running += overflow.load(Ordering::Relaxed);
@@ -93,8 +104,8 @@ mod tests {
             h.observe(v);
         }
         let mut seen = Vec::new();
-        let (count, sum) = h.visit(|edge, n| seen.push((edge, n)));
-        assert_eq!(seen, vec![(0.1, 1), (1.0, 3)]);
+        let (count, sum) = h.visit(|edge, n| seen.push((edge.to_owned(), n)));
+        assert_eq!(seen, vec![("0.1".to_owned(), 1), ("1".to_owned(), 3)]);
         assert_eq!(count, 4);
         assert!((sum - 8.6).abs() < 1e-9);
     }

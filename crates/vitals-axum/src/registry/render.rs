@@ -57,7 +57,7 @@ fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     out.push('\n');
 }
 
-fn number(out: &mut String, v: f64) {
+pub(crate) fn number(out: &mut String, v: f64) {
     if v.is_nan() {
         out.push_str("NaN");
     } else if v == f64::INFINITY {
@@ -71,7 +71,7 @@ fn number(out: &mut String, v: f64) {
     }
 }
 
-fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, extra: Option<(&str, f64)>) {
+fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, extra: Option<(&str, &str)>) {
     out.push_str(name);
     out.push_str(suffix);
     if !labels.is_empty() || extra.is_some() {
@@ -83,7 +83,7 @@ fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, extra: Optio
             }
             out.push_str(k);
             out.push_str("=\"");
-            number(out, v);
+            out.push_str(v);
             out.push('"');
         }
         out.push('}');
@@ -238,12 +238,12 @@ impl<'a> Grouped<'a> {
                 };
                 header(out, name, help, "histogram");
                 for s in list {
-                    let (count, sum) = s.value.visit(|edge, n| {
-                        sample(out, name, "_bucket", &s.labels, Some(("le", edge)));
+                    let (count, sum) = s.value.visit(|le, n| {
+                        sample(out, name, "_bucket", &s.labels, Some(("le", le)));
                         out.push_str(itoa::Buffer::new().format(n));
                         out.push('\n');
                     });
-                    sample(out, name, "_bucket", &s.labels, Some(("le", f64::INFINITY)));
+                    sample(out, name, "_bucket", &s.labels, Some(("le", "+Inf")));
                     out.push_str(itoa::Buffer::new().format(count));
                     out.push('\n');
                     sample(out, name, "_sum", &s.labels, None);
