@@ -5,12 +5,12 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// The sizes of the oneshot phase.
+/// The sizes of a phase of interleaved timed runs (oneshot requests, span calls).
 #[derive(Clone, Copy, Debug)]
 pub struct Plan {
-    /// Untimed requests per mode first.
+    /// Untimed requests (calls) per mode first.
     pub warmup: u64,
-    /// Requests per timed run.
+    /// Requests (calls) per timed run.
     pub iters: u64,
     /// Timed runs per mode (interleaved across modes).
     pub runs: u64,
@@ -30,32 +30,42 @@ pub fn run(bench: &Path, plan: Plan) -> Result<Costs> {
         "bench: oneshot, {} runs of {} requests per mode",
         plan.runs, plan.iters
     );
+    let modes = per_mode(bench, "oneshot", plan)?;
+    if modes.first().map(|(m, _)| m.as_str()) != Some("bare") {
+        bail!("vitals-bench oneshot printed no bare runs");
+    }
+    Ok(Costs { plan, modes })
+}
+
+/// Runs `vitals-bench <phase>` with `plan` and reads back its `<phase> <mode> <run> <ns>`
+/// lines: the ns of each run, per mode, in the order the modes first appear.
+pub fn per_mode(bench: &Path, phase: &str, plan: Plan) -> Result<Vec<(String, Vec<f64>)>> {
     let output = Command::new(bench)
-        .args(["oneshot", "--warmup", &plan.warmup.to_string()])
+        .args([phase, "--warmup", &plan.warmup.to_string()])
         .args(["--iters", &plan.iters.to_string()])
         .args(["--runs", &plan.runs.to_string()])
         .output()
         .with_context(|| format!("cannot run {}", bench.display()))?;
     if !output.status.success() {
         bail!(
-            "vitals-bench oneshot failed: {}",
+            "vitals-bench {phase} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
     let mut modes: Vec<(String, Vec<f64>)> = Vec::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let ["oneshot", mode, _run, ns] = fields[..] else {
+        let [first, mode, _run, ns] = fields[..] else {
             continue;
         };
+        if first != phase {
+            continue;
+        }
         let ns: f64 = ns.parse().with_context(|| format!("bad line {line:?}"))?;
         match modes.iter_mut().find(|(m, _)| m == mode) {
             Some((_, runs)) => runs.push(ns),
             None => modes.push((mode.to_owned(), vec![ns])),
         }
     }
-    if modes.first().map(|(m, _)| m.as_str()) != Some("bare") {
-        bail!("vitals-bench oneshot printed no bare runs");
-    }
-    Ok(Costs { plan, modes })
+    Ok(modes)
 }

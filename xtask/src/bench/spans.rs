@@ -3,22 +3,13 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use super::stats::median;
 
-/// The sizes of the spans phase.
-#[derive(Clone, Copy, Debug)]
-pub struct Plan {
-    /// Untimed calls per mode first.
-    pub warmup: u64,
-    /// Calls per timed run.
-    pub iters: u64,
-    /// Timed runs per mode (interleaved).
-    pub runs: u64,
-}
+/// The sizes of the spans phase: the same shape as the oneshot phase's.
+pub use super::oneshot::Plan;
 
 /// ns per call of each run, per mode (`none`, `off`, `on`).
 pub struct Costs {
@@ -34,30 +25,7 @@ pub fn run(bench: &Path, plan: Plan) -> Result<Costs> {
         "bench: spans, {} runs of {} calls per mode",
         plan.runs, plan.iters
     );
-    let output = Command::new(bench)
-        .args(["spans", "--warmup", &plan.warmup.to_string()])
-        .args(["--iters", &plan.iters.to_string()])
-        .args(["--runs", &plan.runs.to_string()])
-        .output()
-        .with_context(|| format!("cannot run {}", bench.display()))?;
-    if !output.status.success() {
-        bail!(
-            "vitals-bench spans failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let mut modes: Vec<(String, Vec<f64>)> = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let ["spans", mode, _run, ns] = fields[..] else {
-            continue;
-        };
-        let ns: f64 = ns.parse().with_context(|| format!("bad line {line:?}"))?;
-        match modes.iter_mut().find(|(m, _)| m == mode) {
-            Some((_, runs)) => runs.push(ns),
-            None => modes.push((mode.to_owned(), vec![ns])),
-        }
-    }
+    let modes = super::oneshot::per_mode(bench, "spans", plan)?;
     if !["none", "off", "on"]
         .iter()
         .all(|m| modes.iter().any(|(n, _)| n == m))
