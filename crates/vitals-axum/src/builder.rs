@@ -298,7 +298,6 @@ impl VitalsBuilder {
             Some(crate::live::Live::new(&crate::live::LiveSettings {
                 interval: self.sample_interval,
                 history: self.history,
-                page: true,
                 max_streams: self.max_streams,
             }))
         } else {

@@ -104,14 +104,12 @@ impl Vitals {
             .route("/metrics", get(routes::prometheus))
             .route("/health", get(routes::live))
             .route("/health/ready", get(routes::ready));
-        if let Some(live) = &self.inner.live {
+        if self.inner.live.is_some() {
             router = router
                 .route("/api/v1/metrics/history", get(crate::live::routes::history))
                 .route("/api/v1/metrics/stream", get(crate::live::routes::stream))
-                .route("/api/v1/alerts", get(crate::live::routes::alerts));
-            if live.page {
-                router = router.route("/dashboard", get(crate::live::routes::page));
-            }
+                .route("/api/v1/alerts", get(crate::live::routes::alerts))
+                .route("/dashboard", get(crate::live::routes::page));
         }
         #[cfg(feature = "pprof")]
         if crate::pprof::enabled(self) {

@@ -28,7 +28,6 @@ use columns::{COLUMNS, NCOLS, Row};
 pub(crate) struct Live {
     pub(crate) interval: Duration,
     pub(crate) capacity: usize,
-    pub(crate) page: bool,
     ring: Mutex<VecDeque<Row>>,
     alerts: Mutex<Board>,
     /// Bumped after every sample; streams wait on it.
@@ -41,7 +40,6 @@ pub(crate) struct Live {
 pub(crate) struct LiveSettings {
     pub(crate) interval: Duration,
     pub(crate) history: Duration,
-    pub(crate) page: bool,
     pub(crate) max_streams: usize,
 }
 
@@ -83,7 +81,6 @@ impl Live {
         Self {
             interval,
             capacity,
-            page: settings.page,
             ring: Mutex::new(VecDeque::with_capacity(capacity)),
             alerts: Mutex::new(Board {
                 evaluator: Evaluator::new(Mode::Sustained),
@@ -319,7 +316,6 @@ mod tests {
         Live::new(&LiveSettings {
             interval: Duration::from_secs(1),
             history: Duration::from_secs(history_s),
-            page: true,
             max_streams: 2,
         })
     }

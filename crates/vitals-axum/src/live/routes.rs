@@ -107,7 +107,7 @@ pub(crate) async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> 
 /// `GET /dashboard`: open, like any static page; the data it loads is what is protected.
 pub(crate) async fn page(State(vitals): State<Vitals>) -> Response {
     match &vitals.inner.live {
-        Some(live) if live.page => no_store(Html(PAGE).into_response()),
+        Some(_) => no_store(Html(PAGE).into_response()),
         _ => ApiError::not_found("/dashboard").into_response(),
     }
 }
