@@ -1,6 +1,6 @@
 //! Push exporters: figures sent out every interval instead of scraped.
 //!
-//! - [`emf`]: CloudWatch Embedded Metric Format lines on stdout or in a file (feature `emf`).
+//! - `emf`: CloudWatch Embedded Metric Format lines on stdout or in a file (feature `emf`).
 //!
 //! Failures are counted in `<ns>_export_errors_total{exporter}` and never reach requests.
 //! See docs/export.md.
