@@ -16,6 +16,7 @@
 pub mod agent;
 pub mod db;
 pub mod listener;
+pub mod memory;
 pub mod settings;
 mod state;
 pub mod telemetry;

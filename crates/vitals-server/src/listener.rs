@@ -12,11 +12,13 @@
 //! - at most `max_connections` are served at once; past that the loop stops accepting (the
 //!   kernel's backlog holds the rest) until one closes;
 //! - on shutdown the listener closes, each connection finishes its current request and closes,
-//!   and whatever is still open at the shutdown deadline is dropped.
+//!   and whatever is still open at the shutdown deadline is dropped;
+//! - after a surge of connections has closed, the memory they used goes back to the system
+//!   ([`crate::memory`]).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -85,6 +87,8 @@ pub async fn serve_connections(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut last_accept_error: Option<Instant> = None;
+    let closed = Arc::new(AtomicUsize::new(0));
+    let trimmer = tokio::spawn(crate::memory::trim_after_surges(Arc::clone(&closed)));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -117,8 +121,10 @@ pub async fn serve_connections(
         while connections.try_join_next().is_some() {}
         let service = TowerToHyperService::new(router.clone());
         let mut stop = stop_rx.clone();
+        let closed = Arc::clone(&closed);
         connections.spawn(async move {
             let _permit = permit;
+            let _count_close = CountOnDrop(closed);
             let _ = stream.set_nodelay(true);
             let activity = Arc::new(Activity::default());
             let io = TokioIo::new(Tracked {
@@ -156,6 +162,7 @@ pub async fn serve_connections(
         });
     }
     drop(listener);
+    trimmer.abort();
     let open = connections.len();
     let _ = stop_tx.send(true);
     let deadline = tokio::time::Instant::now() + limits.shutdown_timeout;
@@ -200,6 +207,15 @@ pub fn raise_open_file_limit() -> Option<u64> {
     #[cfg(not(unix))]
     {
         None
+    }
+}
+
+/// Adds one to the count of closed connections when the connection's task ends (however).
+struct CountOnDrop(Arc<AtomicUsize>);
+
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The real `vitals-server` (release build, embedded defaults, a temporary data folder):
 //! `/api/v1/metrics` against the static `/health` (and `/metrics`), one request at a time and
-//! under wrk, with the server's memory.
+//! under wrk, with the server's memory; then a connection flood ([`super::flood`]).
 
 use std::path::Path;
 use std::process::Command;
@@ -35,8 +35,10 @@ pub struct Endpoints {
     pub idle_kib: u64,
     /// Largest VmRSS sampled under wrk, KiB.
     pub loaded_kib: u64,
-    /// VmHWM at the end, KiB.
+    /// VmHWM after the wrk runs, before the flood, KiB.
     pub hwm_kib: u64,
+    /// Memory through the connection flood that ends the phase.
+    pub flood: super::flood::Flood,
 }
 
 /// The sizes of the phase.
@@ -50,6 +52,8 @@ pub struct Plan {
     pub load: Load,
     /// Rounds (paths take turns).
     pub rounds: u32,
+    /// The connection flood at the end.
+    pub flood: super::flood::Plan,
 }
 
 /// Runs the phase against the `vitals-server` binary at `server`.
@@ -127,11 +131,14 @@ pub fn run(server: &Path, wrk: &Wrk, plan: Plan) -> Result<Endpoints> {
             loaded_kib = loaded_kib.max(peak);
         }
     }
+    let hwm_kib = server.hwm_kib()?;
+    let flood = super::flood::run(&server, plan.flood)?;
     Ok(Endpoints {
         paths,
         idle_kib,
         loaded_kib,
-        hwm_kib: server.hwm_kib()?,
+        hwm_kib,
+        flood,
     })
 }
 

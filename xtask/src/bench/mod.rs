@@ -6,6 +6,7 @@
 //! /proc and writes the report.
 
 mod client;
+mod flood;
 mod machine;
 mod metrics_endpoint;
 mod oneshot;
@@ -92,6 +93,10 @@ impl Plan {
                     sequential: 200,
                     load: load(100, 2),
                     rounds: 1,
+                    flood: flood::Plan {
+                        connections: 1_000,
+                        follow: std::time::Duration::from_secs(15),
+                    },
                 },
                 renders: 30,
                 spans: spans::Plan {
@@ -115,6 +120,10 @@ impl Plan {
                     sequential: 1_000,
                     load: load(100, 5),
                     rounds: 3,
+                    flood: flood::Plan {
+                        connections: 5_000,
+                        follow: std::time::Duration::from_secs(60),
+                    },
                 },
                 renders: 300,
                 spans: spans::Plan {

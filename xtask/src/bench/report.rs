@@ -16,6 +16,9 @@ struct Check {
     met: bool,
 }
 
+/// The flood target's margin: 30 MB (10^6 bytes each) in KiB.
+const THIRTY_MB_IN_KIB: u64 = 30_000_000 / 1024;
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -106,6 +109,8 @@ fn checks(r: &Results) -> Vec<Check> {
     let server_ms = endpoint(r, "/api/v1/metrics").map_or(0.0, |p| median(&p.server_ms));
     let health_ms = endpoint(r, "/health").map_or(0.0, |p| median(&p.server_ms));
     let idle = mib(r.endpoints.idle_kib);
+    let f = &r.endpoints.flood;
+    let flood_over = mib(f.settled_kib()) - idle;
     vec![
         Check {
             what: "layer cost per request (oneshot), over bare",
@@ -164,6 +169,18 @@ fn checks(r: &Results) -> Vec<Check> {
             ours: format!("{:.0} µs", render_us(r, "thousand")),
             target: "≤ 2 ms",
             met: render_us(r, "thousand") <= 2000.0,
+        },
+        Check {
+            what: "vitals-server RSS after a connection flood, over idle (last sample)",
+            baseline: format!(
+                "{} connections held: {:.1} MiB",
+                f.plan.connections,
+                mib(f.held_kib)
+            ),
+            ours: format!("{flood_over:+.1} MiB after {} s", f.plan.follow.as_secs()),
+            target: "≤ 30 MB within 60 s",
+            met: f.settled_kib() <= r.endpoints.idle_kib + THIRTY_MB_IN_KIB
+                && f.plan.follow.as_secs() <= 60,
         },
         Check {
             what: "vitals-server RSS idle",
@@ -464,6 +481,44 @@ fn endpoints(s: &mut String, r: &Results) {
         mib(r.endpoints.loaded_kib),
         mib(r.endpoints.hwm_kib),
     );
+    flood(s, r);
+}
+
+fn flood(s: &mut String, r: &Results) {
+    let f = &r.endpoints.flood;
+    let idle = r.endpoints.idle_kib;
+    let _ = writeln!(
+        s,
+        "**Connection flood**, after the wrk runs: {} connections opened one after the other,          each asking for `/api/v1/users/floodN/history` (500 users, cache and SQLite in play) and          held open until all are answered, then all closed at once; VmRSS sampled every second          for {} s. The server gives freed heap pages back to the system once a surge of          connections has closed (`malloc_trim`, crates/vitals-server/src/memory.rs; checked          every 10 s).
+
+         | moment | VmRSS MiB | over idle MiB |
+|---|---|---|",
+        f.plan.connections,
+        f.plan.follow.as_secs()
+    );
+    let row = |s: &mut String, what: &str, kib: u64| {
+        let _ = writeln!(
+            s,
+            "| {what} | {:.1} | {:+.1} |",
+            mib(kib),
+            mib(kib) - mib(idle)
+        );
+    };
+    row(s, "idle (start)", idle);
+    row(s, "before the flood", f.before_kib);
+    row(s, "all connections held", f.held_kib);
+    for &(second, kib) in &f.after {
+        if [1, 5, 10, 15, 30, 60].contains(&second) || second == f.plan.follow.as_secs() {
+            row(s, &format!("{second} s after closing"), kib);
+        }
+    }
+    let back = f.back_within(idle, THIRTY_MB_IN_KIB).map_or_else(
+        || "not within the run".to_owned(),
+        |sec| format!("{sec} s after the last close"),
+    );
+    let _ = writeln!(s, "
+Back within 30 MB of idle: {back}.
+");
 }
 
 fn render(s: &mut String, r: &Results) {
