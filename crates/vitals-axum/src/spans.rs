@@ -21,10 +21,10 @@
 //! assert_eq!(vitals.snapshot().spans.unwrap()[0].name, "checkout");
 //! ```
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
+use hashbrown::HashMap;
 use tracing::span::{Attributes, Id};
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -243,7 +243,11 @@ impl std::fmt::Debug for SpanLayer {
 struct Timing {
     series: Arc<SpanSeries>,
     busy: Duration,
+    /// When the outermost enter began, while entered.
     entered: Option<Instant>,
+    /// When it was last exited: the closing time the window needs, without reading the
+    /// clock again (a span usually closes right after its last exit).
+    exited: Option<Instant>,
     depth: u32,
 }
 
@@ -263,6 +267,7 @@ where
             series,
             busy: Duration::ZERO,
             entered: None,
+            exited: None,
             depth: 0,
         });
     }
@@ -286,7 +291,9 @@ where
             if t.depth == 0
                 && let Some(entered) = t.entered.take()
             {
-                t.busy += entered.elapsed();
+                let now = Instant::now();
+                t.busy += now.saturating_duration_since(entered);
+                t.exited = Some(now);
             }
         }
     }
@@ -295,12 +302,16 @@ where
         if let Some(span) = ctx.span(&id)
             && let Some(t) = span.extensions_mut().remove::<Timing>()
         {
-            let busy = match t.entered {
-                Some(entered) => t.busy + entered.elapsed(),
-                None => t.busy,
+            let (busy, at) = match (t.entered, t.exited) {
+                (Some(entered), _) => {
+                    let now = Instant::now();
+                    (t.busy + now.saturating_duration_since(entered), now)
+                }
+                (None, Some(exited)) => (t.busy, exited),
+                (None, None) => (t.busy, Instant::now()),
             };
             t.series.total.observe(busy.as_secs_f64());
-            t.series.recent.record(Instant::now(), busy);
+            t.series.recent.record(at, busy);
         }
     }
 }
