@@ -242,6 +242,7 @@ impl Pending {
         );
         let (response_time, server_timing) = timing_headers(elapsed);
         let headers = response.headers_mut();
+        headers.reserve(3);
         headers.insert(X_RESPONSE_TIME.clone(), response_time);
         headers.insert(SERVER_TIMING.clone(), server_timing);
         headers.insert(X_REQUEST_ID.clone(), id.0);
@@ -275,7 +276,8 @@ pub fn escape_for_log(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `12.34ms` and `app;dur=12.34`: milliseconds with two decimals, rounded half up, formatted
-/// with integer arithmetic (float formatting costs more than the rest of this layer).
+/// with integer arithmetic (float formatting costs more than the rest of this layer). Both
+/// values are slices of one buffer: one allocation for the two headers.
 fn timing_headers(elapsed: Duration) -> (HeaderValue, HeaderValue) {
     const PREFIX: &[u8] = b"app;dur=";
     let hundredths = (elapsed.as_nanos() + 5_000) / 10_000;
@@ -283,17 +285,41 @@ fn timing_headers(elapsed: Duration) -> (HeaderValue, HeaderValue) {
     let mut digits = itoa::Buffer::new();
     let whole = digits.format(whole).as_bytes();
     let fraction = u8::try_from(fraction).unwrap_or(0);
-    // `app;dur=` + the figure + `ms`: one buffer, two slices of it.
-    let mut text = [0u8; 64];
+    // `app;dur=` + the figure + `ms` (a u128 has at most 39 digits).
+    let mut text = TimingText {
+        bytes: [0; 56],
+        len: 0,
+    };
     let start = PREFIX.len();
-    text[..start].copy_from_slice(PREFIX);
+    text.bytes[..start].copy_from_slice(PREFIX);
     let mut n = start + whole.len();
-    text[start..n].copy_from_slice(whole);
-    text[n..n + 5].copy_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10, b'm', b's']);
+    text.bytes[start..n].copy_from_slice(whole);
+    text.bytes[n..n + 5].copy_from_slice(&[
+        b'.',
+        b'0' + fraction / 10,
+        b'0' + fraction % 10,
+        b'm',
+        b's',
+    ]);
     n += 5;
-    let value =
-        |bytes: &[u8]| HeaderValue::from_bytes(bytes).unwrap_or(HeaderValue::from_static("0"));
-    (value(&text[start..n]), value(&text[..n - 2]))
+    text.len = n;
+    let shared = bytes::Bytes::from_owner(text);
+    let value = |bytes: bytes::Bytes| {
+        HeaderValue::from_maybe_shared(bytes).unwrap_or(HeaderValue::from_static("0"))
+    };
+    (value(shared.slice(start..n)), value(shared.slice(..n - 2)))
+}
+
+/// The text behind both timing headers.
+struct TimingText {
+    bytes: [u8; 56],
+    len: usize,
+}
+
+impl AsRef<[u8]> for TimingText {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 #[cfg(test)]
