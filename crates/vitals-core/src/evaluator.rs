@@ -228,9 +228,81 @@ pub fn verdict(statuses: &[RuleStatus]) -> Verdict {
         .unwrap_or(Verdict::Ok)
 }
 
+/// The recent hit rate the LowCacheHitRate rule reads.
+pub const RECENT_HIT_RATE: &str = "cache.hit_rate_recent_percent";
+
+/// The since-start hit rate: all a server from before the recent figure has.
+pub const SINCE_START_HIT_RATE: &str = "cache.hit_rate_percent";
+
+/// A rule's figure read from a snapshot document (the JSON of `/api/v1/metrics`), by its
+/// dotted path; what `vitals alerts` and the dashboard both hand to [`Evaluator::observe`].
+///
+/// A hit rate means nothing without cache reads (or with the cache disabled), so it is absent
+/// then: LowCacheHitRate is not evaluable on an idle server instead of firing on its 0 %, as
+/// the Prometheus rule's rate of nothing does not fire. A server that predates
+/// `hit_rate_recent_percent` is judged on `hit_rate_percent`.
+///
+/// ```
+/// use vitals_core::evaluator::{figure, RECENT_HIT_RATE};
+///
+/// let idle = serde_json::json!({"cache": {"hit_rate_recent_percent": 0.0, "total_reads_recent": 0}});
+/// assert_eq!(figure(&idle, RECENT_HIT_RATE), None);
+/// let doc = serde_json::json!({"system": {"cpu_percent": 12.5}});
+/// assert_eq!(figure(&doc, "system.cpu_percent"), Some(12.5));
+/// ```
+pub fn figure(doc: &serde_json::Value, path: &str) -> Option<f64> {
+    let number = |p: &str| {
+        p.split('.')
+            .try_fold(doc, |node, key| node.get(key))
+            .and_then(serde_json::Value::as_f64)
+    };
+    if path != RECENT_HIT_RATE {
+        return number(path);
+    }
+    let enabled = doc
+        .get("cache")
+        .and_then(|c| c.get("enabled"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(true);
+    let (rate, reads) = match number(RECENT_HIT_RATE) {
+        Some(rate) => (rate, number("cache.total_reads_recent")),
+        None => (number(SINCE_START_HIT_RATE)?, number("cache.total_reads")),
+    };
+    (enabled && reads != Some(0.0)).then_some(rate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn recent_hit_rate_is_absent_without_recent_reads() {
+        let rule = RULES
+            .iter()
+            .find(|r| r.name == "LowCacheHitRate")
+            .expect("rule");
+        assert_eq!(rule.json, RECENT_HIT_RATE);
+        // Read a lot since start, nothing in the last minute: no verdict on the cache.
+        let idle = json!({"cache": {"enabled": true, "total_reads": 900, "hit_rate_percent": 80.0,
+                                    "hit_rate_recent_percent": 0.0, "total_reads_recent": 0}});
+        assert_eq!(figure(&idle, RECENT_HIT_RATE), None);
+        let busy = json!({"cache": {"enabled": true, "total_reads": 900, "hit_rate_percent": 80.0,
+                                    "hit_rate_recent_percent": 12.5, "total_reads_recent": 8}});
+        assert_eq!(figure(&busy, RECENT_HIT_RATE), Some(12.5));
+        let off = json!({"cache": {"enabled": false, "hit_rate_recent_percent": 0.0, "total_reads_recent": 9}});
+        assert_eq!(figure(&off, RECENT_HIT_RATE), None);
+        assert_eq!(figure(&busy, "cache.errors"), None);
+        assert_eq!(figure(&busy, "http.slow_requests_total"), None);
+    }
+
+    #[test]
+    fn a_server_without_the_recent_rate_is_judged_on_the_since_start_one() {
+        let old = json!({"cache": {"enabled": true, "total_reads": 9, "hit_rate_percent": 12.5}});
+        assert_eq!(figure(&old, RECENT_HIT_RATE), Some(12.5));
+        let fresh = json!({"cache": {"enabled": true, "total_reads": 0, "hit_rate_percent": 0.0}});
+        assert_eq!(figure(&fresh, RECENT_HIT_RATE), None);
+    }
 
     /// The poll time a test moves by hand.
     struct FakeClock(Duration);

@@ -101,7 +101,10 @@ mod tests {
         assert!(release_free_memory(), "nothing released");
         let after = rss_kb();
         drop(keep);
-        assert!(rss_full > 60_000, "the blocks were not resident: {rss_full} kB");
+        assert!(
+            rss_full > 60_000,
+            "the blocks were not resident: {rss_full} kB"
+        );
         assert!(
             before > 60_000,
             "freed without trimming ({rss_full} kB -> {before} kB): the test shows nothing"

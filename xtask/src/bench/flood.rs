@@ -55,7 +55,8 @@ pub fn run(server: &Server, plan: Plan) -> Result<Flood> {
         plan.follow.as_secs()
     );
     // Ours and the server's descriptors: raise the soft limit as the server does.
-    let limit = rlimit::increase_nofile_limit(u64::MAX).context("cannot raise the open-file limit")?;
+    let limit =
+        rlimit::increase_nofile_limit(u64::MAX).context("cannot raise the open-file limit")?;
     ensure!(
         limit > u64::from(plan.connections) + 100,
         "the open-file limit is {limit}: too low to hold {} connections (raise `ulimit -Hn`)",
@@ -105,8 +106,14 @@ mod tests {
             held_kib: 90,
             after,
         };
-        assert_eq!(flood(vec![(1, 80), (2, 20), (3, 25)]).back_within(10, 20), Some(2));
-        assert_eq!(flood(vec![(1, 20), (2, 40), (3, 25)]).back_within(10, 20), Some(3));
+        assert_eq!(
+            flood(vec![(1, 80), (2, 20), (3, 25)]).back_within(10, 20),
+            Some(2)
+        );
+        assert_eq!(
+            flood(vec![(1, 20), (2, 40), (3, 25)]).back_within(10, 20),
+            Some(3)
+        );
         assert_eq!(flood(vec![(1, 20), (2, 20)]).back_within(10, 20), Some(1));
         assert_eq!(flood(vec![(1, 80), (2, 80)]).back_within(10, 20), None);
     }

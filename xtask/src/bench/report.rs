@@ -516,9 +516,12 @@ fn flood(s: &mut String, r: &Results) {
         || "not within the run".to_owned(),
         |sec| format!("{sec} s after the last close"),
     );
-    let _ = writeln!(s, "
+    let _ = writeln!(
+        s,
+        "
 Back within 30 MB of idle: {back}.
-");
+"
+    );
 }
 
 fn render(s: &mut String, r: &Results) {

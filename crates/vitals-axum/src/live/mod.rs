@@ -110,7 +110,9 @@ impl Live {
         let now_text = rfc3339_micros(at);
         {
             let mut board = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
-            let statuses = board.evaluator.observe(elapsed, |p| figure(&doc, p));
+            let statuses = board
+                .evaluator
+                .observe(elapsed, |p| vitals_core::evaluator::figure(&doc, p));
             for (view, status) in board.views.iter_mut().zip(&statuses) {
                 let state = match status.phase {
                     Phase::Pending => "pending",
@@ -243,20 +245,6 @@ fn push_number(out: &mut String, v: f64) {
     }
 }
 
-/// Reads a rule's figure by its JSON path. A hit rate without reads in the window means
-/// nothing, so it is absent then (LowCacheHitRate stays ok on an idle server), as in
-/// `vitals alerts`.
-fn figure(doc: &Value, path: &str) -> Option<f64> {
-    let lookup = |p: &str| p.split('.').try_fold(doc, |v, k| v.get(k));
-    if path == "cache.hit_rate_recent_percent" {
-        let reads = lookup("cache.total_reads_recent").and_then(Value::as_f64);
-        if reads == Some(0.0) {
-            return None;
-        }
-    }
-    lookup(path).and_then(Value::as_f64)
-}
-
 /// Starts the sampler thread for `inner`; it stops when `inner` is gone.
 pub(crate) fn spawn(inner: Weak<Inner>, interval: Duration) -> std::io::Result<()> {
     std::thread::Builder::new()
@@ -374,15 +362,6 @@ mod tests {
             s.push(' ');
         }
         assert_eq!(s, "3 2.5 null null -1 0.1 ");
-    }
-
-    #[test]
-    fn a_hit_rate_without_recent_reads_is_not_judged() {
-        let idle = json!({"cache": {"hit_rate_recent_percent": 0.0, "total_reads_recent": 0}});
-        assert_eq!(figure(&idle, "cache.hit_rate_recent_percent"), None);
-        let busy = json!({"cache": {"hit_rate_recent_percent": 12.5, "total_reads_recent": 8}});
-        assert_eq!(figure(&busy, "cache.hit_rate_recent_percent"), Some(12.5));
-        assert_eq!(figure(&busy, "http.slow_requests_total"), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use vitals_core::alerts::{AlertRule, RULES};
 use vitals_core::{CacheCounts, CacheSection};
 
 use super::eval::{Evaluator, Mode, Phase};
-use super::{RECENT_HIT_RATE, figure};
+use vitals_core::evaluator::{RECENT_HIT_RATE, figure};
 
 /// Time between two readings (a Prometheus scrape, a `vitals alerts --watch` poll).
 const STEP_SECONDS: u64 = 15;

@@ -15,7 +15,9 @@ use crate::monitor::schedule;
 use crate::signal::Stop;
 use crate::style::Style;
 use crate::text;
-use vitals_core::evaluator::{self as eval, Evaluator, Mode, Verdict};
+use vitals_core::evaluator::{
+    self as eval, Evaluator, Mode, RECENT_HIT_RATE, SINCE_START_HIT_RATE, Verdict, figure,
+};
 
 /// Evaluate the alert rules against a server; exit like a monitoring plugin.
 ///
@@ -107,11 +109,6 @@ fn readable(host: &Host, poll: Poll) -> Result<Value, String> {
     }
 }
 
-/// The recent hit rate the LowCacheHitRate rule reads.
-const RECENT_HIT_RATE: &str = "cache.hit_rate_recent_percent";
-/// The since-start one, all a server from before the recent figure has.
-const SINCE_START_HIT_RATE: &str = "cache.hit_rate_percent";
-
 /// Sections a Vitals server may lack: `http` (an app without the request layer) and
 /// `runtime` (no runtime collector registered, or a server from before it). A rule reading one
 /// of them is then not evaluable, and the other rules are checked as usual.
@@ -158,27 +155,6 @@ fn missing_for_rules(body: &Value) -> Vec<&'static str> {
         }
     }
     json_path::missing(body, &needed)
-}
-
-/// Reads a rule's figure from a snapshot. A hit rate means nothing without cache reads (or
-/// with the cache disabled), so it is absent then: LowCacheHitRate is not evaluable on an idle
-/// server instead of firing on its 0%, as the Prometheus rule's rate of nothing does not fire.
-/// A server that predates `hit_rate_recent_percent` is judged on `hit_rate_percent`.
-fn figure(body: &Value, path: &str) -> Option<f64> {
-    if path == RECENT_HIT_RATE {
-        let enabled = json_path::lookup(body, "cache.enabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let (rate, reads) = match json_path::number(body, RECENT_HIT_RATE) {
-            Some(rate) => (rate, json_path::number(body, "cache.total_reads_recent")),
-            None => (
-                json_path::number(body, SINCE_START_HIT_RATE)?,
-                json_path::number(body, "cache.total_reads"),
-            ),
-        };
-        return (enabled && reads != Some(0.0)).then_some(rate);
-    }
-    json_path::number(body, path)
 }
 
 fn now_text() -> String {
@@ -283,36 +259,9 @@ mod agreement;
 
 #[cfg(test)]
 mod tests {
-    use super::{RECENT_HIT_RATE, absent_sections_note, figure, missing_for_rules};
+    use super::{absent_sections_note, figure, missing_for_rules};
     use serde_json::json;
     use std::time::Duration;
-
-    #[test]
-    fn recent_hit_rate_is_absent_without_recent_reads() {
-        let rule = vitals_core::alerts::RULES
-            .iter()
-            .find(|r| r.name == "LowCacheHitRate")
-            .expect("rule");
-        assert_eq!(rule.json, RECENT_HIT_RATE);
-        // Read a lot since start, nothing in the last minute: no verdict on the cache.
-        let idle = json!({"cache": {"enabled": true, "total_reads": 900, "hit_rate_percent": 80.0,
-                                    "hit_rate_recent_percent": 0.0, "total_reads_recent": 0}});
-        assert_eq!(figure(&idle, RECENT_HIT_RATE), None);
-        let busy = json!({"cache": {"enabled": true, "total_reads": 900, "hit_rate_percent": 80.0,
-                                    "hit_rate_recent_percent": 12.5, "total_reads_recent": 8}});
-        assert_eq!(figure(&busy, RECENT_HIT_RATE), Some(12.5));
-        let off = json!({"cache": {"enabled": false, "hit_rate_recent_percent": 0.0, "total_reads_recent": 9}});
-        assert_eq!(figure(&off, RECENT_HIT_RATE), None);
-        assert_eq!(figure(&busy, "cache.errors"), None);
-    }
-
-    #[test]
-    fn a_server_without_the_recent_rate_is_judged_on_the_since_start_one() {
-        let old = json!({"cache": {"enabled": true, "total_reads": 9, "hit_rate_percent": 12.5}});
-        assert_eq!(figure(&old, RECENT_HIT_RATE), Some(12.5));
-        let fresh = json!({"cache": {"enabled": true, "total_reads": 0, "hit_rate_percent": 0.0}});
-        assert_eq!(figure(&fresh, RECENT_HIT_RATE), None);
-    }
 
     #[test]
     fn rule_figures_that_are_missing_are_listed() {
