@@ -5,7 +5,13 @@
 //!   (feature `otlp`).
 //!
 //! Failures are counted in `<ns>_export_errors_total{exporter}` and never reach requests.
-//! See docs/export.md.
+//! See docs/export.md, which follows here (and whose snippets run as doctests) when both
+//! features are on.
+#![cfg_attr(
+    all(feature = "emf", feature = "otlp"),
+    doc = "",
+    doc = include_str!("../../../../docs/export.md")
+)]
 
 #[cfg(feature = "emf")]
 pub mod emf;
