@@ -50,7 +50,15 @@ fn layer_only_pulls_no_database_or_cache_client() {
 fn otlp_pulls_no_grpc_or_protobuf_library() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = std::process::Command::new(cargo)
-        .args(["tree", "-e", "normal", "--prefix", "none", "-p", "vitals-axum"])
+        .args([
+            "tree",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            "vitals-axum",
+        ])
         .args(["--no-default-features", "--features", "otlp", "--offline"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -29,8 +29,11 @@ struct Receiver {
 
 async fn collect(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let request = ExportMetricsServiceRequest::decode(body).expect("a valid OTLP request");
-    r.seen.lock().unwrap().push((headers, request));
-    *r.status.lock().unwrap()
+    r.seen
+        .lock()
+        .expect("receiver state")
+        .push((headers, request));
+    *r.status.lock().expect("receiver state")
 }
 
 impl Receiver {
@@ -42,18 +45,28 @@ impl Receiver {
         let app = Router::new()
             .route("/v1/metrics", post(collect))
             .with_state(receiver.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1/metrics", listener.local_addr().unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!(
+            "http://{}/v1/metrics",
+            listener.local_addr().expect("address")
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
         (receiver, url)
     }
 
     fn count(&self) -> usize {
-        self.seen.lock().unwrap().len()
+        self.seen.lock().expect("receiver state").len()
     }
 
     fn last(&self) -> (HeaderMap, ExportMetricsServiceRequest) {
-        self.seen.lock().unwrap().last().cloned().expect("a request")
+        self.seen
+            .lock()
+            .expect("receiver state")
+            .last()
+            .cloned()
+            .expect("a request")
     }
 
     async fn wait_for(&self, n: usize) {
@@ -81,7 +94,7 @@ fn errors(vitals: &Vitals) -> u64 {
         .render_prometheus()
         .lines()
         .find_map(|l| l.strip_prefix("health_agent_export_errors_total{exporter=\"otlp\"} "))
-        .map_or(0, |v| v.parse().unwrap())
+        .map_or(0, |v| v.parse().expect("a count"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +102,7 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
     let vitals = Vitals::builder()
         .install_global_recorder()
         .build()
-        .unwrap();
+        .expect("vitals builds");
     let app: Router = Router::new()
         .route(
             "/orders",
@@ -104,18 +117,22 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
     for _ in 0..3 {
         let answer = app
             .clone()
-            .oneshot(Request::post("/orders").body(Body::empty()).unwrap())
+            .oneshot(
+                Request::post("/orders")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
             .await
-            .unwrap();
+            .expect("infallible");
         assert_eq!(answer.status(), StatusCode::CREATED);
     }
 
     let (receiver, url) = Receiver::start().await;
-    let mut settings = OtlpSettings::new(url.parse().unwrap());
+    let mut settings = OtlpSettings::new(url.parse().expect("endpoint"));
     settings.service_name = "shop".to_owned();
     settings.service_version = Some("1.2.3".to_owned());
     settings.interval = Duration::from_millis(200);
-    let exporter = vitals.start_otlp(settings).unwrap();
+    let exporter = vitals.start_otlp(settings).expect("exporter starts");
     receiver.wait_for(2).await;
     assert!(exporter.sent() >= 2);
 
@@ -124,13 +141,15 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
     let resource: Vec<(String, String)> = request.resource_metrics[0]
         .resource
         .as_ref()
-        .unwrap()
+        .expect("resource")
         .attributes
         .iter()
-        .map(|kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-            Some(any_value::Value::StringValue(s)) => (kv.key.clone(), s.clone()),
-            other => panic!("{other:?}"),
-        })
+        .map(
+            |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(s)) => (kv.key.clone(), s.clone()),
+                other => panic!("{other:?}"),
+            },
+        )
         .collect();
     assert_eq!(resource[0], ("service.name".to_owned(), "shop".to_owned()));
     assert_eq!(resource[1].0, "service.instance.id");
@@ -138,7 +157,10 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
         resource[1].1.ends_with(&format!(":{}", std::process::id())),
         "host:pid by default: {resource:?}"
     );
-    assert_eq!(resource[2], ("service.version".to_owned(), "1.2.3".to_owned()));
+    assert_eq!(
+        resource[2],
+        ("service.version".to_owned(), "1.2.3".to_owned())
+    );
 
     // The application's counter and histogram, unprefixed, as /metrics names them.
     let Some(Data::Sum(orders)) = &find(&request, "orders_created_total").data else {
@@ -157,17 +179,19 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
     let point = &value.data_points[0];
     assert_eq!(point.count, 3);
     assert_eq!(point.explicit_bounds, vitals_axum::DEFAULT_BUCKETS);
-    assert_eq!(point.bucket_counts.len(), vitals_axum::DEFAULT_BUCKETS.len() + 1);
+    assert_eq!(
+        point.bucket_counts.len(),
+        vitals_axum::DEFAULT_BUCKETS.len() + 1
+    );
     // 0.2 falls in the bucket ending at 0.25.
     let at = vitals_axum::DEFAULT_BUCKETS
         .iter()
         .position(|&e| e == 0.25)
-        .unwrap();
+        .expect("an edge at 0.25");
     assert_eq!(point.bucket_counts[at], 3);
-    assert!((point.sum.unwrap() - 0.6).abs() < 1e-9);
+    assert!((point.sum.expect("sum") - 0.6).abs() < 1e-9);
     // Vitals' own request counter, for the route the app served.
-    let Some(Data::Sum(requests)) = &find(&request, "health_agent_http_requests_total").data
-    else {
+    let Some(Data::Sum(requests)) = &find(&request, "health_agent_http_requests_total").data else {
         panic!("a Sum")
     };
     assert!(requests.data_points.iter().any(|p| {
@@ -190,28 +214,32 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_dropped_and_server_errors_retried_all_counted() {
-    let vitals = Vitals::builder().build().unwrap();
+    let vitals = Vitals::builder().build().expect("vitals builds");
     let (receiver, url) = Receiver::start().await;
-    *receiver.status.lock().unwrap() = StatusCode::BAD_REQUEST;
-    let mut settings = OtlpSettings::new(url.parse().unwrap());
+    *receiver.status.lock().expect("receiver state") = StatusCode::BAD_REQUEST;
+    let mut settings = OtlpSettings::new(url.parse().expect("endpoint"));
     settings.interval = Duration::from_millis(400);
-    let exporter = vitals.start_otlp(settings).unwrap();
+    let exporter = vitals.start_otlp(settings).expect("exporter starts");
 
     // A 400 is not retried: the payload is dropped, and counted.
     receiver.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(receiver.count(), 1, "a 400 is not sent again within the interval");
+    assert_eq!(
+        receiver.count(),
+        1,
+        "a 400 is not sent again within the interval"
+    );
     assert_eq!(exporter.dropped(), 1);
     assert_eq!(errors(&vitals), 1);
 
     // A 503 is retried with backoff within the interval.
-    *receiver.status.lock().unwrap() = StatusCode::SERVICE_UNAVAILABLE;
+    *receiver.status.lock().expect("receiver state") = StatusCode::SERVICE_UNAVAILABLE;
     receiver.wait_for(3).await;
     let retried = receiver.count();
     assert!(errors(&vitals) >= 2);
 
     // Once the receiver takes them, the queued payloads go through and errors stop rising.
-    *receiver.status.lock().unwrap() = StatusCode::OK;
+    *receiver.status.lock().expect("receiver state") = StatusCode::OK;
     let deadline = Instant::now() + Duration::from_secs(10);
     while exporter.sent() < 2 {
         assert!(Instant::now() < deadline, "pushes did not resume");
@@ -219,6 +247,10 @@ async fn refusals_are_dropped_and_server_errors_retried_all_counted() {
     }
     let settled = errors(&vitals);
     tokio::time::sleep(Duration::from_millis(900)).await;
-    assert_eq!(errors(&vitals), settled, "no failures while the receiver answers 200");
+    assert_eq!(
+        errors(&vitals),
+        settled,
+        "no failures while the receiver answers 200"
+    );
     assert!(receiver.count() > retried);
 }

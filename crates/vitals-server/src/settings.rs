@@ -703,7 +703,10 @@ mod tests {
                 vec!["--otlp-endpoint", "https://collector:4318/v1/metrics"],
                 "--otlp-endpoint",
             ),
-            (vec!["--otlp-endpoint", "http:///v1/metrics"], "--otlp-endpoint"),
+            (
+                vec!["--otlp-endpoint", "http:///v1/metrics"],
+                "--otlp-endpoint",
+            ),
         ] {
             let e = Settings::resolve(args(&list)).expect_err("invalid");
             assert_eq!(e.setting, setting, "{e}");
@@ -741,7 +744,12 @@ mod tests {
 
     #[test]
     fn otlp_endpoint_resolves_and_its_password_never_prints() {
-        assert_eq!(Settings::resolve(Args::default()).expect("valid").otlp_endpoint, None);
+        assert_eq!(
+            Settings::resolve(Args::default())
+                .expect("valid")
+                .otlp_endpoint,
+            None
+        );
         let s = Settings::resolve(args(&[
             "--otlp-endpoint",
             "http://otel:s3cret@127.0.0.1:4318/v1/metrics",

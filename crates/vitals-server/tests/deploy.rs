@@ -662,7 +662,10 @@ fn otel_collector_config_takes_otlp_http_and_exposes_it_to_prometheus() {
         &config["receivers"]["otlp"]["protocols"]["http"]["endpoint"],
         "receivers.otlp.protocols.http",
     );
-    assert_eq!(otlp_port, 4318, "the OTLP/HTTP port every client defaults to");
+    assert_eq!(
+        otlp_port, 4318,
+        "the OTLP/HTTP port every client defaults to"
+    );
     let prometheus = &config["exporters"]["prometheus"];
     let scrape_port = port(&prometheus["endpoint"], "exporters.prometheus");
     // docs/export.md promises the names come out unchanged, which needs the exporter's

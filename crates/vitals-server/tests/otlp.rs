@@ -52,7 +52,7 @@ async fn collect(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> S
             .to_owned()
     };
     let request = ExportMetricsServiceRequest::decode(body).expect("a valid OTLP request");
-    seen.lock().unwrap().push(Push {
+    seen.lock().expect("receiver state").push(Push {
         content_type: text(header::CONTENT_TYPE),
         authorization: text(header::AUTHORIZATION),
         request,
@@ -145,7 +145,10 @@ type Samples = BTreeMap<(String, Vec<(String, String)>), f64>;
 /// `name{labels} value` lines of the exposition.
 fn parse_exposition(text: &str) -> Samples {
     let mut out = Samples::new();
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let (series, value) = line.rsplit_once(' ').expect("a sample line");
         let (name, labels) = match series.split_once('{') {
             Some((n, rest)) => (n, rest.strip_suffix('}').expect("closing brace")),
@@ -188,10 +191,12 @@ fn parse_exposition(text: &str) -> Samples {
 fn string_attrs(list: &[KeyValue]) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = list
         .iter()
-        .map(|kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-            Some(any_value::Value::StringValue(s)) => (kv.key.clone(), s.clone()),
-            other => panic!("{} is not a string: {other:?}", kv.key),
-        })
+        .map(
+            |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(s)) => (kv.key.clone(), s.clone()),
+                other => panic!("{} is not a string: {other:?}", kv.key),
+            },
+        )
         .collect();
     pairs.sort();
     pairs
@@ -217,7 +222,9 @@ fn push_samples(request: &ExportMetricsServiceRequest) -> Samples {
                 assert!(sum.is_monotonic, "{name}");
                 assert_eq!(sum.aggregation_temporality, 2, "{name}: cumulative");
                 for p in &sum.data_points {
-                    assert!(p.start_time_unix_nano > 0 && p.start_time_unix_nano <= p.time_unix_nano);
+                    assert!(
+                        p.start_time_unix_nano > 0 && p.start_time_unix_nano <= p.time_unix_nano
+                    );
                     out.insert((name.clone(), string_attrs(&p.attributes)), number(p.value));
                 }
             }
@@ -241,9 +248,15 @@ fn push_samples(request: &ExportMetricsServiceRequest) -> Samples {
                     let mut running = 0u64;
                     for (edge, n) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
                         running += n;
-                        out.insert((format!("{name}_bucket"), with_le(le(*edge))), running as f64);
+                        out.insert(
+                            (format!("{name}_bucket"), with_le(le(*edge))),
+                            running as f64,
+                        );
                     }
-                    out.insert((format!("{name}_bucket"), with_le("+Inf".to_owned())), p.count as f64);
+                    out.insert(
+                        (format!("{name}_bucket"), with_le("+Inf".to_owned())),
+                        p.count as f64,
+                    );
                     out.insert((format!("{name}_sum"), attrs.clone()), p.sum.expect("sum"));
                     out.insert((format!("{name}_count"), attrs.clone()), p.count as f64);
                 }
@@ -316,20 +329,34 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
     let pid = server.child.id();
 
     // Load: several routes, statuses and methods.
-    for path in ["/health", "/health/ready", "/api/v1/metrics", "/no/such/page"] {
+    for path in [
+        "/health",
+        "/health/ready",
+        "/api/v1/metrics",
+        "/no/such/page",
+    ] {
         for _ in 0..3 {
             server.request("GET", path, &[]);
         }
     }
-    server.request("POST", "/api/v1/chat", &[("content-type", "application/json")]);
+    server.request(
+        "POST",
+        "/api/v1/chat",
+        &[("content-type", "application/json")],
+    );
 
     // Load stopped: wait for two pushes encoded after it, then read /metrics.
-    let count = || seen.lock().unwrap().len();
+    let count = || seen.lock().expect("receiver state").len();
     let after_load = count();
     wait_until("two pushes after the load", Duration::from_secs(10), || {
         count() >= after_load + 2
     });
-    let pushed = seen.lock().unwrap().last().cloned().expect("a push");
+    let pushed = seen
+        .lock()
+        .expect("receiver state")
+        .last()
+        .cloned()
+        .expect("a push");
     let exposition = parse_exposition(&server.request("GET", "/metrics", &[]).body);
 
     assert_eq!(pushed.content_type, "application/x-protobuf");
@@ -392,7 +419,11 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
         )
     };
     assert_eq!(samples[&requests_key("/health", "200")], 3.0);
-    assert!(samples.keys().any(|(n, _)| n == "health_agent_http_request_duration_seconds_bucket"));
+    assert!(
+        samples
+            .keys()
+            .any(|(n, _)| n == "health_agent_http_request_duration_seconds_bucket")
+    );
 
     // The receiver goes away: nothing slows down, failures are counted.
     let errors_before = otlp_errors(&server);
@@ -409,7 +440,10 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
     let hung = Hung::start(port);
     health_stays_fast(&server, Duration::from_millis(2500));
     let timed_out = otlp_errors(&server);
-    assert!(timed_out > refused, "timeouts counted: {refused} then {timed_out}");
+    assert!(
+        timed_out > refused,
+        "timeouts counted: {refused} then {timed_out}"
+    );
     assert!(hung.stop() >= 1, "the exporter reached the silent receiver");
     let intervals = outage.elapsed().as_millis() as usize / INTERVAL_MS as usize + 1;
 
@@ -420,7 +454,11 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
     });
     let settled = otlp_errors(&server);
     std::thread::sleep(Duration::from_millis(2 * INTERVAL_MS));
-    assert_eq!(otlp_errors(&server), settled, "no failures once the receiver is back");
+    assert_eq!(
+        otlp_errors(&server),
+        settled,
+        "no failures once the receiver is back"
+    );
     receiver.stop();
 
     let output = server.output();
@@ -441,8 +479,10 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
         "{output:#?}"
     );
     assert!(
-        output.iter().any(|l| l.contains("pushing metrics over OTLP/HTTP")
-            && l.contains("otel:***@127.0.0.1")),
+        output
+            .iter()
+            .any(|l| l.contains("pushing metrics over OTLP/HTTP")
+                && l.contains("otel:***@127.0.0.1")),
         "{output:#?}"
     );
     assert!(
@@ -472,7 +512,10 @@ fn bad_endpoints_stop_the_start_before_the_database_and_hide_the_password() {
         assert!(!stderr.contains("s3cret"), "{stderr}");
     }
     let output = server_command()
-        .args(["--otlp-endpoint", "http://otel:s3cret@127.0.0.1:4318/v1/metrics"])
+        .args([
+            "--otlp-endpoint",
+            "http://otel:s3cret@127.0.0.1:4318/v1/metrics",
+        ])
         .arg("--print-config")
         .output()
         .expect("runs");

@@ -103,6 +103,7 @@ pub(crate) struct MetricFamily<'a> {
     /// Counter, gauge or histogram.
     pub(crate) kind: MetricKind,
     /// The catalogue's unit; `None` for the application's series (the recorder keeps none).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) unit: Option<Unit>,
 }
 
@@ -126,9 +127,9 @@ impl<'a> Labels<'a> {
     /// The labels as pairs, in order.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn pairs(self) -> impl Iterator<Item = (&'a str, &'a str)> {
-        let (one, many): (Option<(&'a str, &'a str)>, &'a [(String, String)]) = match self {
-            Labels::None => (None, &[]),
-            Labels::One(k, v) => (Some((k, v)), &[]),
+        let (one, many) = match self {
+            Labels::None => (None, &[][..]),
+            Labels::One(k, v) => (Some((k, v)), &[][..]),
             Labels::Recorded { pairs, .. } => (None, pairs),
         };
         one.into_iter()
@@ -154,7 +155,12 @@ pub(crate) trait Visitor {
     /// A counter or gauge sample of `family`.
     fn number(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, value: Value);
     /// A histogram sample of `family`.
-    fn histogram(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, histogram: &BucketHistogram);
+    fn histogram(
+        &mut self,
+        family: &MetricFamily<'_>,
+        labels: Labels<'_>,
+        histogram: &BucketHistogram,
+    );
     /// The family's samples are done.
     fn end(&mut self, family: &MetricFamily<'_>);
 }
@@ -204,7 +210,12 @@ struct Text {
 
 impl Visitor for Text {
     fn family(&mut self, family: &MetricFamily<'_>) {
-        header(&mut self.out, family.name, family.help, kind_name(family.kind));
+        header(
+            &mut self.out,
+            family.name,
+            family.help,
+            kind_name(family.kind),
+        );
     }
 
     fn number(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, value: Value) {
@@ -212,7 +223,13 @@ impl Visitor for Text {
         match labels {
             Labels::None => sample(out, family.name, "", "", None),
             Labels::One(k, v) => {
-                sample(out, family.name, "", &label_text([(k, v)].into_iter()), None);
+                sample(
+                    out,
+                    family.name,
+                    "",
+                    &label_text([(k, v)].into_iter()),
+                    None,
+                );
             }
             Labels::Recorded { text, .. } => sample(out, family.name, "", text, None),
         }

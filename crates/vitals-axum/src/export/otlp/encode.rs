@@ -87,7 +87,8 @@ impl Writer {
         n += 1;
         self.buf[at] = prefix[0];
         if n > 1 {
-            self.buf.splice(at + 1..at + 1, prefix[1..n].iter().copied());
+            self.buf
+                .splice(at + 1..at + 1, prefix[1..n].iter().copied());
         }
     }
 
@@ -406,7 +407,10 @@ mod tests {
             .fetch_add(5, std::sync::atomic::Ordering::Relaxed);
         let h = registry.own_histogram(&registry.key(
             &HTTP_REQUEST_DURATION,
-            &[("method", "GET".to_owned()), ("route", "/orders".to_owned())],
+            &[
+                ("method", "GET".to_owned()),
+                ("route", "/orders".to_owned()),
+            ],
         ));
         for v in [0.05, 0.1, 0.5, 3.0] {
             h.observe(v);
@@ -456,7 +460,10 @@ mod tests {
         );
         assert_eq!(rm.scope_metrics.len(), 1);
         let scope = rm.scope_metrics[0].scope.as_ref().expect("scope");
-        assert_eq!((scope.name.as_str(), scope.version.as_str()), ("vitals", "0.1.0"));
+        assert_eq!(
+            (scope.name.as_str(), scope.version.as_str()),
+            ("vitals", "0.1.0")
+        );
 
         // The same families, in the same order, as the Prometheus text.
         let text = crate::registry::render::render(&registry, &snapshot);
@@ -491,7 +498,10 @@ mod tests {
         );
         let point = &sum.data_points[0];
         assert_eq!(point.value, Some(number_data_point::Value::AsInt(5)));
-        assert_eq!((point.start_time_unix_nano, point.time_unix_nano), (1_000, 2_000));
+        assert_eq!(
+            (point.start_time_unix_nano, point.time_unix_nano),
+            (1_000, 2_000)
+        );
         assert_eq!(
             attrs(&point.attributes),
             vec![
@@ -510,7 +520,10 @@ mod tests {
             gauge.data_points[0].value,
             Some(number_data_point::Value::AsDouble(12.5))
         );
-        assert_eq!(gauge.data_points[0].start_time_unix_nano, 0, "gauges have no start");
+        assert_eq!(
+            gauge.data_points[0].start_time_unix_nano, 0,
+            "gauges have no start"
+        );
 
         // The named pool is a second point with a `pool` attribute.
         let Some(Data::Gauge(pool)) = &metric(metrics, "shop_db_pool_size").data else {
@@ -536,7 +549,10 @@ mod tests {
         let Some(Data::Sum(orders)) = &metric(metrics, "orders_created_total").data else {
             panic!("a Sum")
         };
-        assert_eq!(attrs(&orders.data_points[0].attributes), vec![pair("kind", "web")]);
+        assert_eq!(
+            attrs(&orders.data_points[0].attributes),
+            vec![pair("kind", "web")]
+        );
         assert_eq!(
             orders.data_points[0].value,
             Some(number_data_point::Value::AsInt(7))

@@ -116,7 +116,9 @@ impl FromStr for Endpoint {
             None => (None, authority),
         };
         let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
-            let (host, after) = bracketed.split_once(']').ok_or(EndpointError::MissingHost)?;
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or(EndpointError::MissingHost)?;
             let port = match after {
                 "" => None,
                 p => Some(p.strip_prefix(':').ok_or(EndpointError::Port)?),
@@ -241,11 +243,17 @@ mod tests {
     #[test]
     fn full_urls_keep_their_path_and_bare_ones_get_the_metrics_path() {
         let e = parse("http://127.0.0.1:4318/v1/metrics").expect("valid");
-        assert_eq!((e.host(), e.port(), e.path()), ("127.0.0.1", 4318, "/v1/metrics"));
+        assert_eq!(
+            (e.host(), e.port(), e.path()),
+            ("127.0.0.1", 4318, "/v1/metrics")
+        );
         assert_eq!(e.authority(), "127.0.0.1:4318");
         assert_eq!(e.authorization(), None);
         let e = parse("http://collector").expect("valid");
-        assert_eq!((e.port(), e.path(), e.authority()), (80, "/v1/metrics", "collector"));
+        assert_eq!(
+            (e.port(), e.path(), e.authority()),
+            (80, "/v1/metrics", "collector")
+        );
         let e = parse("HTTP://collector:4318/").expect("valid");
         assert_eq!(e.path(), "/v1/metrics");
         let e = parse("http://gw:8080/otlp/v1/metrics?tenant=a#frag").expect("valid");
@@ -269,7 +277,10 @@ mod tests {
     #[test]
     fn unusable_urls_are_refused_without_repeating_them() {
         for (url, error) in [
-            ("https://user:s3cret@collector:4318/v1/metrics", EndpointError::Https),
+            (
+                "https://user:s3cret@collector:4318/v1/metrics",
+                EndpointError::Https,
+            ),
             ("collector:4318", EndpointError::Scheme),
             ("grpc://collector:4317", EndpointError::Scheme),
             ("http://:4318/v1/metrics", EndpointError::MissingHost),
@@ -277,7 +288,10 @@ mod tests {
             ("http://collector:0/v1/metrics", EndpointError::Port),
             ("http://collector:99999/v1/metrics", EndpointError::Port),
             ("http://collector:x/v1/metrics", EndpointError::Port),
-            ("http://collector:4318/v1 metrics", EndpointError::Characters),
+            (
+                "http://collector:4318/v1 metrics",
+                EndpointError::Characters,
+            ),
         ] {
             let e = parse(url).expect_err(url);
             assert_eq!(e, error, "{url}");

@@ -353,10 +353,7 @@ fn classify(
 ) -> Outcome {
     let answer = match result {
         Err(_) => {
-            return Outcome::Retry(format!(
-                "no answer within {} ms",
-                timeout.as_millis()
-            ));
+            return Outcome::Retry(format!("no answer within {} ms", timeout.as_millis()));
         }
         Ok(Err(e)) => return Outcome::Retry(e.to_string()),
         Ok(Ok(answer)) => answer,
@@ -372,10 +369,7 @@ fn classify(
         }
         return Outcome::Accepted;
     }
-    let problem = format!(
-        "the receiver answered {status}{}",
-        body_hint(&answer.body)
-    );
+    let problem = format!("the receiver answered {status}{}", body_hint(&answer.body));
     if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
         Outcome::Refused(problem)
     } else {
@@ -386,7 +380,9 @@ fn classify(
 /// The start of a plain-text error body, when there is one.
 fn body_hint(body: &[u8]) -> String {
     match std::str::from_utf8(body) {
-        Ok(text) if !text.trim().is_empty() && text.chars().all(|c| !c.is_control() || c == '\n') => {
+        Ok(text)
+            if !text.trim().is_empty() && text.chars().all(|c| !c.is_control() || c == '\n') =>
+        {
             let text: String = text.trim().chars().take(200).collect();
             format!(": {}", text.replace('\n', " "))
         }
