@@ -128,6 +128,15 @@ pub struct Args {
     /// CloudWatch namespace of the EMF lines [default: HealthAgent].
     #[arg(long, env = "VITALS_EMF_NAMESPACE", value_name = "NAME")]
     pub emf_namespace: Option<String>,
+    /// Push every series over OTLP/HTTP (protobuf) to this collector URL, e.g.
+    /// http://127.0.0.1:4318/v1/metrics, every --export-interval-ms; unset: no push.
+    #[arg(
+        long,
+        env = "VITALS_OTLP_ENDPOINT",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub otlp_endpoint: Option<String>,
     // --- end of profiling and export ---
     /// Print the resolved settings as TOML (token hidden) and exit.
     #[arg(long)]
@@ -178,6 +187,7 @@ struct FileSettings {
     export_interval_ms: Option<u64>,
     emf_output: Option<String>,
     emf_namespace: Option<String>,
+    otlp_endpoint: Option<String>,
 }
 
 /// Settings after merging and validation.
@@ -251,6 +261,12 @@ pub struct Settings {
     pub emf_output: Option<String>,
     /// CloudWatch namespace of EMF lines.
     pub emf_namespace: String,
+    /// OTLP/HTTP collector URL; `None`: no OTLP push. Shown with its password hidden.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redact_password"
+    )]
+    pub otlp_endpoint: Option<String>,
 }
 
 fn redact_password<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -316,6 +332,7 @@ impl Default for Settings {
             export_interval_ms: 10_000,
             emf_output: None,
             emf_namespace: "HealthAgent".to_owned(),
+            otlp_endpoint: None,
         }
     }
 }
@@ -382,6 +399,10 @@ impl Settings {
                 .or(file.emf_output)
                 .filter(|o| !o.is_empty()),
             emf_namespace: pick!(emf_namespace),
+            otlp_endpoint: args
+                .otlp_endpoint
+                .or(file.otlp_endpoint)
+                .filter(|u| !u.trim().is_empty()),
         };
         let mut settings = settings;
         let inline = args.metrics_token.or(file.metrics_token);
@@ -528,6 +549,11 @@ impl Settings {
                 "a CloudWatch namespace is 1 to 1024 characters; e.g. HealthAgent",
             ));
         }
+        if let Some(url) = &self.otlp_endpoint
+            && let Err(e) = url.parse::<vitals_axum::export::otlp::Endpoint>()
+        {
+            return Err(invalid("--otlp-endpoint", e.to_string()));
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
             return Err(invalid(
                 "--log",
@@ -672,6 +698,15 @@ mod tests {
             (vec!["--log", "==="], "--log"),
             (vec!["--history-minutes", "0"], "--history-minutes"),
             (vec!["--history-minutes", "1441"], "--history-minutes"),
+            (vec!["--otlp-endpoint", "collector:4318"], "--otlp-endpoint"),
+            (
+                vec!["--otlp-endpoint", "https://collector:4318/v1/metrics"],
+                "--otlp-endpoint",
+            ),
+            (
+                vec!["--otlp-endpoint", "http:///v1/metrics"],
+                "--otlp-endpoint",
+            ),
         ] {
             let e = Settings::resolve(args(&list)).expect_err("invalid");
             assert_eq!(e.setting, setting, "{e}");
@@ -705,6 +740,38 @@ mod tests {
                 .pprof
         );
         assert!(Args::try_parse_from(["vitals-server", "--pprof", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn otlp_endpoint_resolves_and_its_password_never_prints() {
+        assert_eq!(
+            Settings::resolve(Args::default())
+                .expect("valid")
+                .otlp_endpoint,
+            None
+        );
+        let s = Settings::resolve(args(&[
+            "--otlp-endpoint",
+            "http://otel:s3cret@127.0.0.1:4318/v1/metrics",
+        ]))
+        .expect("valid");
+        assert_eq!(
+            s.otlp_endpoint.as_deref(),
+            Some("http://otel:s3cret@127.0.0.1:4318/v1/metrics")
+        );
+        let text = s.to_toml();
+        assert!(
+            text.contains("otlp_endpoint = \"http://otel:***@127.0.0.1:4318/v1/metrics\""),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"));
+        let e = Settings::resolve(args(&[
+            "--otlp-endpoint",
+            "https://otel:s3cret@collector:4318/v1/metrics",
+        ]))
+        .expect_err("https");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(e.to_string().contains("https"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vitals_axum::export::emf::{EmfExporter, EmfOutput, EmfSettings};
+use vitals_axum::export::otlp::{Endpoint, EndpointError, OtlpExporter, OtlpSettings};
 use vitals_axum::{RuntimeCollector, SystemSampler, Vitals};
 use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 
@@ -27,6 +28,10 @@ pub enum StartupError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// The OTLP endpoint is not a usable URL (the message never repeats it: it may hold a
+    /// password).
+    #[error("invalid setting --otlp-endpoint: {0}")]
+    OtlpEndpoint(#[from] EndpointError),
     /// The database could not be opened.
     #[error(
         "cannot open the database at {target}: {source}; check --database-url and that the database is up"
@@ -88,6 +93,8 @@ pub struct AppState {
 struct Inner {
     /// Stops when the state is dropped.
     _emf: Option<EmfExporter>,
+    /// Stops when the state is dropped.
+    _otlp: Option<OtlpExporter>,
     vitals: Vitals,
     db: Db,
     cache: MeteredCache<Backend>,
@@ -114,6 +121,11 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         // Everything that can be refused without touching a dependency is checked first.
         let builder = settings.vitals_builder();
+        let otlp_endpoint = settings
+            .otlp_endpoint
+            .as_deref()
+            .map(str::parse::<Endpoint>)
+            .transpose()?;
         let backend = match &settings.redis_url {
             Some(url) => Backend::Redis(RedisBackend::connect(&RedisConfig::new(url.as_str()))?),
             None => Backend::Memory(MemoryBackend::new(
@@ -162,9 +174,30 @@ impl AppState {
             }
             None => None,
         };
+        let otlp = match otlp_endpoint {
+            Some(endpoint) => {
+                let mut otlp = OtlpSettings::new(endpoint);
+                otlp.interval = Duration::from_millis(settings.export_interval_ms);
+                tracing::info!(
+                    endpoint = %otlp.endpoint,
+                    interval_ms = settings.export_interval_ms,
+                    service_instance_id = %otlp.service_instance_id,
+                    "pushing metrics over OTLP/HTTP"
+                );
+                let exporter = vitals
+                    .start_otlp(otlp)
+                    .map_err(|source| StartupError::Export {
+                        setting: "--otlp-endpoint",
+                        source,
+                    })?;
+                Some(exporter)
+            }
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 _emf: emf,
+                _otlp: otlp,
                 vitals,
                 db,
                 cache,

@@ -644,3 +644,74 @@ fn readme_mentions_every_file() {
         );
     }
 }
+
+// --- OpenTelemetry Collector ------------------------------------------------------------------
+
+#[test]
+fn otel_collector_config_takes_otlp_http_and_exposes_it_to_prometheus() {
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&read("otel-collector.yml")).expect("otel-collector.yml is YAML");
+    let port = |endpoint: &serde_yaml::Value, what: &str| -> u16 {
+        endpoint
+            .as_str()
+            .and_then(|e| e.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or_else(|| panic!("{what} has no host:port endpoint: {endpoint:?}"))
+    };
+    let otlp_port = port(
+        &config["receivers"]["otlp"]["protocols"]["http"]["endpoint"],
+        "receivers.otlp.protocols.http",
+    );
+    assert_eq!(
+        otlp_port, 4318,
+        "the OTLP/HTTP port every client defaults to"
+    );
+    let prometheus = &config["exporters"]["prometheus"];
+    let scrape_port = port(&prometheus["endpoint"], "exporters.prometheus");
+    // docs/export.md promises the names come out unchanged, which needs the exporter's
+    // default suffix handling (idempotent on names that already carry them).
+    assert!(
+        prometheus["add_metric_suffixes"].is_null() || prometheus["add_metric_suffixes"] == true,
+        "exporters.prometheus.add_metric_suffixes must stay at its default"
+    );
+
+    let pipeline = &config["service"]["pipelines"]["metrics"];
+    let names = |key: &str| -> Vec<String> {
+        pipeline[key]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("service.pipelines.metrics.{key} is not a list"))
+            .iter()
+            .map(|v| v.as_str().expect("component names are strings").to_owned())
+            .collect()
+    };
+    assert!(names("receivers").contains(&"otlp".to_owned()));
+    assert!(names("exporters").contains(&"prometheus".to_owned()));
+    // Every component the pipeline names is defined (the Collector refuses the file otherwise).
+    for (section, key) in [
+        ("receivers", "receivers"),
+        ("processors", "processors"),
+        ("exporters", "exporters"),
+    ] {
+        for name in names(key) {
+            assert!(
+                !config[section][name.as_str()].is_null()
+                    || config[section]
+                        .as_mapping()
+                        .is_some_and(|m| m.contains_key(name.as_str())),
+                "the metrics pipeline uses {section}.{name}, which is not defined"
+            );
+        }
+    }
+
+    // The docs point the server and Prometheus at these ports.
+    let docs = std::fs::read_to_string(deploy_dir().join("../docs/export.md")).expect("docs");
+    assert!(
+        docs.contains(&format!("http://127.0.0.1:{otlp_port}/v1/metrics")),
+        "docs/export.md should show --otlp-endpoint http://127.0.0.1:{otlp_port}/v1/metrics"
+    );
+    assert!(
+        docs.contains(&format!(":{scrape_port}")),
+        "docs/export.md should say Prometheus scrapes the Collector on :{scrape_port}"
+    );
+    assert!(docs.contains("deploy/otel-collector.yml"));
+}

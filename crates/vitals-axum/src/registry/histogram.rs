@@ -87,6 +87,23 @@ impl BucketHistogram {
     }
 }
 
+#[cfg(feature = "otlp")]
+impl BucketHistogram {
+    /// The upper edges of the finite buckets.
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+
+    /// Visits the count of each bucket (not cumulative; the last is the overflow above the
+    /// highest edge), then gives the sum of the observations.
+    pub fn per_bucket(&self, mut each: impl FnMut(u64)) -> f64 {
+        for bucket in self.buckets.iter() {
+            each(bucket.load(Ordering::Relaxed));
+        }
+        f64::from_bits(self.sum.load(Ordering::Relaxed))
+    }
+}
+
 impl metrics::HistogramFn for BucketHistogram {
     fn record(&self, value: f64) {
         self.observe(value);

@@ -117,6 +117,9 @@ pub struct Registry {
     buckets: BTreeMap<String, Arc<[f64]>>,
     default_buckets: Arc<[f64]>,
     described: RwLock<BTreeMap<String, Description>>,
+    /// When the registry was made: where its cumulative counts start.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    started: std::time::SystemTime,
 }
 
 impl Registry {
@@ -129,12 +132,19 @@ impl Registry {
             buckets,
             default_buckets: Arc::from(DEFAULT_BUCKETS),
             described: RwLock::new(BTreeMap::new()),
+            started: std::time::SystemTime::now(),
         }
     }
 
     /// The namespace of Vitals' own series.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// When the registry was made: the start of every cumulative count it holds.
+    #[cfg(feature = "otlp")]
+    pub(crate) fn started(&self) -> std::time::SystemTime {
+        self.started
     }
 
     fn buckets_for(&self, name: &str) -> Arc<[f64]> {

@@ -1,13 +1,16 @@
-//! The Prometheus text exposition (format 0.0.4), written straight from the snapshot and the
-//! stores: no intermediate copy of the series, numbers formatted once.
+//! The walk over every series, and the Prometheus text exposition (format 0.0.4) written from
+//! it straight out of the snapshot and the stores: no intermediate copy of the series, numbers
+//! formatted once. The OTLP exporter (`export::otlp`) walks the same series.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use vitals_core::Snapshot;
-use vitals_core::catalogue::{self, CATALOGUE, MetricDef, MetricKind, Source};
+use vitals_core::catalogue::{self, CATALOGUE, MetricDef, MetricKind, Source, Unit};
 
-use super::{Registry, Series, read};
+use super::{BucketHistogram, Registry, Series, read};
 
 /// `a="1",b="2"`: label pairs escaped for the exposition format (no braces).
 pub(crate) fn label_text<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
@@ -91,92 +94,241 @@ fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, extra: Optio
     out.push(' ');
 }
 
-/// Every series: the snapshot-fed catalogue metrics, then the ones recorded as things
-/// happened, then the application's.
-pub(crate) fn render(registry: &Registry, snapshot: &Snapshot) -> String {
-    let mut out = String::with_capacity(16 * 1024);
+/// One metric family (a name with its help, kind and unit), as every encoder sees it.
+pub(crate) struct MetricFamily<'a> {
+    /// The exported name (namespace included where the metric carries one).
+    pub(crate) name: &'a str,
+    /// One-line help text.
+    pub(crate) help: &'a str,
+    /// Counter, gauge or histogram.
+    pub(crate) kind: MetricKind,
+    /// The catalogue's unit; `None` for the application's series (the recorder keeps none).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) unit: Option<Unit>,
+}
+
+/// The labels of one sample.
+#[derive(Clone, Copy)]
+pub(crate) enum Labels<'a> {
+    /// No labels.
+    None,
+    /// One label of a snapshot-fed series (`pool` or `cache` of a named section).
+    One(&'static str, &'a str),
+    /// A recorded series' labels: escaped once at registration, and as pairs.
+    Recorded {
+        /// `a="1",b="2"`, escaped for the exposition format.
+        text: &'a str,
+        /// The same labels as pairs.
+        pairs: &'a [(String, String)],
+    },
+}
+
+impl<'a> Labels<'a> {
+    /// The labels as pairs, in order.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn pairs(self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let (one, many) = match self {
+            Labels::None => (None, &[][..]),
+            Labels::One(k, v) => (Some((k, v)), &[][..]),
+            Labels::Recorded { pairs, .. } => (None, pairs),
+        };
+        one.into_iter()
+            .chain(many.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+}
+
+/// A counter's or gauge's value: recorded counters are whole numbers, everything read out of
+/// a snapshot (and every gauge) is a float.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Value {
+    /// A recorded counter.
+    Int(u64),
+    /// A snapshot figure or a gauge.
+    Float(f64),
+}
+
+/// What walks over the series: the Prometheus renderer and the OTLP encoder.
+pub(crate) trait Visitor {
+    /// A family starts; its samples follow, then [`Visitor::end`]. Only families with at
+    /// least one sample are visited.
+    fn family(&mut self, family: &MetricFamily<'_>);
+    /// A counter or gauge sample of `family`.
+    fn number(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, value: Value);
+    /// A histogram sample of `family`.
+    fn histogram(
+        &mut self,
+        family: &MetricFamily<'_>,
+        labels: Labels<'_>,
+        histogram: &BucketHistogram,
+    );
+    /// The family's samples are done.
+    fn end(&mut self, family: &MetricFamily<'_>);
+}
+
+/// Every series, each family once: the snapshot-fed catalogue metrics, then the ones recorded
+/// as things happened (in catalogue order), then the application's (by name). This one walk
+/// feeds both `/metrics` and the OTLP exporter, so they cannot list different series.
+pub(crate) fn walk(registry: &Registry, snapshot: &Snapshot, visitor: &mut impl Visitor) {
     let ns = registry.namespace();
     for def in CATALOGUE {
-        snapshot_fed(&mut out, ns, def, snapshot);
+        snapshot_fed(visitor, ns, def, snapshot);
     }
-    let own = Grouped::of(registry, &registry.own);
+    let own = Grouped::of(&registry.own);
     for def in CATALOGUE
         .iter()
         .filter(|d| matches!(d.source, Source::Recorded))
     {
         let name = catalogue::full_name(ns, def);
-        own.write(&mut out, &name, def.help, def.kind);
+        let family = MetricFamily {
+            name: &name,
+            help: def.help,
+            kind: def.kind,
+            unit: Some(def.unit),
+        };
+        own.visit(visitor, &family);
     }
-    let app = Grouped::of(registry, &registry.app);
+    let app = Grouped::of(&registry.app);
     let described = read(&registry.described);
     for (name, kind) in app.names() {
         let help = described
             .get(name)
             .map_or("recorded by the application", |d| d.help.as_str());
-        app.write(&mut out, name, help, kind);
+        let family = MetricFamily {
+            name,
+            help,
+            kind,
+            unit: None,
+        };
+        app.visit(visitor, &family);
     }
-    out
 }
 
-fn snapshot_fed(out: &mut String, ns: &str, def: &MetricDef, s: &Snapshot) {
-    let mut values: Vec<(String, f64)> = Vec::new();
+/// The Prometheus text exposition, written as the walk goes.
+struct Text {
+    out: String,
+}
+
+impl Visitor for Text {
+    fn family(&mut self, family: &MetricFamily<'_>) {
+        header(
+            &mut self.out,
+            family.name,
+            family.help,
+            kind_name(family.kind),
+        );
+    }
+
+    fn number(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, value: Value) {
+        let out = &mut self.out;
+        match labels {
+            Labels::None => sample(out, family.name, "", "", None),
+            Labels::One(k, v) => {
+                sample(
+                    out,
+                    family.name,
+                    "",
+                    &label_text([(k, v)].into_iter()),
+                    None,
+                );
+            }
+            Labels::Recorded { text, .. } => sample(out, family.name, "", text, None),
+        }
+        match value {
+            Value::Int(n) => out.push_str(itoa::Buffer::new().format(n)),
+            Value::Float(v) => number(out, v),
+        }
+        out.push('\n');
+    }
+
+    fn histogram(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, h: &BucketHistogram) {
+        let out = &mut self.out;
+        let name = family.name;
+        let owned;
+        let labels = match labels {
+            Labels::None => "",
+            Labels::One(k, v) => {
+                owned = label_text([(k, v)].into_iter());
+                owned.as_str()
+            }
+            Labels::Recorded { text, .. } => text,
+        };
+        let (count, sum) = h.visit(|le, n| {
+            sample(out, name, "_bucket", labels, Some(("le", le)));
+            out.push_str(itoa::Buffer::new().format(n));
+            out.push('\n');
+        });
+        sample(out, name, "_bucket", labels, Some(("le", "+Inf")));
+        out.push_str(itoa::Buffer::new().format(count));
+        out.push('\n');
+        sample(out, name, "_sum", labels, None);
+        number(out, sum);
+        out.push('\n');
+        sample(out, name, "_count", labels, None);
+        out.push_str(itoa::Buffer::new().format(count));
+        out.push('\n');
+    }
+
+    fn end(&mut self, _family: &MetricFamily<'_>) {}
+}
+
+/// Every series as Prometheus text.
+pub(crate) fn render(registry: &Registry, snapshot: &Snapshot) -> String {
+    let mut text = Text {
+        out: String::with_capacity(16 * 1024),
+    };
+    walk(registry, snapshot, &mut text);
+    text.out
+}
+
+fn snapshot_fed(visitor: &mut impl Visitor, ns: &str, def: &MetricDef, s: &Snapshot) {
+    // `None` for recorded metrics and for absent sections (no process figures, an unset
+    // container limit): such families are left out, not written as zero.
+    let Some(unnamed) = def.read(s) else {
+        return;
+    };
+    let name = catalogue::full_name(ns, def);
+    let family = MetricFamily {
+        name: &name,
+        help: def.help,
+        kind: def.kind,
+        unit: Some(def.unit),
+    };
+    visitor.family(&family);
+    visitor.number(&family, Labels::None, Value::Float(unnamed));
     match def.source {
-        Source::Recorded => return,
-        Source::System(f) => values.push((String::new(), f(&s.system))),
-        Source::Process(f) => values.extend(s.process.as_ref().map(|p| (String::new(), f(p)))),
-        Source::Http(f) => values.extend(s.http.as_ref().map(|h| (String::new(), f(h)))),
-        Source::Runtime(f) => values.extend(s.runtime.as_ref().map(|r| (String::new(), f(r)))),
-        Source::Container(f) => values.extend(
-            s.system
-                .container
-                .as_ref()
-                .and_then(f)
-                .map(|v| (String::new(), v)),
-        ),
         Source::Database(f) => {
-            values.push((String::new(), f(&s.database)));
-            for (name, d) in &s.databases {
-                values.push((label_text([("pool", name.as_str())].into_iter()), f(d)));
+            for (pool, d) in &s.databases {
+                visitor.number(&family, Labels::One("pool", pool), Value::Float(f(d)));
             }
         }
         Source::Cache(f) => {
-            values.push((String::new(), f(&s.cache)));
-            for (name, c) in &s.caches {
-                values.push((label_text([("cache", name.as_str())].into_iter()), f(c)));
+            for (cache, c) in &s.caches {
+                visitor.number(&family, Labels::One("cache", cache), Value::Float(f(c)));
             }
         }
+        _ => {}
     }
-    if values.is_empty() {
-        return;
-    }
-    let name = catalogue::full_name(ns, def);
-    header(out, &name, def.help, kind_name(def.kind));
-    for (labels, v) in values {
-        sample(out, &name, "", &labels, None);
-        number(out, v);
-        out.push('\n');
-    }
+    visitor.end(&family);
 }
+
+type Families<T> = BTreeMap<String, Vec<Arc<Series<T>>>>;
 
 /// One store's series, grouped by name and sorted by labels.
-struct Grouped<'a> {
-    counters: BTreeMap<String, Vec<std::sync::Arc<Series<std::sync::atomic::AtomicU64>>>>,
-    gauges: BTreeMap<String, Vec<std::sync::Arc<Series<std::sync::atomic::AtomicU64>>>>,
-    histograms: BTreeMap<String, Vec<std::sync::Arc<Series<super::BucketHistogram>>>>,
-    _registry: &'a Registry,
+struct Grouped {
+    counters: Families<AtomicU64>,
+    gauges: Families<AtomicU64>,
+    histograms: Families<BucketHistogram>,
 }
 
-impl<'a> Grouped<'a> {
-    fn of(registry: &'a Registry, store: &super::Store) -> Self {
-        fn group<T>(
-            family: &std::sync::RwLock<super::Family<T>>,
-        ) -> BTreeMap<String, Vec<std::sync::Arc<Series<T>>>> {
-            let mut by_name: BTreeMap<String, Vec<std::sync::Arc<Series<T>>>> = BTreeMap::new();
+impl Grouped {
+    fn of(store: &super::Store) -> Self {
+        fn group<T>(family: &std::sync::RwLock<super::Family<T>>) -> Families<T> {
+            let mut by_name: Families<T> = BTreeMap::new();
             for (key, series) in &read(family).by_key {
                 by_name
                     .entry(key.name().to_owned())
                     .or_default()
-                    .push(std::sync::Arc::clone(series));
+                    .push(Arc::clone(series));
             }
             for list in by_name.values_mut() {
                 list.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -187,7 +339,6 @@ impl<'a> Grouped<'a> {
             counters: group(&store.counters),
             gauges: group(&store.gauges),
             histograms: group(&store.histograms),
-            _registry: registry,
         }
     }
 
@@ -207,53 +358,44 @@ impl<'a> Grouped<'a> {
         names
     }
 
-    fn write(&self, out: &mut String, name: &str, help: &str, kind: MetricKind) {
-        use std::sync::atomic::Ordering::Relaxed;
-        match kind {
+    fn visit(&self, visitor: &mut impl Visitor, family: &MetricFamily<'_>) {
+        fn labels<T>(s: &Series<T>) -> Labels<'_> {
+            Labels::Recorded {
+                text: &s.labels,
+                pairs: &s.pairs,
+            }
+        }
+        match family.kind {
             MetricKind::Counter => {
-                let Some(list) = self.counters.get(name) else {
+                let Some(list) = self.counters.get(family.name) else {
                     return;
                 };
-                header(out, name, help, "counter");
+                visitor.family(family);
                 for s in list {
-                    sample(out, name, "", &s.labels, None);
-                    out.push_str(itoa::Buffer::new().format(s.value.load(Relaxed)));
-                    out.push('\n');
+                    let n = s.value.load(Ordering::Relaxed);
+                    visitor.number(family, labels(s), Value::Int(n));
                 }
             }
             MetricKind::Gauge => {
-                let Some(list) = self.gauges.get(name) else {
+                let Some(list) = self.gauges.get(family.name) else {
                     return;
                 };
-                header(out, name, help, "gauge");
+                visitor.family(family);
                 for s in list {
-                    sample(out, name, "", &s.labels, None);
-                    number(out, f64::from_bits(s.value.load(Relaxed)));
-                    out.push('\n');
+                    let v = f64::from_bits(s.value.load(Ordering::Relaxed));
+                    visitor.number(family, labels(s), Value::Float(v));
                 }
             }
             MetricKind::Histogram => {
-                let Some(list) = self.histograms.get(name) else {
+                let Some(list) = self.histograms.get(family.name) else {
                     return;
                 };
-                header(out, name, help, "histogram");
+                visitor.family(family);
                 for s in list {
-                    let (count, sum) = s.value.visit(|le, n| {
-                        sample(out, name, "_bucket", &s.labels, Some(("le", le)));
-                        out.push_str(itoa::Buffer::new().format(n));
-                        out.push('\n');
-                    });
-                    sample(out, name, "_bucket", &s.labels, Some(("le", "+Inf")));
-                    out.push_str(itoa::Buffer::new().format(count));
-                    out.push('\n');
-                    sample(out, name, "_sum", &s.labels, None);
-                    number(out, sum);
-                    out.push('\n');
-                    sample(out, name, "_count", &s.labels, None);
-                    out.push_str(itoa::Buffer::new().format(count));
-                    out.push('\n');
+                    visitor.histogram(family, labels(s), &s.value);
                 }
             }
         }
+        visitor.end(family);
     }
 }
