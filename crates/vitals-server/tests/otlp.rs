@@ -291,8 +291,9 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// `/health` round trips while the receiver misbehaves: each stays far below the export
-/// timeout (nine tenths of the interval).
+/// `/health` round trips while the receiver misbehaves: each stays well below the export
+/// timeout (nine tenths of the interval), which a request waiting on a push would reach. The
+/// bound leaves room for a loaded CI machine; a typical round trip is a millisecond.
 fn health_stays_fast(server: &Server, for_how_long: Duration) -> usize {
     let until = Instant::now() + for_how_long;
     let mut n = 0;
@@ -302,7 +303,7 @@ fn health_stays_fast(server: &Server, for_how_long: Duration) -> usize {
         let took = started.elapsed();
         assert_eq!(answer.status, 200);
         assert!(
-            took < Duration::from_millis(150),
+            took < Duration::from_millis(INTERVAL_MS * 9 / 10 / 2),
             "/health took {took:?} while the collector was unreachable"
         );
         n += 1;
