@@ -489,10 +489,13 @@ fn flood(s: &mut String, r: &Results) {
     let idle = r.endpoints.idle_kib;
     let _ = writeln!(
         s,
-        "**Connection flood**, after the wrk runs: {} connections opened one after the other,          each asking for `/api/v1/users/floodN/history` (500 users, cache and SQLite in play) and          held open until all are answered, then all closed at once; VmRSS sampled every second          for {} s. The server gives freed heap pages back to the system once a surge of          connections has closed (`malloc_trim`, crates/vitals-server/src/memory.rs; checked          every 10 s).
-
-         | moment | VmRSS MiB | over idle MiB |
-|---|---|---|",
+        "**Connection flood**, after the wrk runs: {} connections opened one after the other, \
+         each asking for `/api/v1/users/floodN/history` (500 users, cache and SQLite in play) \
+         and held open until all are answered, then all closed at once; VmRSS sampled every \
+         second for {} s. The server gives freed heap pages back to the system once a surge of \
+         connections has closed (`malloc_trim`, crates/vitals-server/src/memory.rs; checked \
+         every 10 s).\n\n\
+         | moment | VmRSS MiB | over idle MiB |\n|---|---|---|",
         f.plan.connections,
         f.plan.follow.as_secs()
     );
@@ -582,7 +585,7 @@ fn notes(s: &mut String, r: &Results) {
          ## Re-running\n\n\
          ```sh\n\
          apt-get install -y wrk        # once\n\
-         cargo xtask bench             # about 5 minutes after the build; writes docs/performance.md\n\
+         cargo xtask bench             # about 7 minutes after the build; writes docs/performance.md\n\
          cargo xtask bench --quick     # smoke run, well under 2 minutes once built\n\
          cargo xtask bench --out /tmp/perf.md\n\
          ```\n\n\
