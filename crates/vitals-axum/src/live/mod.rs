@@ -10,7 +10,6 @@ pub(crate) mod columns;
 pub(crate) mod routes;
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -240,8 +239,9 @@ fn push_number(out: &mut String, v: f64) {
         #[allow(clippy::cast_possible_truncation)]
         out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        // Display prints the shortest text that reads back as the same number.
-        let _ = write!(out, "{v}");
+        // The shortest text that reads back as the same number (what serde_json writes too),
+        // several times faster than `Display`: the history is 33,300 of these.
+        out.push_str(zmij::Buffer::new().format_finite(v));
     }
 }
 
