@@ -120,6 +120,8 @@ pub struct Registry {
     /// When the registry was made: where its cumulative counts start.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     started: std::time::SystemTime,
+    /// Length of the last exposition, so the next one starts with room for it.
+    pub(crate) last_render_len: std::sync::atomic::AtomicUsize,
 }
 
 impl Registry {
@@ -133,6 +135,7 @@ impl Registry {
             default_buckets: Arc::from(DEFAULT_BUCKETS),
             described: RwLock::new(BTreeMap::new()),
             started: std::time::SystemTime::now(),
+            last_render_len: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 

@@ -3,7 +3,6 @@
 //! formatted once. The OTLP exporter (`export::otlp`) walks the same series.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -70,7 +69,8 @@ pub(crate) fn number(out: &mut String, v: f64) {
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
         out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        let _ = write!(out, "{v}");
+        // The shortest text that reads back as the same number (serde_json's formatter).
+        out.push_str(zmij::Buffer::new().format_finite(v));
     }
 }
 
@@ -273,10 +273,15 @@ impl Visitor for Text {
 
 /// Every series as Prometheus text.
 pub(crate) fn render(registry: &Registry, snapshot: &Snapshot) -> String {
+    // Room for what the last exposition needed, plus some: no copying as it grows.
+    let last = registry.last_render_len.load(Ordering::Relaxed);
     let mut text = Text {
-        out: String::with_capacity(16 * 1024),
+        out: String::with_capacity((last + last / 8).max(16 * 1024)),
     };
     walk(registry, snapshot, &mut text);
+    registry
+        .last_render_len
+        .store(text.out.len(), Ordering::Relaxed);
     text.out
 }
 
