@@ -1,8 +1,8 @@
 //! An application that takes only the layer and the JSON endpoint compiles no database or
 //! cache client: checked on the real dependency graph with `cargo tree`.
 
-#[test]
-fn layer_only_pulls_no_database_or_cache_client() {
+/// `cargo tree` of vitals-axum with `features` (flags), one crate per line.
+fn tree(features: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = std::process::Command::new(cargo)
         .args([
@@ -14,7 +14,8 @@ fn layer_only_pulls_no_database_or_cache_client() {
             "-p",
             "vitals-axum",
         ])
-        .args(["--no-default-features", "--offline"])
+        .args(features)
+        .arg("--offline")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo tree runs");
@@ -23,7 +24,12 @@ fn layer_only_pulls_no_database_or_cache_client() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let tree = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn layer_only_pulls_no_database_or_cache_client() {
+    let tree = tree(&["--no-default-features"]);
     for heavy in [
         "sqlx",
         "fred",
@@ -48,27 +54,7 @@ fn layer_only_pulls_no_database_or_cache_client() {
 /// gRPC stack, no protobuf library, no OpenTelemetry SDK in an application's build.
 #[test]
 fn otlp_pulls_no_grpc_or_protobuf_library() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let out = std::process::Command::new(cargo)
-        .args([
-            "tree",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-            "-p",
-            "vitals-axum",
-        ])
-        .args(["--no-default-features", "--features", "otlp", "--offline"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo tree runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tree = String::from_utf8_lossy(&out.stdout);
+    let tree = tree(&["--no-default-features", "--features", "otlp"]);
     for heavy in [
         "tonic",
         "prost",

@@ -9,24 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use common::{OwnRedis, embedded, free_port, get, send, state, unique};
-use http::{Request, StatusCode};
-use serde_json::json;
+use common::{OwnRedis, chat, embedded, free_port, get, state, unique};
+use http::StatusCode;
 use tokio::sync::Notify;
 use vitals_server::{AppState, Settings, app};
-
-async fn chat(app: &Router, user: &str, message: &str) -> common::Answer {
-    let body = json!({"user_id": user, "message": message}).to_string();
-    send(
-        app,
-        Request::post("/api/v1/chat")
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .expect("request"),
-    )
-    .await
-}
 
 /// The contents of the user's history, oldest first.
 async fn history(app: &Router, user: &str) -> Vec<String> {

@@ -16,10 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use common::{OwnRedis, embedded, free_port, get, send, state};
-use http::{Request, StatusCode};
-use serde_json::json;
+use common::{OwnRedis, embedded, free_port, get, state};
+use http::StatusCode;
 use vitals_server::{Settings, app};
 use vitals_testkit::OwnDatabase;
 
@@ -45,16 +43,7 @@ struct Sample {
 }
 
 async fn chat(app: &Router, user: &str, message: &str) -> StatusCode {
-    let body = json!({"user_id": user, "message": message}).to_string();
-    send(
-        app,
-        Request::post("/api/v1/chat")
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .expect("request"),
-    )
-    .await
-    .status
+    common::chat(app, user, message).await.status
 }
 
 /// The user's whole history (at most 50 messages, which a user here never exceeds), or

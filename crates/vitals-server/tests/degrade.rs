@@ -7,23 +7,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use common::{OwnRedis, Proxy, embedded, free_port, get, send, state, unique};
-use http::{Request, StatusCode};
-use serde_json::json;
+use common::{OwnRedis, Proxy, chat, embedded, free_port, get, state, unique};
+use http::StatusCode;
 use vitals_server::{Settings, app};
-
-async fn chat(app: &Router, user: &str, message: &str) -> common::Answer {
-    let body = json!({"user_id": user, "message": message}).to_string();
-    send(
-        app,
-        Request::post("/api/v1/chat")
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .expect("request"),
-    )
-    .await
-}
 
 async fn counter(app: &Router, section: &str, field: &str) -> u64 {
     get(app, "/api/v1/metrics").await.json[section][field]

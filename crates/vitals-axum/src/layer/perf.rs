@@ -242,7 +242,6 @@ impl Pending {
         );
         let (response_time, server_timing) = timing_headers(elapsed);
         let headers = response.headers_mut();
-        headers.reserve(3);
         headers.insert(X_RESPONSE_TIME.clone(), response_time);
         headers.insert(SERVER_TIMING.clone(), server_timing);
         headers.insert(X_REQUEST_ID.clone(), id.0);

@@ -107,6 +107,18 @@ pub(crate) struct MetricFamily<'a> {
     pub(crate) unit: Option<Unit>,
 }
 
+impl<'a> MetricFamily<'a> {
+    /// A catalogue metric's family, exported as `name`.
+    fn of(def: &'a MetricDef, name: &'a str) -> Self {
+        Self {
+            name,
+            help: def.help,
+            kind: def.kind,
+            unit: Some(def.unit),
+        }
+    }
+}
+
 /// The labels of one sample.
 #[derive(Clone, Copy)]
 pub(crate) enum Labels<'a> {
@@ -179,12 +191,7 @@ pub(crate) fn walk(registry: &Registry, snapshot: &Snapshot, visitor: &mut impl 
         .filter(|d| matches!(d.source, Source::Recorded))
     {
         let name = catalogue::full_name(ns, def);
-        let family = MetricFamily {
-            name: &name,
-            help: def.help,
-            kind: def.kind,
-            unit: Some(def.unit),
-        };
+        let family = MetricFamily::of(def, &name);
         own.visit(visitor, &family);
     }
     let app = Grouped::of(&registry.app);
@@ -292,12 +299,7 @@ fn snapshot_fed(visitor: &mut impl Visitor, ns: &str, def: &MetricDef, s: &Snaps
         return;
     };
     let name = catalogue::full_name(ns, def);
-    let family = MetricFamily {
-        name: &name,
-        help: def.help,
-        kind: def.kind,
-        unit: Some(def.unit),
-    };
+    let family = MetricFamily::of(def, &name);
     visitor.family(&family);
     visitor.number(&family, Labels::None, Value::Float(unnamed));
     match def.source {

@@ -72,6 +72,19 @@ pub async fn send_raw(
 }
 
 /// Sends one request through the router and reads the body as JSON.
+/// `POST /api/v1/chat` with `user` and `message`.
+pub async fn chat(app: &Router, user: &str, message: &str) -> Answer {
+    let body = serde_json::json!({"user_id": user, "message": message}).to_string();
+    send(
+        app,
+        Request::post("/api/v1/chat")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .expect("request"),
+    )
+    .await
+}
+
 pub async fn send(app: &Router, request: Request<Body>) -> Answer {
     let (status, headers, bytes) = send_raw(app, request).await;
     let json = if bytes.is_empty() {
