@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,141 +15,23 @@ use common::{Server, server_command};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vitals_server::{AppState, ConnectionLimits, Settings};
-use vitals_testkit::OwnDatabase;
-
-const OPEN: u8 = 0;
-const REFUSE: u8 = 1;
-const STALL: u8 = 2;
-
-/// A loopback gate in front of PostgreSQL: open (forwarding), refusing (port closed, so
-/// connects get ECONNREFUSED) or stalled (connections accepted and never answered; the open
-/// ones stop forwarding).
-struct Gate {
-    addr: SocketAddr,
-    target: SocketAddr,
-    mode: Arc<AtomicU8>,
-    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Gate {
-    async fn start(target: SocketAddr) -> Self {
-        let probe = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = probe.local_addr().expect("addr");
-        drop(probe);
-        let gate = Self {
-            addr,
-            target,
-            mode: Arc::new(AtomicU8::new(OPEN)),
-            tasks: Arc::default(),
-        };
-        gate.listen().await;
-        gate
-    }
-
-    async fn listen(&self) {
-        // The aborted accept task drops the old listener a moment later: retry briefly.
-        let mut tries = 0;
-        let listener = loop {
-            match tokio::net::TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) if tries < 100 => {
-                    tries += 1;
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("rebind {}: {e}", self.addr),
-            }
-        };
-        let (target, mode, tasks) = (self.target, Arc::clone(&self.mode), Arc::clone(&self.tasks));
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let mode = Arc::clone(&mode);
-                let conn = tokio::spawn(async move {
-                    let mut client = client;
-                    if mode.load(Ordering::SeqCst) == STALL {
-                        // Hold it silently for longer than any test phase.
-                        tokio::time::sleep(Duration::from_secs(120)).await;
-                        return;
-                    }
-                    let Ok(mut server) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    let (mut cr, mut cw) = client.split();
-                    let (mut sr, mut sw) = server.split();
-                    let up = async {
-                        let mut buf = [0u8; 16384];
-                        loop {
-                            let n = match cr.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            while mode.load(Ordering::SeqCst) == STALL {
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                            }
-                            if sw.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    };
-                    let down = async {
-                        let mut buf = [0u8; 16384];
-                        loop {
-                            let n = match sr.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => n,
-                            };
-                            while mode.load(Ordering::SeqCst) == STALL {
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                            }
-                            if cw.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    };
-                    tokio::select! { () = up => {}, () = down => {} }
-                });
-                tasks.lock().expect("tasks").push(conn);
-            }
-        });
-        self.tasks.lock().expect("tasks").push(accept);
-    }
-
-    fn close_all(&self) {
-        for t in self.tasks.lock().expect("tasks").drain(..) {
-            t.abort();
-        }
-    }
-
-    fn refuse(&self) {
-        self.mode.store(REFUSE, Ordering::SeqCst);
-        self.close_all();
-    }
-
-    fn stall(&self) {
-        self.mode.store(STALL, Ordering::SeqCst);
-    }
-
-    async fn open(&self) {
-        let was = self.mode.swap(OPEN, Ordering::SeqCst);
-        if was == REFUSE {
-            self.listen().await;
-        } else if was == STALL {
-            // Connections held during the stall are dropped; new ones forward.
-            self.close_all();
-            self.listen().await;
-        }
-    }
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        self.close_all();
-    }
-}
+use vitals_testkit::{Gate, OwnDatabase};
 
 /// Minimal async HTTP/1.1 call with `Connection: close`; (status, body, elapsed).
+/// How long until the load sees its first 200 (from now), if within `limit`.
+async fn first_ok_within(tally: &Mutex<Tally>, limit: Duration) -> Option<Duration> {
+    let back = Instant::now();
+    loop {
+        if tally.lock().expect("tally").ok > 0 {
+            return Some(back.elapsed());
+        }
+        if back.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn call(
     addr: SocketAddr,
     method: &str,
@@ -371,16 +253,7 @@ async fn chaos_postgres_refused_and_stalled_sockets_and_sigterm() {
         ok,
     });
     gate.open().await;
-    let back = Instant::now();
-    let recovered = loop {
-        if tally.lock().expect("tally").ok > 0 {
-            break Some(back.elapsed());
-        }
-        if back.elapsed() > Duration::from_secs(10) {
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let recovered = first_ok_within(&tally, Duration::from_secs(10)).await;
     rows.push(Row {
         what: "PostgreSQL back".into(),
         held: format!("first 200 after {recovered:?}"),
@@ -409,16 +282,7 @@ async fn chaos_postgres_refused_and_stalled_sockets_and_sigterm() {
         ok,
     });
     gate.open().await;
-    let back = Instant::now();
-    let recovered = loop {
-        if tally.lock().expect("tally").ok > 0 {
-            break Some(back.elapsed());
-        }
-        if back.elapsed() > Duration::from_secs(15) {
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let recovered = first_ok_within(&tally, Duration::from_secs(15)).await;
     rows.push(Row {
         what: "PostgreSQL back after the stall".into(),
         held: format!("first 200 after {recovered:?}"),

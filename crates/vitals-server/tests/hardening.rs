@@ -11,7 +11,7 @@ use common::{Server, embedded, server_command};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vitals_server::{AppState, ConnectionLimits, Settings, ShutdownReport};
-use vitals_testkit::OwnDatabase;
+use vitals_testkit::{Gate, OwnDatabase};
 
 /// A server running `serve` in this process; dropped → shut down.
 struct Running {
@@ -923,72 +923,6 @@ async fn bearer_scheme_is_case_insensitive_and_429_says_when_to_retry() {
 
 // ---------------------------------------------------------------------------------------
 // Readiness and start-up
-
-/// A loopback forwarder to PostgreSQL that can refuse outright (its port closed, so connects
-/// get ECONNREFUSED, which sqlx retries until the acquire timeout) and open again.
-struct Gate {
-    addr: SocketAddr,
-    target: SocketAddr,
-    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Gate {
-    async fn start(target: SocketAddr) -> Self {
-        let probe = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = probe.local_addr().expect("addr");
-        drop(probe);
-        let gate = Self {
-            addr,
-            target,
-            tasks: Default::default(),
-        };
-        gate.open().await;
-        gate
-    }
-
-    async fn open(&self) {
-        // The aborted accept task drops the old listener a moment later: retry briefly.
-        let mut tries = 0;
-        let listener = loop {
-            match tokio::net::TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) if tries < 100 => {
-                    tries += 1;
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("rebind {}: {e}", self.addr),
-            }
-        };
-        let target = self.target;
-        let tasks = std::sync::Arc::clone(&self.tasks);
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                tasks.lock().expect("tasks").push(conn);
-            }
-        });
-        self.tasks.lock().expect("tasks").push(accept);
-    }
-
-    fn refuse(&self) {
-        for t in self.tasks.lock().expect("tasks").drain(..) {
-            t.abort();
-        }
-    }
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        self.refuse();
-    }
-}
 
 /// Before: 2 s to say 503 when PostgreSQL refused, and `pool_active` showed every connection
 /// sqlx was trying to open as active (9/9 during an outage).

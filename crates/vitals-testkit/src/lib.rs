@@ -12,6 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 pub mod browser;
+mod gate;
+
+pub use gate::Gate;
 
 /// The PostgreSQL the tests use: `VITALS_TEST_DATABASE_URL`, or the local `test` database.
 pub fn postgres_url() -> String {
