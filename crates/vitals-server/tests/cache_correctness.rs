@@ -178,16 +178,7 @@ async fn a_chat_during_a_hung_redis_is_visible_once_it_answers_again() {
 async fn a_chat_while_redis_is_down_is_visible_after_it_restarts_with_its_data() {
     let port = free_port();
     let data = tempfile::tempdir().expect("redis data dir");
-    let dir_arg = data.path().to_str().expect("utf-8 path").to_owned();
-    let persistent = [
-        "--dir",
-        dir_arg.as_str(),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let redis = OwnRedis::start_with(port, &persistent);
+    let redis = OwnRedis::start_persistent(port, data.path());
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = Settings {
         database_url: Some(common::postgres_url()),
@@ -202,7 +193,7 @@ async fn a_chat_while_redis_is_down_is_visible_after_it_restarts_with_its_data()
     redis.stop(); // SIGKILL: the cached history survives in the append-only file
     let answer = chat(&app, &user, "while down").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
-    let _redis = OwnRedis::start_with(port, &persistent);
+    let _redis = OwnRedis::start_persistent(port, data.path());
     let took = fresh_until_cached(&app, &user, "while down").await;
     println!("restarted Redis: cache hit again {took:?} after the restart, every read fresh");
 }

@@ -179,16 +179,7 @@ async fn redis_killed_restarted_and_hung_under_load_hides_no_acknowledged_chat()
     let database = OwnDatabase::create();
     let port = free_port();
     let data = tempfile::tempdir().expect("redis data dir");
-    let dir_arg = data.path().to_str().expect("utf-8 path").to_owned();
-    let persistent = [
-        "--dir",
-        dir_arg.as_str(),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let mut redis = Some(OwnRedis::start_with(port, &persistent));
+    let mut redis = Some(OwnRedis::start_persistent(port, data.path()));
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = Settings {
         database_url: Some(database.url()),
@@ -246,7 +237,7 @@ async fn redis_killed_restarted_and_hung_under_load_hides_no_acknowledged_chat()
     run("killed (SIGKILL)", start);
 
     let start = Instant::now();
-    let restarted = OwnRedis::start_with(port, &persistent);
+    let restarted = OwnRedis::start_persistent(port, data.path());
     tokio::time::sleep(PHASE).await;
     run("restarted with its data", start);
 

@@ -169,6 +169,23 @@ impl OwnRedis {
         }
     }
 
+    /// Starts one on `port` that keeps its data in an append-only file in `dir`, written
+    /// through on every command, so a restart on the same `dir` comes back with every key.
+    pub fn start_persistent(port: u16, dir: &std::path::Path) -> Self {
+        let dir = dir.to_str().expect("a UTF-8 data folder");
+        Self::start_with(
+            port,
+            &[
+                "--dir",
+                dir,
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+        )
+    }
+
     /// Its URL.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
