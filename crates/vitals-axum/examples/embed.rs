@@ -100,7 +100,7 @@ pub async fn app(
 
     let vitals = Vitals::builder() // vitals
         .namespace("shop")
-        .collector(SystemSampler::start(Duration::from_secs(1))?)
+        .collector(SystemSampler::new(Duration::from_secs(1))?)
         .collector(shop.pool.clone())
         .collector(shop.cache.clone())
         .install_global_recorder()

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use crate::layer::request_id;
+use crate::request_id;
 
 /// An error answer: `{"error": {"code", "message", "request_id"}}` with a 4xx or 5xx status.
 ///

@@ -6,7 +6,7 @@ use std::any::Any;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, Uri};
 
-use crate::ApiError;
+use crate::error::ApiError;
 
 /// 404 for every path no route matches.
 pub async fn not_found(uri: Uri) -> ApiError {

@@ -2,27 +2,27 @@
 
 mod builder;
 mod error;
-pub mod export;
+mod request_id;
 pub mod fallback;
-mod http;
+pub mod handlers;
 pub mod layer;
-mod live;
 #[cfg(feature = "pprof")]
 pub mod pprof;
-mod readiness;
-mod registry;
 mod routes;
-#[cfg(feature = "spans")]
-pub mod spans;
 mod vitals;
 
-pub use builder::{BuildError, VitalsBuilder};
+/// The `metrics` facade Vitals records from: record your own metrics through this one
+/// (`vitals_axum::metrics::counter!`), or depend on the same version of `metrics`, so your
+/// series reach Vitals' recorder.
+pub use metrics;
+
+pub use builder::VitalsBuilder;
 pub use error::ApiError;
-pub use http::{HttpMetrics, MAX_SERIES, OVERFLOW, duration_buckets};
-pub use readiness::{Check, Readiness};
-pub use registry::DEFAULT_BUCKETS;
 pub use vitals::Vitals;
-pub use vitals_core::{self as core, Collector, Importance, ReadinessProbe, Snapshot};
+pub use vitals_core::{Collector, Importance, Snapshot};
+#[cfg(feature = "spans")]
+pub use vitals_engine::spans;
+pub use vitals_engine::{BuildError, Check, Engine, Readiness};
 #[cfg(feature = "runtime")]
 pub use vitals_runtime::RuntimeCollector;
 #[cfg(feature = "system")]

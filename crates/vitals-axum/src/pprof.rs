@@ -13,7 +13,8 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use crate::{ApiError, Vitals};
+use crate::error::ApiError;
+use crate::vitals::Vitals;
 
 /// Samples per second; a prime near 100 so sampling does not beat with periodic work.
 pub const FREQUENCY_HZ: i32 = 99;
@@ -91,7 +92,7 @@ fn parse(query: Option<&str>) -> Result<(u64, Format), ApiError> {
 }
 
 /// The handler [`Vitals::routes`] mounts when profiling is on.
-pub(crate) async fn profile(
+pub async fn profile(
     State(vitals): State<Vitals>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -189,11 +190,6 @@ fn idle_svg(length: Duration) -> String {
 No CPU samples in {} s: the process was idle</text></svg>\n",
         length.as_secs()
     )
-}
-
-/// Whether profiling is mounted for this `Vitals` (for `routes`).
-pub(crate) fn enabled(vitals: &Vitals) -> bool {
-    vitals.inner.pprof
 }
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ async fn embed_example_shows_its_requests_pool_cache_and_own_metrics() {
 
     // The recorder is taken now: a second install is refused, clearly.
     let second = Vitals::builder().install_global_recorder().build();
-    let err = second.err().expect("a second global install fails");
+    let err = second.expect_err("a second global install fails");
     assert!(matches!(err, BuildError::GlobalRecorderTaken), "{err}");
     assert!(err.to_string().contains("already installed"), "{err}");
 }

@@ -117,8 +117,7 @@ async fn two_unnamed_pools_are_refused() {
         .collector(MeteredPool::new(pool.clone()))
         .collector(MeteredPool::new(pool))
         .build()
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(err, BuildError::DuplicateCollector(_)), "{err}");
     assert!(err.to_string().contains("give all but one a name"), "{err}");
 }
@@ -207,7 +206,7 @@ async fn routes_work_under_the_applications_own_state() {
 #[tokio::test]
 async fn a_private_recorder_serves_what_is_recorded_into_it() {
     let vitals = Vitals::builder().build().expect("builds");
-    let recorder = vitals.recorder();
+    let recorder = vitals.engine().recorder();
     metrics::with_local_recorder(&recorder, || {
         metrics::describe_counter!("jobs_done_total", "Jobs finished");
         metrics::counter!("jobs_done_total", "queue" => "fast").increment(3);

@@ -254,7 +254,7 @@ async fn slow_requests_fire_within_an_interval() {
     assert!(firing["since"].as_str().is_some_and(|s| s.ends_with('Z')));
     assert_eq!(
         before["alerts"].as_array().map(Vec::len),
-        Some(vitals_axum::core::alerts::RULES.len())
+        Some(vitals_core::alerts::RULES.len())
     );
 }
 

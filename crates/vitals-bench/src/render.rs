@@ -33,7 +33,7 @@ pub fn run(iters: u64) -> Result<()> {
 /// The server's exporter with its routes' traffic: 100 requests between two renders.
 fn default_registry(iters: u64) -> Result<()> {
     let vitals = vitals(500)?;
-    let http = vitals.http_metrics();
+    let http = vitals.engine().requests();
     let snapshot = Snapshot::default();
     let traffic = |round: u64| {
         for i in 0..100u64 {
@@ -46,11 +46,11 @@ fn default_registry(iters: u64) -> Result<()> {
     for round in 0..10 {
         traffic(round);
     }
-    vitals.render_snapshot(&snapshot);
+    vitals.engine().render_snapshot(&snapshot);
     for i in 0..iters {
         traffic(i);
         let started = Instant::now();
-        let body = vitals.render_snapshot(&snapshot);
+        let body = vitals.engine().render_snapshot(&snapshot);
         let ns = started.elapsed().as_nanos();
         println!(
             "render default {} {i} {ns} {}",
@@ -72,7 +72,7 @@ fn vitals(max_series: usize) -> Result<Vitals> {
 /// 1,000 label sets: one request per series between two renders.
 fn thousand_series(iters: u64) -> Result<()> {
     let vitals = vitals(1_000)?;
-    let http = vitals.http_metrics();
+    let http = vitals.engine().requests();
     let routes: Vec<String> = (0..1_000).map(|i| format!("/r/{i}")).collect();
     let snapshot = Snapshot::default();
     let traffic = |round: u64| {
@@ -82,7 +82,7 @@ fn thousand_series(iters: u64) -> Result<()> {
         }
     };
     traffic(0);
-    let body = vitals.render_snapshot(&snapshot);
+    let body = vitals.engine().render_snapshot(&snapshot);
     let counted = body
         .lines()
         .filter(|l| l.starts_with("health_agent_http_requests_total{"))
@@ -96,7 +96,7 @@ fn thousand_series(iters: u64) -> Result<()> {
     for i in 0..iters {
         traffic(i + 1);
         let started = Instant::now();
-        let body = vitals.render_snapshot(&snapshot);
+        let body = vitals.engine().render_snapshot(&snapshot);
         let ns = started.elapsed().as_nanos();
         println!("render thousand {} {i} {ns} {}", routes.len(), body.len());
     }

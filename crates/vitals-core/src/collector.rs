@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::Snapshot;
 use crate::catalogue::MetricDef;
@@ -47,6 +48,38 @@ pub trait Collector: Send + Sync + 'static {
     fn readiness(&self) -> Option<ReadinessProbe> {
         None
     }
+
+    /// When a collector that samples (reads `/proc`, a runtime's counters…) wants
+    /// [`sample`](Collector::sample) called. `None` (the default): it never samples, its
+    /// figures are read as they are.
+    fn schedule(&self) -> Option<Schedule> {
+        None
+    }
+
+    /// Takes one reading. The registry that holds the collector calls it on its scheduler's
+    /// thread as [`schedule`](Collector::schedule) says, before it builds the snapshot of
+    /// that moment, so a slow reading delays other periodic work, never a request.
+    fn sample(&self) {}
+}
+
+/// When a sampling collector is called: first `first_after` after it is registered, then
+/// `every`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// Time between two readings.
+    pub every: Duration,
+    /// Time before the first reading (a CPU figure needs one short window to exist at all).
+    pub first_after: Duration,
+}
+
+impl Schedule {
+    /// Every `every`, the first one `every` from now.
+    pub fn every(every: Duration) -> Self {
+        Self {
+            every,
+            first_after: every,
+        }
+    }
 }
 
 impl<C: Collector + ?Sized> Collector for std::sync::Arc<C> {
@@ -61,6 +94,12 @@ impl<C: Collector + ?Sized> Collector for std::sync::Arc<C> {
     }
     fn readiness(&self) -> Option<ReadinessProbe> {
         (**self).readiness()
+    }
+    fn schedule(&self) -> Option<Schedule> {
+        (**self).schedule()
+    }
+    fn sample(&self) {
+        (**self).sample();
     }
 }
 

@@ -34,7 +34,9 @@ mod snapshot;
 mod window;
 
 pub use catalogue::{CATALOGUE, MetricDef, MetricKind, Unit};
-pub use collector::{Collector, Importance, MetricSink, ProbeFuture, ReadinessProbe, Slot};
+pub use collector::{
+    Collector, Importance, MetricSink, ProbeFuture, ReadinessProbe, Schedule, Slot,
+};
 pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS_SECONDS};
 pub use snapshot::{
     AppCounter, AppGauge, AppHistogram, AppSection, CacheCounts, CacheSection, CircuitState,

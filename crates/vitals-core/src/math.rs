@@ -22,6 +22,23 @@ pub fn round_to(value: f64, decimals: i32) -> f64 {
     if rounded == 0.0 { 0.0 } else { rounded }
 }
 
+/// `value` rounded to 15 significant digits: a sum of many floats carries the rounding of
+/// each addition in its last digits (`242.50000000000003`); this drops that noise, which is
+/// below what such a sum can claim anyway.
+///
+/// ```
+/// use vitals_core::math::round_significant;
+/// assert_eq!(round_significant(242.50000000000003), 242.5);
+/// assert_eq!(round_significant(0.1 + 0.2), 0.3);
+/// assert_eq!(round_significant(123456789.123), 123456789.123);
+/// ```
+pub fn round_significant(value: f64) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    format!("{value:.14e}").parse().unwrap_or(value)
+}
+
 /// `part / whole × 100`, rounded to 2 decimals; 0 when `whole` is 0.
 ///
 /// ```

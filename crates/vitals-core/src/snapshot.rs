@@ -547,7 +547,11 @@ pub struct AppHistogram {
     pub count: u64,
     /// Sum of the observations.
     pub sum: f64,
-    /// Median, interpolated within its bucket.
+    /// Smallest observation (0 while there is none).
+    pub min: f64,
+    /// Largest observation (0 while there is none).
+    pub max: f64,
+    /// Median, interpolated within its bucket, never outside `[min, max]`.
     pub p50: f64,
     /// 95th percentile, interpolated within its bucket.
     pub p95: f64,

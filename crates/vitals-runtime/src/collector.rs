@@ -1,12 +1,10 @@
 //! The background sampler and its `Collector`.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::runtime::Handle;
-use vitals_core::{Collector, RuntimeSection, Slot, Snapshot};
+use tokio::runtime::{Handle, RuntimeMetrics};
+use vitals_core::{Collector, RuntimeSection, Schedule, Slot, Snapshot};
 
 use crate::reading::{Reading, section};
 
@@ -24,31 +22,30 @@ pub enum RuntimeError {
         /// The minimum.
         min: Duration,
     },
-    /// The sampling thread could not be spawned.
-    #[error("could not start the runtime sampling thread: {0}")]
-    Thread(#[from] std::io::Error),
 }
 
-/// Samples a Tokio runtime's counters every interval and fills the snapshot's `runtime`
-/// section; dropping it stops the sampling.
+/// Reads a Tokio runtime's counters every interval and fills the snapshot's `runtime`
+/// section from the last two readings.
 ///
-/// Sampling happens on a small OS thread of its own, not on a task of the runtime it
-/// watches: a saturated runtime (the thing this collector exists to show) would delay such a
-/// task, or never run it, exactly when its figures matter.
+/// It has no thread of its own: registered with Vitals, the engine's scheduler calls
+/// [`sample`](Collector::sample) every interval from its own OS thread — not from a task of
+/// the runtime it watches, which a saturated runtime (the thing this collector exists to
+/// show) would delay, or never run, exactly when its figures matter.
 pub struct RuntimeCollector {
-    latest: Arc<Mutex<RuntimeSection>>,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    interval: Duration,
+    metrics: RuntimeMetrics,
+    previous: Mutex<Reading>,
+    latest: Mutex<RuntimeSection>,
 }
 
 impl RuntimeCollector {
-    /// Starts sampling the runtime behind `handle` every `interval` (at least
+    /// A collector of the runtime behind `handle`, for every `interval` (at least
     /// [`MIN_INTERVAL`]).
     ///
     /// Counts (workers, queue depth, alive tasks) are read before this returns; ratios and
     /// rates describe the interval between two readings, so they read 0 until the first
     /// interval has passed.
-    pub fn start(handle: &Handle, interval: Duration) -> Result<Self, RuntimeError> {
+    pub fn new(handle: &Handle, interval: Duration) -> Result<Self, RuntimeError> {
         if interval < MIN_INTERVAL {
             return Err(RuntimeError::IntervalTooShort {
                 given: interval,
@@ -56,40 +53,23 @@ impl RuntimeCollector {
             });
         }
         let metrics = handle.metrics();
-        let mut previous = Reading::take(&metrics);
-        let latest = Arc::new(Mutex::new(section(None, &previous)));
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = {
-            let latest = Arc::clone(&latest);
-            std::thread::Builder::new()
-                .name("vitals-runtime".into())
-                .spawn(move || {
-                    loop {
-                        match stopped.recv_timeout(interval) {
-                            Err(RecvTimeoutError::Timeout) => {}
-                            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-                        }
-                        let current = Reading::take(&metrics);
-                        let figures = section(Some(&previous), &current);
-                        *latest.lock().unwrap_or_else(PoisonError::into_inner) = figures;
-                        previous = current;
-                    }
-                })?
-        };
+        let previous = Reading::take(&metrics);
+        let latest = section(None, &previous);
         Ok(Self {
-            latest,
-            stop: Some(stop),
-            thread: Some(thread),
+            interval,
+            metrics,
+            previous: Mutex::new(previous),
+            latest: Mutex::new(latest),
         })
     }
 
-    /// Starts sampling the runtime this is called from (see [`RuntimeCollector::start`]).
+    /// A collector of the runtime this is called from (see [`RuntimeCollector::new`]).
     ///
     /// # Panics
     ///
     /// Outside a Tokio runtime, as [`Handle::current`] does.
-    pub fn start_current(interval: Duration) -> Result<Self, RuntimeError> {
-        Self::start(&Handle::current(), interval)
+    pub fn current(interval: Duration) -> Result<Self, RuntimeError> {
+        Self::new(&Handle::current(), interval)
     }
 
     /// The figures of the last interval.
@@ -101,16 +81,21 @@ impl RuntimeCollector {
     }
 }
 
-impl Drop for RuntimeCollector {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 impl Collector for RuntimeCollector {
+    fn schedule(&self) -> Option<Schedule> {
+        Some(Schedule::every(self.interval))
+    }
+
+    /// Reads the counters now; ratios and rates cover the time since the previous reading.
+    fn sample(&self) {
+        let current = Reading::take(&self.metrics);
+        let mut previous = self.previous.lock().unwrap_or_else(PoisonError::into_inner);
+        let figures = section(Some(&previous), &current);
+        *previous = current;
+        drop(previous);
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = figures;
+    }
+
     fn collect(&self, snapshot: &mut Snapshot) {
         snapshot.runtime = Some(self.latest());
     }

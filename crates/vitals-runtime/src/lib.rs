@@ -1,7 +1,8 @@
 //! How busy the Tokio runtime is, for Vitals.
 //!
 //! A [`RuntimeCollector`] reads Tokio's own stable counters
-//! ([`RuntimeMetrics`](tokio::runtime::RuntimeMetrics)) every interval and fills the
+//! ([`RuntimeMetrics`](tokio::runtime::RuntimeMetrics)) each time it is asked to sample
+//! (registered with Vitals, by the engine's scheduler every interval) and fills the
 //! snapshot's `runtime` section:
 //!
 //! - `workers`: worker threads;
@@ -28,7 +29,8 @@
 //! let runtime = tokio::runtime::Builder::new_multi_thread()
 //!     .worker_threads(2)
 //!     .build()?;
-//! let collector = RuntimeCollector::start(runtime.handle(), Duration::from_millis(100))?;
+//! let collector = RuntimeCollector::new(runtime.handle(), Duration::from_millis(100))?;
+//! collector.sample(); // what the scheduler does every interval
 //! let mut snapshot = Snapshot::now();
 //! collector.collect(&mut snapshot);
 //! assert_eq!(snapshot.runtime.map(|r| r.workers), Some(2));

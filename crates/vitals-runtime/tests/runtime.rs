@@ -1,11 +1,12 @@
 //! The collector against real multi-thread runtimes: idle, saturated by blocking tasks, and
 //! with every worker stuck; each figure is checked against Tokio's own counters.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use tokio::runtime::{Builder, Runtime, RuntimeMetrics};
+use tokio::runtime::{Builder, Handle, Runtime, RuntimeMetrics};
 use vitals_core::{Collector, RuntimeSection, Slot, Snapshot};
+use vitals_engine::Engine;
 use vitals_runtime::RuntimeCollector;
 
 const INTERVAL: Duration = Duration::from_millis(200);
@@ -16,6 +17,18 @@ fn runtime(workers: usize) -> Runtime {
         .enable_all()
         .build()
         .expect("runtime builds")
+}
+
+/// A collector of `handle`'s runtime, sampled every `interval` by an engine's scheduler as in
+/// an application (keep the engine alive while reading).
+fn start(handle: &Handle, interval: Duration) -> (Arc<RuntimeCollector>, Engine) {
+    let collector = Arc::new(RuntimeCollector::new(handle, interval).expect("starts"));
+    let engine = Engine::builder()
+        .collector(Arc::clone(&collector))
+        .build()
+        .expect("engine builds");
+    assert!(engine.scheduler_running(), "the scheduler samples it");
+    (collector, engine)
 }
 
 fn collect(collector: &RuntimeCollector) -> RuntimeSection {
@@ -39,7 +52,7 @@ fn busy_totals(m: &RuntimeMetrics) -> Vec<Duration> {
 #[test]
 fn an_idle_runtime_is_near_zero() {
     let rt = runtime(2);
-    let collector = RuntimeCollector::start(rt.handle(), INTERVAL).expect("starts");
+    let (collector, _engine) = start(rt.handle(), INTERVAL);
     assert_eq!(collector.slot(), Some(Slot::Section("runtime")));
     std::thread::sleep(INTERVAL * 3);
     let s = collect(&collector);
@@ -73,7 +86,7 @@ fn a_runtime_saturated_by_blocking_tasks_is_near_one_with_a_queue() {
     // Tokio publishes busy time in batches (every 61 polls here, ~20 ms of work): a longer
     // interval keeps that granularity small against the window.
     let interval = Duration::from_millis(500);
-    let collector = RuntimeCollector::start(&handle, interval).expect("starts");
+    let (collector, _engine) = start(&handle, interval);
 
     // Keep the global queue topped up with tasks that block their worker for 250 µs each
     // (a blocking call in async code), spawned from outside the runtime as a server's
@@ -145,7 +158,7 @@ fn workers_stuck_in_a_blocking_call_count_as_busy() {
     let rt = runtime(2);
     let handle = rt.handle().clone();
     let m = handle.metrics();
-    let collector = RuntimeCollector::start(&handle, INTERVAL).expect("starts");
+    let (collector, _engine) = start(&handle, INTERVAL);
 
     // Block both workers inside one poll each, until released.
     let (started_tx, started_rx) = mpsc::channel::<()>();
@@ -208,7 +221,7 @@ fn workers_stuck_in_a_blocking_call_count_as_busy() {
 #[test]
 fn serializes_without_mean_poll_unless_unstable() {
     let rt = runtime(1);
-    let collector = RuntimeCollector::start(rt.handle(), INTERVAL).expect("starts");
+    let collector = RuntimeCollector::new(rt.handle(), INTERVAL).expect("starts");
     let mut snapshot = Snapshot::now();
     collector.collect(&mut snapshot);
     let json = serde_json::to_value(&snapshot).expect("serializes");
@@ -227,18 +240,14 @@ fn serializes_without_mean_poll_unless_unstable() {
 }
 
 #[test]
-fn rejects_a_zero_interval_and_stops_on_drop() {
+fn rejects_a_zero_interval_and_asks_for_its_own() {
     let rt = runtime(1);
-    let err = RuntimeCollector::start(rt.handle(), Duration::ZERO)
+    let err = RuntimeCollector::new(rt.handle(), Duration::ZERO)
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("too short"), "{err}");
-    let collector = RuntimeCollector::start(rt.handle(), Duration::from_secs(30)).expect("starts");
-    let t = Instant::now();
-    drop(collector);
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "drop does not wait the interval"
-    );
+    let collector = RuntimeCollector::new(rt.handle(), Duration::from_secs(30)).expect("starts");
+    let schedule = collector.schedule().expect("it samples");
+    assert_eq!(schedule.every, Duration::from_secs(30));
 }

@@ -550,7 +550,7 @@ impl Settings {
             ));
         }
         if let Some(url) = &self.otlp_endpoint
-            && let Err(e) = url.parse::<vitals_axum::export::otlp::Endpoint>()
+            && let Err(e) = url.parse::<vitals_export::otlp::Endpoint>()
         {
             return Err(invalid("--otlp-endpoint", e.to_string()));
         }

@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use vitals_axum::export::emf::{EmfExporter, EmfOutput, EmfSettings};
-use vitals_axum::export::otlp::{Endpoint, EndpointError, OtlpExporter, OtlpSettings};
 use vitals_axum::{RuntimeCollector, SystemSampler, Vitals};
 use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
+use vitals_export::emf::{EmfExporter, EmfOutput, EmfSettings};
+use vitals_export::otlp::{Endpoint, EndpointError, OtlpExporter, OtlpSettings};
 
 use crate::Settings;
 use crate::agent::{Agent, RuleAgent};
@@ -133,8 +133,8 @@ impl AppState {
             )),
         };
         let interval = Duration::from_millis(settings.sample_interval_ms);
-        let system = SystemSampler::start(interval)?;
-        let runtime = RuntimeCollector::start_current(interval)?;
+        let system = SystemSampler::new(interval)?;
+        let runtime = RuntimeCollector::current(interval)?;
         let db = Db::connect(settings).await?;
         db.migrate().await?;
         if let (Backend::Redis(redis), Some(url)) = (&backend, &settings.redis_url)
@@ -164,12 +164,12 @@ impl AppState {
                 let mut emf = EmfSettings::new(output.parse().unwrap_or(EmfOutput::Stdout));
                 emf.namespace.clone_from(&settings.emf_namespace);
                 emf.interval = Duration::from_millis(settings.export_interval_ms);
-                let exporter = vitals
-                    .start_emf(emf)
-                    .map_err(|source| StartupError::Export {
+                let exporter = EmfExporter::start(vitals.engine(), emf).map_err(|source| {
+                    StartupError::Export {
                         setting: "--emf-output",
                         source,
-                    })?;
+                    }
+                })?;
                 Some(exporter)
             }
             None => None,
@@ -184,12 +184,12 @@ impl AppState {
                     service_instance_id = %otlp.service_instance_id,
                     "pushing metrics over OTLP/HTTP"
                 );
-                let exporter = vitals
-                    .start_otlp(otlp)
-                    .map_err(|source| StartupError::Export {
+                let exporter = OtlpExporter::start(vitals.engine(), otlp).map_err(|source| {
+                    StartupError::Export {
                         setting: "--otlp-endpoint",
                         source,
-                    })?;
+                    }
+                })?;
                 Some(exporter)
             }
             None => None,

@@ -375,7 +375,7 @@ async fn a_slow_body_is_408_json_counted_as_a_client_error_not_slow() {
     assert_eq!(resp.status, 408, "{}", String::from_utf8_lossy(&bytes));
     assert_eq!(resp.json()["error"]["code"], "request_timeout");
     assert!(started.elapsed() < Duration::from_secs(3));
-    let http = server.state.vitals().http_metrics().section();
+    let http = server.state.vitals().engine().requests().section();
     assert_eq!(http.server_errors_total, 0, "not our fault");
     assert!(http.client_errors_total >= 1, "a client error");
     assert_eq!(http.slow_requests_total, 0, "not a slow request");
@@ -652,7 +652,7 @@ async fn corpus(settings: Settings) -> usize {
             }
         }
     }
-    let figures = server.state.vitals().http_metrics().section();
+    let figures = server.state.vitals().engine().requests().section();
     assert_eq!(figures.server_errors_total, 0, "no 5xx recorded");
     server.stop().await;
     assert!(total >= 300, "{total} cases");

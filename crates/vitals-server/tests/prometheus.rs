@@ -117,8 +117,8 @@ async fn json_and_prometheus_agree_in_one_scrape() {
         cache.get(&format!("k{i}")).await;
     }
     cache.delete("k0").await;
-    let (ready, _) = state.vitals().readiness().await;
-    assert!(ready.is_success(), "the database answers");
+    let ready = state.vitals().engine().readiness().await;
+    assert!(ready.is_ready(), "the database answers");
 
     let json = get(&app, "/api/v1/metrics").await.json;
     let text = scrape(&app).await;
@@ -257,9 +257,9 @@ async fn random_unknown_paths_add_one_route_label() {
 async fn label_sets_have_a_hard_cap() {
     let dir = tempfile::tempdir().expect("temp dir");
     let state: AppState = state(&embedded(&dir)).await;
-    let metrics = state.vitals().http_metrics();
+    let metrics = state.vitals().engine().requests();
     let now = std::time::Instant::now();
-    for i in 0..(vitals_axum::MAX_SERIES + 300) {
+    for i in 0..(vitals_engine::MAX_SERIES + 300) {
         metrics.observe(
             &http::Method::GET,
             &format!("/route/{i}"),
@@ -268,7 +268,7 @@ async fn label_sets_have_a_hard_cap() {
             now,
         );
     }
-    assert_eq!(metrics.series_count(), vitals_axum::MAX_SERIES + 1);
+    assert_eq!(metrics.series_count(), vitals_engine::MAX_SERIES + 1);
     let text = state.vitals().render_prometheus();
     assert_eq!(
         value(
@@ -365,8 +365,8 @@ fn shape(text: &str) -> String {
 async fn exposition_shape_snapshot() {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = state(&embedded(&dir)).await;
-    let (ready, _) = state.vitals().readiness().await;
-    assert!(ready.is_success(), "the database answers");
+    let ready = state.vitals().engine().readiness().await;
+    assert!(ready.is_ready(), "the database answers");
     let app = app(state);
     get(&app, "/health").await;
     get(&app, "/nope").await;

@@ -1,18 +1,19 @@
 //! Machine and process figures for Vitals, measured off the request path.
 //!
-//! A [`SystemSampler`] owns a background thread that wakes every sampling interval, reads
-//! CPU (via `sysinfo`), memory, disk IO (`/proc/diskstats` on Linux), this process's own
-//! CPU, memory, threads and file descriptors (the standard `process_*` figures, from
-//! `/proc/self`), and the limits of the cgroup it runs in ([`Cgroup`]), and publishes the
-//! result. Reading the latest sample is
-//! a lock and an `Arc` clone, so `GET /api/v1/metrics` never waits for a measurement.
+//! A [`SystemSampler`] reads CPU (via `sysinfo`), memory, disk IO (`/proc/diskstats` on
+//! Linux), this process's own CPU, memory, threads and file descriptors (the standard
+//! `process_*` figures, from `/proc/self`), and the limits of the cgroup it runs in
+//! ([`Cgroup`]) each time it is asked to sample — registered with Vitals, by the engine's
+//! scheduler every interval — and keeps the latest reading. Reading that is a lock and an
+//! `Arc` clone, so `GET /api/v1/metrics` never waits for a measurement.
 //!
 //! ```
 //! use std::time::Duration;
 //! use vitals_core::{Collector, Snapshot};
 //! use vitals_system::SystemSampler;
 //!
-//! let sampler = SystemSampler::start(Duration::from_secs(1))?;
+//! let sampler = SystemSampler::new(Duration::from_secs(1))?;
+//! sampler.sample(); // what the scheduler does every second
 //! let mut snapshot = Snapshot::now();
 //! sampler.collect(&mut snapshot);
 //! println!("cpu {}%", snapshot.system.cpu_percent);

@@ -1,15 +1,13 @@
 //! The background sampler.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use vitals_core::math::{bytes_to_mb, round_to};
 use vitals_core::{
-    Collector, ContainerFigures, ContainerSection, ProcessSection, Snapshot, SystemFigures,
-    SystemSection,
+    Collector, ContainerFigures, ContainerSection, ProcessSection, Schedule, Snapshot,
+    SystemFigures, SystemSection,
 };
 
 use crate::cgroup::{Cgroup, CgroupReading, CgroupVersion};
@@ -35,9 +33,6 @@ pub enum SamplerError {
     /// `sysinfo` cannot read this platform.
     #[error("system figures are not available on this platform: {0}")]
     Unsupported(String),
-    /// The sampling thread could not be spawned.
-    #[error("could not start the sampling thread: {0}")]
-    Thread(#[from] std::io::Error),
 }
 
 /// One reading of the machine and this process.
@@ -64,25 +59,25 @@ pub struct Sample {
     pub error: Option<String>,
 }
 
-struct Shared {
+/// Reads the machine and this process each time its registry's scheduler asks (see
+/// [`Collector::schedule`]), and fills the snapshot's `system` and `process` sections from the
+/// latest reading.
+///
+/// It has no thread of its own: registered with Vitals, the engine's scheduler calls
+/// [`sample`](Collector::sample) every interval (the first one [`MIN_INTERVAL`] after start,
+/// so CPU figures appear soon). Used alone, call `sample` yourself.
+pub struct SystemSampler {
+    interval: Duration,
+    reader: Mutex<Reader>,
     latest: Mutex<Arc<Sample>>,
     started: Instant,
     pid: u32,
 }
 
-/// Samples the machine on a background thread; dropping it stops the thread.
-pub struct SystemSampler {
-    shared: Arc<Shared>,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
 impl SystemSampler {
-    /// Starts sampling every `interval` (at least [`MIN_INTERVAL`]).
-    ///
-    /// Memory and disk figures are read before this returns; the first CPU figures follow
-    /// [`MIN_INTERVAL`] later, then every `interval`.
-    pub fn start(interval: Duration) -> Result<Self, SamplerError> {
+    /// A sampler for every `interval` (at least [`MIN_INTERVAL`]). Memory and disk figures
+    /// are read before this returns; CPU figures need a second reading.
+    pub fn new(interval: Duration) -> Result<Self, SamplerError> {
         if interval < MIN_INTERVAL {
             return Err(SamplerError::IntervalTooShort {
                 given: interval,
@@ -91,61 +86,46 @@ impl SystemSampler {
         }
         let mut reader = Reader::new()?;
         let first = reader.read(None);
-        let shared = Arc::new(Shared {
+        let pid = reader.pid.as_u32();
+        Ok(Self {
+            interval,
+            reader: Mutex::new(reader),
             latest: Mutex::new(Arc::new(first)),
             started: Instant::now(),
-            pid: reader.pid.as_u32(),
-        });
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = {
-            let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("vitals-sampler".into())
-                .spawn(move || {
-                    // A short first window so CPU figures appear soon after start.
-                    let mut wait = MIN_INTERVAL;
-                    loop {
-                        match stopped.recv_timeout(wait) {
-                            Err(RecvTimeoutError::Timeout) => {}
-                            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-                        }
-                        let previous = shared.latest();
-                        let sample = reader.read(Some(&previous));
-                        *shared.latest.lock().unwrap_or_else(PoisonError::into_inner) =
-                            Arc::new(sample);
-                        wait = interval;
-                    }
-                })?
-        };
-        Ok(Self {
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            pid,
         })
     }
 
     /// The latest sample.
     pub fn latest(&self) -> Arc<Sample> {
-        self.shared.latest()
-    }
-}
-
-impl Shared {
-    fn latest(&self) -> Arc<Sample> {
         Arc::clone(&self.latest.lock().unwrap_or_else(PoisonError::into_inner))
     }
-}
 
-impl Drop for SystemSampler {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// The interval it was made for.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 }
 
 impl Collector for SystemSampler {
+    fn schedule(&self) -> Option<Schedule> {
+        Some(Schedule {
+            every: self.interval,
+            first_after: MIN_INTERVAL,
+        })
+    }
+
+    /// Takes a reading now (the CPU figures cover the time since the previous one).
+    fn sample(&self) {
+        let previous = self.latest();
+        let sample = self
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .read(Some(&previous));
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(sample);
+    }
+
     fn collect(&self, snapshot: &mut Snapshot) {
         let sample = self.latest();
         let age_ms = sample.taken_at.map_or(0, |t| {
@@ -165,11 +145,11 @@ impl Collector for SystemSampler {
         });
         let standard = sample.process_figures.unwrap_or_default();
         snapshot.process = Some(ProcessSection {
-            pid: self.shared.pid,
+            pid: self.pid,
             cpu_percent: round_to(sample.process_cpu_percent, 2),
             rss_mb: bytes_to_mb(sample.process_rss_bytes),
             threads: sample.process_threads,
-            uptime_seconds: self.shared.started.elapsed().as_secs(),
+            uptime_seconds: self.started.elapsed().as_secs(),
             cpu_seconds_total: round_to(standard.cpu_seconds_total, 2),
             virtual_memory_mb: bytes_to_mb(standard.virtual_memory_bytes),
             open_fds: standard.open_fds,
@@ -185,7 +165,7 @@ impl Collector for SystemSampler {
     }
 }
 
-/// Owns the `sysinfo` state; lives on the sampling thread.
+/// Owns the `sysinfo` state.
 struct Reader {
     system: System,
     pid: Pid,
@@ -390,7 +370,7 @@ mod tests {
 
     #[test]
     fn refuses_intervals_below_the_cpu_minimum() {
-        let err = SystemSampler::start(Duration::from_millis(50))
+        let err = SystemSampler::new(Duration::from_millis(50))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

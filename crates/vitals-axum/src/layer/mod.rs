@@ -11,13 +11,13 @@
 #![doc = include_str!("../../../../docs/middleware.md")]
 
 mod perf;
-pub(crate) mod request_id;
+
 mod timeout;
 mod trace_context;
 
 pub use perf::{
     Perf, PerfFuture, PerfLayer, SERVER_TIMING, UNMATCHED_ROUTE, X_RESPONSE_TIME, escape_for_log,
 };
-pub use request_id::{RequestId, X_REQUEST_ID, is_valid_request_id};
+pub use crate::request_id::{RequestId, X_REQUEST_ID, is_valid_request_id};
 pub use timeout::{Timeout, TimeoutFuture, TimeoutLayer};
 pub use trace_context::{TRACEPARENT, TraceId};

@@ -14,9 +14,9 @@ use http::{HeaderValue, Method, Request, Response};
 use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
-use super::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
+use crate::request_id::{CURRENT, RequestId, X_REQUEST_ID, is_valid_request_id};
 use super::trace_context::{TRACEPARENT, TraceId};
-use crate::http::{HttpMetrics, InFlight};
+use vitals_engine::{InFlight, RequestMetrics};
 
 /// `X-Response-Time`.
 pub static X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time");
@@ -68,7 +68,7 @@ pub struct PerfLayer {
 struct Shared {
     next_id: AtomicU64,
     slow: Duration,
-    metrics: Option<Arc<HttpMetrics>>,
+    metrics: Option<Arc<RequestMetrics>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -94,7 +94,7 @@ impl PerfLayer {
 
     /// A layer that also records every request into `metrics` (counts by method, route and
     /// status, duration histogram, in-flight gauge, slow counter), with its slow threshold.
-    pub fn with_metrics(metrics: Arc<HttpMetrics>) -> Self {
+    pub fn with_metrics(metrics: Arc<RequestMetrics>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 next_id: AtomicU64::new(1),
@@ -152,7 +152,7 @@ where
             .headers()
             .get(&TRACEPARENT)
             .and_then(|v| TraceId::from_traceparent(v.as_bytes()));
-        let in_flight = self.shared.metrics.as_ref().map(HttpMetrics::start);
+        let in_flight = self.shared.metrics.as_ref().map(RequestMetrics::start);
         PerfFuture {
             inner: CURRENT.scope(RequestId(id), self.inner.call(req)),
             state: Some(Pending {

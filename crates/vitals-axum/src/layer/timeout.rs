@@ -10,7 +10,7 @@ use http::{Request, StatusCode};
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
-use crate::ApiError;
+use crate::error::ApiError;
 
 /// Answers 504 JSON when the inner service has not answered within the deadline, and drops
 /// its work (the request future) at that moment, so no request hangs forever.

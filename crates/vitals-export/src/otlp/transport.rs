@@ -7,7 +7,7 @@ use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 
-use super::Endpoint;
+use super::endpoint::Endpoint;
 
 /// Largest response body read (an `ExportMetricsServiceResponse` is a few bytes).
 const MAX_RESPONSE: usize = 64 * 1024;

@@ -1,5 +1,4 @@
-//! Vitals' own `metrics` recorder: where every recorded series lives, and the Prometheus text
-//! renderer that reads it.
+//! The engine's `metrics` recorder: where every recorded series lives.
 //!
 //! Two stores keep series apart: Vitals' own (request metrics, acquire waits: named and
 //! described by the catalogue in `vitals-core`) and the host application's (whatever it
@@ -8,7 +7,6 @@
 //! is nothing to drain and a scrape only reads.
 
 mod histogram;
-pub(crate) mod render;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,9 +16,10 @@ use metrics::{
     Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit as MetricUnit,
 };
 use vitals_core::catalogue::{self, MetricDef};
+use vitals_core::math::round_significant;
 use vitals_core::{AppCounter, AppGauge, AppHistogram, AppSection, MetricSink};
 
-pub(crate) use histogram::BucketHistogram;
+pub use histogram::BucketHistogram;
 
 /// Prometheus' conventional default buckets, for histograms nobody configured.
 pub const DEFAULT_BUCKETS: &[f64] = &[
@@ -28,17 +27,17 @@ pub const DEFAULT_BUCKETS: &[f64] = &[
 ];
 
 /// One series: its label text rendered once at registration, and its value.
-struct Series<T> {
+pub(crate) struct Series<T> {
     /// `a="1",b="2"` (no braces), escaped for the exposition format.
-    labels: Box<str>,
+    pub(crate) labels: Box<str>,
     /// The labels as pairs, for the JSON `app` section.
-    pairs: Vec<(String, String)>,
-    value: Arc<T>,
+    pub(crate) pairs: Vec<(String, String)>,
+    pub(crate) value: Arc<T>,
 }
 
-/// Series of one kind, by name then by key.
-struct Family<T> {
-    by_key: std::collections::HashMap<Key, Arc<Series<T>>>,
+/// Series of one kind, by key.
+pub(crate) struct Family<T> {
+    pub(crate) by_key: std::collections::HashMap<Key, Arc<Series<T>>>,
 }
 
 impl<T> Default for Family<T> {
@@ -51,28 +50,21 @@ impl<T> Default for Family<T> {
 
 /// Counters, gauges and histograms of one origin.
 #[derive(Default)]
-struct Store {
-    counters: RwLock<Family<AtomicU64>>,
-    gauges: RwLock<Family<AtomicU64>>,
-    histograms: RwLock<Family<BucketHistogram>>,
+pub(crate) struct Store {
+    pub(crate) counters: RwLock<Family<AtomicU64>>,
+    pub(crate) gauges: RwLock<Family<AtomicU64>>,
+    pub(crate) histograms: RwLock<Family<BucketHistogram>>,
 }
 
-#[cfg(feature = "spans")]
-pub(crate) fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    read(lock)
-}
-
-#[cfg(feature = "spans")]
-pub(crate) fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    write(lock)
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+/// A read guard, also of a lock a panicking thread left poisoned (the data stays usable: every
+/// write is a single insert).
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+/// A write guard, as [`read`].
+pub(crate) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -93,8 +85,10 @@ impl Store {
                 .map(|l| (l.key().to_owned(), l.value().to_owned()))
                 .collect();
             Arc::new(Series {
-                labels: render::label_text(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    .into_boxed_str(),
+                labels: crate::text::label_text(
+                    pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )
+                .into_boxed_str(),
                 pairs,
                 value: Arc::new(make()),
             })
@@ -102,23 +96,20 @@ impl Store {
     }
 }
 
-/// Help text and unit a series name was described with.
+/// The help text a series name was described with.
 #[derive(Clone)]
-struct Description {
-    help: String,
-}
+pub(crate) struct Help(pub(crate) String);
 
-/// The recorder behind one [`Vitals`](crate::Vitals).
+/// The recorder behind one [`Engine`](crate::Engine).
 pub struct Registry {
     namespace: String,
-    own: Store,
-    app: Store,
+    pub(crate) own: Store,
+    pub(crate) app: Store,
     /// Bucket edges by full metric name; others get [`DEFAULT_BUCKETS`].
     buckets: BTreeMap<String, Arc<[f64]>>,
     default_buckets: Arc<[f64]>,
-    described: RwLock<BTreeMap<String, Description>>,
+    pub(crate) described: RwLock<BTreeMap<String, Help>>,
     /// When the registry was made: where its cumulative counts start.
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     started: std::time::SystemTime,
     /// Length of the last exposition, so the next one starts with room for it.
     pub(crate) last_render_len: std::sync::atomic::AtomicUsize,
@@ -145,8 +136,7 @@ impl Registry {
     }
 
     /// When the registry was made: the start of every cumulative count it holds.
-    #[cfg(feature = "otlp")]
-    pub(crate) fn started(&self) -> std::time::SystemTime {
+    pub fn started(&self) -> std::time::SystemTime {
         self.started
     }
 
@@ -198,14 +188,19 @@ impl Registry {
         }
         for (key, s) in &read(&self.app.histograms).by_key {
             let h = s.value.snapshot();
+            // Interpolation within a bucket can land past what was recorded: clamp to it.
+            let (min, max) = s.value.range().unwrap_or((0.0, 0.0));
+            let q = |q: f64| finite(h.quantile(q).clamp(min, max));
             section.histograms.push(AppHistogram {
                 name: key.name().to_owned(),
                 labels: labels(&s.pairs),
                 count: h.count,
-                sum: finite(h.sum_seconds),
-                p50: finite(h.quantile(0.5)),
-                p95: finite(h.quantile(0.95)),
-                p99: finite(h.quantile(0.99)),
+                sum: finite(round_significant(h.sum_seconds)),
+                min: finite(min),
+                max: finite(max),
+                p50: q(0.5),
+                p95: q(0.95),
+                p99: q(0.99),
             });
         }
         section
@@ -221,12 +216,7 @@ impl Registry {
     }
 
     fn describe(&self, key: KeyName, description: SharedString) {
-        write(&self.described).insert(
-            key.as_str().to_owned(),
-            Description {
-                help: description.into_owned(),
-            },
-        );
+        write(&self.described).insert(key.as_str().to_owned(), Help(description.into_owned()));
     }
 }
 
@@ -277,6 +267,14 @@ impl Recorder for Registry {
         Histogram::from_arc(Arc::clone(
             &Store::series(&self.app.histograms, key, || BucketHistogram::new(bounds)).value,
         ))
+    }
+}
+
+impl Registry {
+    /// Installs this registry as the process-wide `metrics` recorder; `false` when another
+    /// one is installed already.
+    pub(crate) fn install_globally(self: &Arc<Self>) -> bool {
+        metrics::set_global_recorder(Shared(Arc::clone(self))).is_ok()
     }
 }
 

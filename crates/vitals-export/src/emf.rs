@@ -8,13 +8,15 @@
 //! last minute), under one dimension `ServiceName`.
 //!
 //! ```
-//! use vitals_axum::{Vitals, export::emf::{EmfOutput, EmfSettings}};
+//! use vitals_engine::Engine;
+//! use vitals_export::emf::{EmfExporter, EmfOutput, EmfSettings};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
 //! let dir = tempfile::tempdir()?;
-//! let vitals = Vitals::builder().build().unwrap();
+//! let engine = Engine::builder().build().unwrap();
 //! let settings = EmfSettings::new(EmfOutput::File(dir.path().join("emf.log")));
-//! let exporter = vitals.start_emf(settings)?; // a line now, then one per interval
+//! let exporter = EmfExporter::start(&engine, settings)?; // a line now, then one per interval
+//! std::thread::sleep(std::time::Duration::from_millis(200));
 //! drop(exporter); // stops it
 //! let text = std::fs::read_to_string(dir.path().join("emf.log"))?;
 //! assert!(text.starts_with("{\"_aws\""));
@@ -24,13 +26,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 use vitals_core::{HttpSection, Snapshot};
-
-use crate::Vitals;
+use vitals_engine::Engine;
+use vitals_engine::scheduler::Scheduled;
 
 /// Where the lines go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,17 +81,22 @@ impl EmfSettings {
     }
 }
 
-/// The running exporter: a thread of its own (a slow disk never stalls the runtime). Dropping
-/// it stops the thread after at most the line being written.
+/// The running exporter. The engine's scheduler writes a line every interval from the
+/// snapshot of that tick; a thread of its own does the writing, so a slow disk or a stdout
+/// nobody reads never stalls other periodic work (a line that finds the previous ones still
+/// unwritten is dropped and counted as an error). Dropping it stops both after at most the
+/// line being written.
 #[derive(Debug)]
 pub struct EmfExporter {
-    stop: Option<mpsc::Sender<()>>,
+    scheduled: Option<Scheduled>,
+    lines: Option<mpsc::SyncSender<String>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for EmfExporter {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        drop(self.scheduled.take());
+        drop(self.lines.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -110,7 +117,7 @@ pub const METRICS: &[(&str, &str)] = &[
 
 /// One EMF document for `snapshot`; request counts are the difference from `previous` (the
 /// figures of the line before; `None` for the first line, which counts since start).
-pub fn document(
+pub(crate) fn document(
     snapshot: &Snapshot,
     previous: Option<&HttpSection>,
     settings: &EmfSettings,
@@ -153,17 +160,19 @@ pub fn document(
     Value::Object(root)
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-impl Vitals {
-    /// Starts writing EMF lines: one now, then one every `settings.interval`. A file that
-    /// cannot be opened is an error now; a write that fails later is counted in
+/// Lines waiting for the writer at most.
+const BACKLOG: usize = 4;
+
+impl EmfExporter {
+    /// Starts writing EMF lines for `engine`: one now, then one every `settings.interval`. A
+    /// file that cannot be opened is an error now; a write that fails later is counted in
     /// `<ns>_export_errors_total{exporter="emf"}` and logged once per interval at most.
-    pub fn start_emf(&self, settings: EmfSettings) -> std::io::Result<EmfExporter> {
+    pub fn start(engine: &Engine, settings: EmfSettings) -> std::io::Result<Self> {
         let mut out: Box<dyn Write + Send> = match &settings.output {
             EmfOutput::Stdout => Box::new(std::io::stdout()),
             EmfOutput::File(path) => Box::new(
@@ -173,31 +182,41 @@ impl Vitals {
                     .open(path)?,
             ),
         };
-        let errors = self.export_errors("emf");
-        let vitals = self.clone();
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("vitals-emf".to_owned())
-            .spawn(move || {
-                let mut previous: Option<HttpSection> = None;
-                loop {
-                    let snapshot = vitals.snapshot();
-                    let mut line = document(&snapshot, previous.as_ref(), &settings, now_ms())
-                        .to_string();
-                    line.push('\n');
-                    if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(error = %e, "EMF line not written; will retry next interval");
+        let errors = engine.export_errors("emf");
+        let (lines, pending) = mpsc::sync_channel::<String>(BACKLOG);
+        let thread = {
+            let errors = Arc::clone(&errors);
+            std::thread::Builder::new()
+                .name("vitals-emf".to_owned())
+                .spawn(move || {
+                    for line in pending {
+                        if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(error = %e, "EMF line not written; will retry next interval");
+                        }
                     }
-                    previous = snapshot.http;
-                    match stopped.recv_timeout(settings.interval) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        _ => return,
-                    }
+                })?
+        };
+        let scheduled = {
+            let lines = lines.clone();
+            let mut previous: Option<HttpSection> = None;
+            engine.every_from_now(settings.interval, move |tick| {
+                let Some(snapshot) = tick.snapshot() else {
+                    return;
+                };
+                let mut line =
+                    document(&snapshot, previous.as_ref(), &settings, unix_ms(tick.at)).to_string();
+                line.push('\n');
+                if lines.try_send(line).is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("EMF line dropped: the previous lines are still being written");
                 }
-            })?;
-        Ok(EmfExporter {
-            stop: Some(stop),
+                previous.clone_from(&snapshot.http);
+            })?
+        };
+        Ok(Self {
+            scheduled: Some(scheduled),
+            lines: Some(lines),
             thread: Some(thread),
         })
     }

@@ -6,8 +6,8 @@
 use vitals_core::Snapshot;
 use vitals_core::catalogue::{MetricKind, Unit};
 
-use crate::registry::render::{Labels, MetricFamily, Value, Visitor, walk};
-use crate::registry::{BucketHistogram, Registry};
+use vitals_engine::Engine;
+use vitals_engine::walk::{HistogramPoint, Labels, MetricFamily, Value, Visitor};
 
 /// Cumulative temporality (`AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE`).
 const CUMULATIVE: u64 = 2;
@@ -176,21 +176,24 @@ impl Visitor for Metrics<'_> {
         self.w.end(point);
     }
 
-    fn histogram(&mut self, _family: &MetricFamily<'_>, labels: Labels<'_>, h: &BucketHistogram) {
+    fn histogram(
+        &mut self,
+        _family: &MetricFamily<'_>,
+        labels: Labels<'_>,
+        h: &HistogramPoint<'_>,
+    ) {
         // Histogram.data_points = 1 (HistogramDataPoint)
         let point = self.w.begin(1);
         self.attributes(9, labels);
         self.w.fixed64(2, self.start_ns);
         self.w.fixed64(3, self.now_ns);
         // bucket_counts = 6: packed fixed64, one per bucket plus the overflow.
-        let bounds = h.bounds();
+        let bounds = h.bounds;
         self.w.key(6, LEN);
-        self.w.varint(8 * (bounds.len() as u64 + 1));
-        let mut count = 0u64;
-        let sum = h.per_bucket(|n| {
-            count += n;
+        self.w.varint(8 * h.counts.len() as u64);
+        for n in h.counts {
             self.w.buf.extend_from_slice(&n.to_le_bytes());
-        });
+        }
         // explicit_bounds = 7: packed double.
         if !bounds.is_empty() {
             self.w.key(7, LEN);
@@ -200,8 +203,8 @@ impl Visitor for Metrics<'_> {
             }
         }
         // count = 4 (the buckets' total, so the point is consistent), sum = 5.
-        self.w.fixed64(4, count);
-        self.w.double(5, sum);
+        self.w.fixed64(4, h.count);
+        self.w.double(5, h.sum);
         self.w.end(point);
     }
 
@@ -220,10 +223,10 @@ impl Visitor for Metrics<'_> {
     }
 }
 
-/// One `ExportMetricsServiceRequest` with every series of `registry` and `snapshot`: one
+/// One `ExportMetricsServiceRequest` with every series of `engine` and `snapshot`: one
 /// resource, one scope, a metric per family.
 pub(crate) fn request(
-    registry: &Registry,
+    engine: &Engine,
     snapshot: &Snapshot,
     identity: &Identity,
     start_ns: u64,
@@ -253,7 +256,7 @@ pub(crate) fn request(
         metric_at: 0,
         data_at: 0,
     };
-    walk(registry, snapshot, &mut metrics);
+    engine.walk(snapshot, &mut metrics);
     w.end(scope_metrics);
     w.end(resource_metrics);
     w.buf
@@ -346,9 +349,6 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
     use opentelemetry_proto::tonic::metrics::v1::{
@@ -386,36 +386,25 @@ mod tests {
         (k.to_owned(), v.to_owned())
     }
 
-    /// A registry with a request counter, a duration histogram (edges 0.1 and 1), and an
-    /// application counter and gauge; a snapshot with a named pool.
-    fn fixture() -> (Registry, Snapshot) {
-        let mut buckets = BTreeMap::new();
-        buckets.insert(
-            catalogue::full_name("shop", &HTTP_REQUEST_DURATION),
-            Arc::from(&[0.1, 1.0][..]),
-        );
-        let registry = Registry::new("shop", buckets);
-        let get = |route: &str| {
-            vec![
-                ("method", "GET".to_owned()),
-                ("route", route.to_owned()),
-                ("status", "200".to_owned()),
-            ]
-        };
-        registry
-            .own_counter(&registry.key(&HTTP_REQUESTS, &get("/orders")))
-            .fetch_add(5, std::sync::atomic::Ordering::Relaxed);
-        let h = registry.own_histogram(&registry.key(
-            &HTTP_REQUEST_DURATION,
-            &[
-                ("method", "GET".to_owned()),
-                ("route", "/orders".to_owned()),
-            ],
-        ));
+    /// An engine with four requests (durations 0.05, 0.1, 0.5 and 3 s in a histogram with
+    /// edges 0.1 and 1), and an application counter and gauge; a snapshot with a named pool.
+    fn fixture() -> (Engine, Snapshot) {
+        let engine = Engine::builder()
+            .namespace("shop")
+            .buckets(
+                catalogue::full_name("shop", &HTTP_REQUEST_DURATION),
+                &[0.1, 1.0],
+            )
+            .build()
+            .expect("valid settings");
         for v in [0.05, 0.1, 0.5, 3.0] {
-            h.observe(v);
+            let took = std::time::Duration::from_secs_f64(v);
+            let requests = engine.requests();
+            let at = std::time::Instant::now();
+            requests.observe(&http::Method::GET, "/orders", 200, took, at);
         }
-        metrics::with_local_recorder(&registry, || {
+        let recorder = engine.recorder();
+        metrics::with_local_recorder(&recorder, || {
             metrics::counter!("orders_created_total", "kind" => "web").increment(7);
             metrics::gauge!("queue_depth").set(2.5);
         });
@@ -429,11 +418,11 @@ mod tests {
                 ..DatabaseSection::default()
             },
         );
-        (registry, snapshot)
+        (engine, snapshot)
     }
 
-    fn decode(registry: &Registry, snapshot: &Snapshot) -> ExportMetricsServiceRequest {
-        let bytes = request(registry, snapshot, &identity(), 1_000, 2_000);
+    fn decode(engine: &Engine, snapshot: &Snapshot) -> ExportMetricsServiceRequest {
+        let bytes = request(engine, snapshot, &identity(), 1_000, 2_000);
         ExportMetricsServiceRequest::decode(bytes.as_slice()).expect("a valid protobuf request")
     }
 
@@ -446,8 +435,8 @@ mod tests {
 
     #[test]
     fn the_official_definitions_read_resource_scope_and_every_family() {
-        let (registry, snapshot) = fixture();
-        let req = decode(&registry, &snapshot);
+        let (engine, snapshot) = fixture();
+        let req = decode(&engine, &snapshot);
         assert_eq!(req.resource_metrics.len(), 1);
         let rm = &req.resource_metrics[0];
         let resource = rm.resource.as_ref().expect("resource");
@@ -466,7 +455,7 @@ mod tests {
         );
 
         // The same families, in the same order, as the Prometheus text.
-        let text = crate::registry::render::render(&registry, &snapshot);
+        let text = engine.render_snapshot(&snapshot);
         let prometheus: Vec<&str> = text
             .lines()
             .filter_map(|l| l.strip_prefix("# TYPE "))
@@ -482,8 +471,8 @@ mod tests {
 
     #[test]
     fn counters_are_cumulative_monotonic_sums_and_gauges_are_gauges() {
-        let (registry, snapshot) = fixture();
-        let req = decode(&registry, &snapshot);
+        let (engine, snapshot) = fixture();
+        let req = decode(&engine, &snapshot);
         let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
 
         let requests = metric(metrics, "shop_http_requests_total");
@@ -497,7 +486,7 @@ mod tests {
             AggregationTemporality::Cumulative as i32
         );
         let point = &sum.data_points[0];
-        assert_eq!(point.value, Some(number_data_point::Value::AsInt(5)));
+        assert_eq!(point.value, Some(number_data_point::Value::AsInt(4)));
         assert_eq!(
             (point.start_time_unix_nano, point.time_unix_nano),
             (1_000, 2_000)
@@ -568,8 +557,8 @@ mod tests {
 
     #[test]
     fn histograms_count_per_bucket_with_the_same_edges() {
-        let (registry, snapshot) = fixture();
-        let req = decode(&registry, &snapshot);
+        let (engine, snapshot) = fixture();
+        let req = decode(&engine, &snapshot);
         let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
         let duration = metric(metrics, "shop_http_request_duration_seconds");
         assert_eq!(duration.unit, "s");
@@ -588,7 +577,7 @@ mod tests {
         assert_eq!(p.count, 4);
         assert!((p.sum.expect("sum") - 3.65).abs() < 1e-9);
         assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (1_000, 2_000));
-        let text = crate::registry::render::render(&registry, &snapshot);
+        let text = engine.render_snapshot(&snapshot);
         for line in [
             "shop_http_request_duration_seconds_bucket{method=\"GET\",route=\"/orders\",le=\"0.1\"} 2",
             "shop_http_request_duration_seconds_bucket{method=\"GET\",route=\"/orders\",le=\"1\"} 3",
@@ -600,15 +589,16 @@ mod tests {
 
     #[test]
     fn long_messages_get_multi_byte_lengths() {
-        let registry = Registry::new("shop", BTreeMap::new());
+        let engine = Engine::builder().namespace("shop").build().expect("valid");
+        let recorder = engine.recorder();
         // Enough series for the metric and scope messages to pass 16 KiB (3-byte lengths),
         // and label values long enough for 2-byte ones.
-        metrics::with_local_recorder(&registry, || {
+        metrics::with_local_recorder(&recorder, || {
             for i in 0..400 {
                 metrics::counter!("big_total", "id" => format!("{i:0>200}")).increment(i);
             }
         });
-        let req = decode(&registry, &Snapshot::now());
+        let req = decode(&engine, &Snapshot::now());
         let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
         let Some(Data::Sum(big)) = &metric(metrics, "big_total").data else {
             panic!("a Sum")

@@ -1,4 +1,4 @@
-//! `start_otlp` in an embedding application: what reaches a collector (a test-owned receiver
+//! `OtlpExporter::start` in an embedding application: what reaches a collector (a test-owned receiver
 //! on loopback, every request decoded with the official OpenTelemetry protobuf definitions)
 //! holds the application's own facade metrics beside Vitals' series; refusals and server
 //! errors are counted, 4xx dropped, 5xx retried.
@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::metrics::v1::{Metric, metric::Data, number_data_
 use prost::Message;
 use tower::ServiceExt;
 use vitals_axum::Vitals;
-use vitals_axum::export::otlp::OtlpSettings;
+use vitals_export::otlp::{OtlpExporter, OtlpSettings};
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -132,7 +132,7 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
     settings.service_name = "shop".to_owned();
     settings.service_version = Some("1.2.3".to_owned());
     settings.interval = Duration::from_millis(200);
-    let exporter = vitals.start_otlp(settings).expect("exporter starts");
+    let exporter = OtlpExporter::start(vitals.engine(), settings).expect("exporter starts");
     receiver.wait_for(2).await;
     assert!(exporter.sent() >= 2);
 
@@ -178,13 +178,13 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
     };
     let point = &value.data_points[0];
     assert_eq!(point.count, 3);
-    assert_eq!(point.explicit_bounds, vitals_axum::DEFAULT_BUCKETS);
+    assert_eq!(point.explicit_bounds, vitals_engine::DEFAULT_BUCKETS);
     assert_eq!(
         point.bucket_counts.len(),
-        vitals_axum::DEFAULT_BUCKETS.len() + 1
+        vitals_engine::DEFAULT_BUCKETS.len() + 1
     );
     // 0.2 falls in the bucket ending at 0.25.
-    let at = vitals_axum::DEFAULT_BUCKETS
+    let at = vitals_engine::DEFAULT_BUCKETS
         .iter()
         .position(|&e| e == 0.25)
         .expect("an edge at 0.25");
@@ -219,7 +219,7 @@ async fn refusals_are_dropped_and_server_errors_retried_all_counted() {
     *receiver.status.lock().expect("receiver state") = StatusCode::BAD_REQUEST;
     let mut settings = OtlpSettings::new(url.parse().expect("endpoint"));
     settings.interval = Duration::from_millis(400);
-    let exporter = vitals.start_otlp(settings).expect("exporter starts");
+    let exporter = OtlpExporter::start(vitals.engine(), settings).expect("exporter starts");
 
     // A 400 is not retried: the payload is dropped, and counted.
     receiver.wait_for(1).await;

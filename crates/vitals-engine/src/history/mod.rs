@@ -1,18 +1,15 @@
-//! The live side of Vitals: a bounded history of snapshots, the alert rules evaluated on it,
-//! and the feed the dashboard reads.
+//! The live side of an engine: a bounded history of snapshots, the alert rules evaluated on
+//! it, and a tick counter that live streams wait on.
 //!
-//! One background thread (`vitals-live`) takes a snapshot every interval, appends one row of
-//! figures to a fixed-size ring and feeds the shared alert
-//! [`Evaluator`](vitals_core::evaluator::Evaluator). It holds only a weak reference to the
-//! [`Vitals`](crate::Vitals), so it ends within one interval once the last clone is dropped.
+//! The engine's scheduler takes a snapshot every sample interval and hands it to
+//! [`Live::record`], which appends one row of figures to a fixed-size ring and feeds the
+//! shared alert [`Evaluator`](vitals_core::evaluator::Evaluator).
 
-pub(crate) mod columns;
-pub(crate) mod routes;
+mod columns;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -20,31 +17,28 @@ use vitals_core::alerts::RULES;
 use vitals_core::evaluator::{Evaluator, Mode, Phase};
 use vitals_core::{Snapshot, rfc3339_micros};
 
-use crate::vitals::Inner;
 use columns::{COLUMNS, NCOLS, Row};
 
-/// The live state one [`Vitals`](crate::Vitals) keeps when its dashboard is on.
-pub(crate) struct Live {
-    pub(crate) interval: Duration,
-    pub(crate) capacity: usize,
+/// The history ring, the alert board and the tick counter of one engine (when its live side
+/// is on, see [`EngineBuilder::live`](crate::EngineBuilder::live)).
+pub struct Live {
+    interval: Duration,
+    capacity: usize,
     ring: Mutex<VecDeque<Row>>,
     alerts: Mutex<Board>,
     /// Bumped after every sample; streams wait on it.
-    pub(crate) tick: tokio::sync::watch::Sender<u64>,
-    pub(crate) open_streams: AtomicUsize,
-    pub(crate) max_streams: usize,
+    tick: tokio::sync::watch::Sender<u64>,
 }
 
 /// Settings of the live side, from the builder.
 pub(crate) struct LiveSettings {
     pub(crate) interval: Duration,
     pub(crate) history: Duration,
-    pub(crate) max_streams: usize,
 }
 
 /// One rule as `GET /api/v1/alerts` shows it.
 #[derive(Clone, Debug, Serialize)]
-pub(crate) struct AlertView {
+struct AlertView {
     name: &'static str,
     severity: &'static str,
     state: &'static str,
@@ -87,14 +81,32 @@ impl Live {
                 evaluated_at: None,
             }),
             tick: tokio::sync::watch::channel(0).0,
-            open_streams: AtomicUsize::new(0),
-            max_streams: settings.max_streams,
         }
+    }
+
+    /// Time between two rows.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The most rows the ring keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The most bytes the ring's rows take (its capacity × the size of one row).
+    pub fn bytes(&self) -> usize {
+        ring_bytes(self.capacity)
+    }
+
+    /// A receiver that sees every new row (its value counts the rows recorded so far).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.tick.subscribe()
     }
 
     /// Appends the figures of `snapshot`, taken at `at` (`elapsed` since the sampler
     /// started), and evaluates the alert rules on it.
-    pub(crate) fn record(&self, snapshot: &Snapshot, at: SystemTime, elapsed: Duration) {
+    pub fn record(&self, snapshot: &Snapshot, at: SystemTime, elapsed: Duration) {
         let row = columns::row(snapshot, at);
         {
             let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
@@ -130,13 +142,13 @@ impl Live {
     }
 
     /// The most recent row, if any.
-    pub(crate) fn last_row(&self) -> Option<Row> {
+    fn last_row(&self) -> Option<Row> {
         let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         ring.back().copied()
     }
 
     /// `GET /api/v1/metrics/history` as text: columnar JSON, oldest first.
-    pub(crate) fn history_json(&self) -> String {
+    pub fn history_json(&self) -> String {
         // Copy out under the lock, format outside it.
         let rows: Vec<Row> = {
             let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
@@ -181,7 +193,7 @@ impl Live {
     }
 
     /// `GET /api/v1/alerts` as a JSON value.
-    pub(crate) fn alerts_json(&self) -> Value {
+    pub fn alerts_json(&self) -> Value {
         let board = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
         serde_json::json!({
             "evaluated_at": board.evaluated_at,
@@ -191,7 +203,7 @@ impl Live {
     }
 
     /// One stream event's data: the latest row as an object, and the alerts.
-    pub(crate) fn event_json(&self) -> Option<String> {
+    pub fn event_json(&self) -> Option<String> {
         let row = self.last_row()?;
         let mut out = String::with_capacity(NCOLS * 24 + 1024);
         out.push_str("{\"row\":{");
@@ -245,56 +257,6 @@ fn push_number(out: &mut String, v: f64) {
     }
 }
 
-/// Starts the sampler thread for `inner`; it stops when `inner` is gone.
-pub(crate) fn spawn(inner: Weak<Inner>, interval: Duration) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("vitals-live".to_owned())
-        .spawn(move || {
-            let start = Instant::now();
-            let mut next = start;
-            loop {
-                next += interval;
-                let now = Instant::now();
-                if next > now {
-                    std::thread::sleep(next - now);
-                } else {
-                    // Fell behind (a suspended machine): restart the schedule from now.
-                    next = now;
-                }
-                let Some(inner) = inner.upgrade() else { break };
-                let vitals = crate::Vitals { inner };
-                if let Some(live) = &vitals.inner.live {
-                    let snapshot = vitals.snapshot();
-                    live.record(&snapshot, SystemTime::now(), start.elapsed());
-                }
-            }
-        })
-        .map(|_| ())
-}
-
-/// Keeps one stream slot; frees it when dropped (the client went away or the server stops).
-pub(crate) struct StreamSlot(pub(crate) Arc<Inner>);
-
-impl StreamSlot {
-    pub(crate) fn try_take(inner: &Arc<Inner>) -> Option<Self> {
-        let live = inner.live.as_ref()?;
-        live.open_streams
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < live.max_streams).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Self(Arc::clone(inner)))
-    }
-}
-
-impl Drop for StreamSlot {
-    fn drop(&mut self) {
-        if let Some(live) = &self.0.live {
-            live.open_streams.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,14 +266,13 @@ mod tests {
         Live::new(&LiveSettings {
             interval: Duration::from_secs(1),
             history: Duration::from_secs(history_s),
-            max_streams: 2,
         })
     }
 
     #[test]
     fn the_ring_keeps_the_newest_rows_up_to_its_capacity() {
         let live = live(3);
-        assert_eq!(live.capacity, 3);
+        assert_eq!(live.capacity(), 3);
         for i in 0..5u32 {
             let mut s = Snapshot::now();
             s.system.cpu_percent = f64::from(i);

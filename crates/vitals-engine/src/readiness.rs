@@ -1,9 +1,8 @@
-//! `GET /health/ready`: every registered probe, run at once under one timeout.
+//! Readiness: every registered probe, run at once under one timeout.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
 use serde::Serialize;
 use vitals_core::{Importance, ReadinessProbe};
 
@@ -33,11 +32,18 @@ pub struct Check {
     pub error: Option<String>,
 }
 
-/// Runs every probe concurrently, each bounded by `timeout`: 200 while every required one
-/// answers, 503 with reasons otherwise. An optional dependency that fails (a cache) is
+impl Readiness {
+    /// Whether every required dependency answered.
+    pub fn is_ready(&self) -> bool {
+        self.reasons.is_empty()
+    }
+}
+
+/// Runs every probe concurrently, each bounded by `timeout`: ready while every required one
+/// answers, unready with reasons otherwise. An optional dependency that fails (a cache) is
 /// reported `degraded` and leaves the service ready, so its outage never takes every
 /// instance out of a load balancer at once.
-pub(crate) async fn run(probes: &[ReadinessProbe], timeout: Duration) -> (StatusCode, Readiness) {
+pub(crate) async fn run(probes: &[ReadinessProbe], timeout: Duration) -> Readiness {
     let results = futures_join_all(probes.iter().map(|p| async move {
         let started = Instant::now();
         let outcome = match tokio::time::timeout(timeout, (p.probe)()).await {
@@ -70,12 +76,7 @@ pub(crate) async fn run(probes: &[ReadinessProbe], timeout: Duration) -> (Status
             },
         );
     }
-    let status = if reasons.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = Readiness {
+    Readiness {
         status: if reasons.is_empty() {
             "ready"
         } else {
@@ -83,8 +84,7 @@ pub(crate) async fn run(probes: &[ReadinessProbe], timeout: Duration) -> (Status
         },
         reasons,
         checks,
-    };
-    (status, body)
+    }
 }
 
 /// Polls every future to completion concurrently (a small join-all; no extra dependency).

@@ -1,4 +1,4 @@
-//! HTTP request metrics, recorded once per request by the performance layer.
+//! Request metrics, recorded once per request by a timing layer.
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,7 @@ use crate::registry::{BucketHistogram, Registry};
 pub const OVERFLOW: &str = "overflow";
 
 /// Most distinct `(method, route, status)` label sets recorded by default
-/// ([`VitalsBuilder::max_series`](crate::VitalsBuilder::max_series) changes it); later ones
+/// ([`EngineBuilder::max_series`](crate::EngineBuilder::max_series) changes it); later ones
 /// share the overflow series. Routes are templates and methods are normalised, so real traffic stays
 /// far below this; the cap is there so nothing a client sends can grow the series without
 /// bound.
@@ -26,8 +26,8 @@ pub const MAX_SERIES: usize = 500;
 /// Vitals registry, plus the figures of the JSON `http` section (whose `in_flight` also feeds
 /// the in-flight gauge).
 ///
-/// Both renderings are written by the same call ([`HttpMetrics::observe`]), once per request.
-pub struct HttpMetrics {
+/// Both renderings are written by the same call ([`RequestMetrics::observe`]), once per request.
+pub struct RequestMetrics {
     registry: Arc<Registry>,
     names: Names,
     series: RwLock<HashMap<SeriesKey, Series>>,
@@ -53,7 +53,7 @@ struct Series {
     slow: Arc<AtomicU64>,
 }
 
-impl HttpMetrics {
+impl RequestMetrics {
     /// Metrics registered in `registry` under its namespace; requests slower than
     /// `slow_threshold` count as slow. Recent percentiles cover the last minute.
     pub(crate) fn new(
@@ -209,7 +209,7 @@ impl HttpMetrics {
     }
 }
 
-impl Collector for HttpMetrics {
+impl Collector for RequestMetrics {
     /// Fills the `http` section (the in-flight gauge reads its `in_flight`).
     fn collect(&self, snapshot: &mut Snapshot) {
         snapshot.http = Some(self.section());
@@ -217,11 +217,11 @@ impl Collector for HttpMetrics {
 }
 
 /// Keeps a request counted as in flight until dropped.
-pub struct InFlight(Arc<HttpMetrics>);
+pub struct InFlight(Arc<RequestMetrics>);
 
 impl InFlight {
     /// The metrics the request is counted in.
-    pub fn metrics(&self) -> &HttpMetrics {
+    pub fn metrics(&self) -> &RequestMetrics {
         &self.0
     }
 }
@@ -234,7 +234,7 @@ impl Drop for InFlight {
 
 /// Bucket edges for request durations: the latency buckets plus one at the slow threshold,
 /// so "slower than the threshold" can be read off the histogram exactly.
-pub fn duration_buckets(slow_threshold: Duration) -> Vec<f64> {
+pub(crate) fn duration_buckets(slow_threshold: Duration) -> Vec<f64> {
     let mut edges = vitals_core::LATENCY_BUCKETS_SECONDS.to_vec();
     let slow = slow_threshold.as_secs_f64();
     if slow > 0.0 && !edges.iter().any(|&e| (e - slow).abs() < 1e-9) {

@@ -15,7 +15,7 @@ use std::str::FromStr;
 ///   same host or private network and let it use TLS onward.
 ///
 /// ```
-/// use vitals_axum::export::otlp::Endpoint;
+/// use vitals_export::otlp::Endpoint;
 ///
 /// let e: Endpoint = "http://otel:s3cret@collector.internal:4318".parse().unwrap();
 /// assert_eq!((e.host(), e.port(), e.path()), ("collector.internal", 4318, "/v1/metrics"));

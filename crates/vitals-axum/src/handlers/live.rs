@@ -1,15 +1,17 @@
-//! Handlers of the live endpoints and the dashboard page.
+//! The dashboard page and its live endpoints: history, stream, alerts.
+
+use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::StreamSlot;
-use crate::{ApiError, Vitals};
+use crate::error::ApiError;
+use crate::vitals::Vitals;
 
 /// The page: HTML, CSS and script in one document, embedded in the binary.
-pub(crate) const PAGE: &str = include_str!("dashboard.html");
+const PAGE: &str = include_str!("../assets/dashboard.html");
 
 fn no_store(mut response: Response) -> Response {
     response
@@ -19,11 +21,11 @@ fn no_store(mut response: Response) -> Response {
 }
 
 /// `GET /api/v1/metrics/history`.
-pub(crate) async fn history(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
+pub async fn history(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
-    let Some(live) = &vitals.inner.live else {
+    let Some(live) = vitals.engine().live() else {
         return ApiError::not_found("/api/v1/metrics/history").into_response();
     };
     no_store(
@@ -39,11 +41,11 @@ pub(crate) async fn history(State(vitals): State<Vitals>, headers: HeaderMap) ->
 }
 
 /// `GET /api/v1/alerts`.
-pub(crate) async fn alerts(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
+pub async fn alerts(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
-    let Some(live) = &vitals.inner.live else {
+    let Some(live) = vitals.engine().live() else {
         return ApiError::not_found("/api/v1/alerts").into_response();
     };
     no_store(axum::Json(live.alerts_json()).into_response())
@@ -52,26 +54,26 @@ pub(crate) async fn alerts(State(vitals): State<Vitals>, headers: HeaderMap) -> 
 /// `GET /api/v1/metrics/stream`: Server-Sent Events, one `sample` event per interval. The
 /// token and rate limit are checked once, when the stream opens; the number of open streams
 /// is capped (429 past it) and a stream's slot is freed when its client goes away.
-pub(crate) async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
+pub async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
-    let Some(live) = &vitals.inner.live else {
+    let Some(live) = vitals.engine().live() else {
         return ApiError::not_found("/api/v1/metrics/stream").into_response();
     };
-    let Some(slot) = StreamSlot::try_take(&vitals.inner) else {
+    let Some(slot) = StreamSlot::try_take(&vitals) else {
         return ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_streams",
             format!(
                 "{} live streams are open, the most this server allows; close one (e.g. another dashboard tab) and retry",
-                live.max_streams
+                vitals.web().max_streams
             ),
         )
         .into_response();
     };
-    let rx = live.tick.subscribe();
-    let retry_ms = live.interval.as_millis().clamp(1000, 30_000);
+    let rx = live.subscribe();
+    let retry_ms = live.interval().as_millis().clamp(1000, 30_000);
     // The first event goes out at once (the latest row), then one per new sample.
     let first = format!("retry: {retry_ms}\n\n");
     let state = (slot, rx, Some(first), true);
@@ -88,7 +90,7 @@ pub(crate) async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> 
             }
             fresh = false;
             rx.mark_unchanged();
-            let live = slot.0.live.as_ref()?;
+            let live = slot.0.engine().live()?;
             let text = match live.event_json() {
                 Some(data) => format!("event: sample\ndata: {data}\n\n"),
                 // Nothing sampled yet: a comment keeps the connection (and its check) alive.
@@ -105,16 +107,30 @@ pub(crate) async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> 
 }
 
 /// `GET /dashboard`: open, like any static page; the data it loads is what is protected.
-pub(crate) async fn page(State(vitals): State<Vitals>) -> Response {
-    match &vitals.inner.live {
+pub async fn dashboard(State(vitals): State<Vitals>) -> Response {
+    match vitals.engine().live() {
         Some(_) => no_store(Html(PAGE).into_response()),
         _ => ApiError::not_found("/dashboard").into_response(),
     }
 }
 
-/// The number of live streams open now (for tests and the docs' measurements).
-pub(crate) fn open_streams(vitals: &Vitals) -> usize {
-    vitals.inner.live.as_ref().map_or(0, |l| {
-        l.open_streams.load(std::sync::atomic::Ordering::Acquire)
-    })
+/// Keeps one stream slot; frees it when dropped (the client went away or the server stops).
+struct StreamSlot(Vitals);
+
+impl StreamSlot {
+    fn try_take(vitals: &Vitals) -> Option<Self> {
+        let web = vitals.web();
+        web.open_streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < web.max_streams).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(vitals.clone()))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.web().open_streams.fetch_sub(1, Ordering::AcqRel);
+    }
 }

@@ -20,8 +20,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use vitals_axum::Vitals;
-//! use vitals_axum::export::otlp::OtlpSettings;
+//! use vitals_engine::Engine;
+//! use vitals_export::otlp::{OtlpExporter, OtlpSettings};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A stand-in collector: it takes one request and answers 200.
@@ -40,11 +40,11 @@
 //!     String::from_utf8_lossy(&head).into_owned()
 //! });
 //!
-//! let vitals = Vitals::builder().build()?;
+//! let engine = Engine::builder().build()?;
 //! let mut settings = OtlpSettings::new(endpoint.parse()?);
 //! settings.service_name = "shop".to_owned();
 //! settings.interval = Duration::from_secs(60);
-//! let exporter = vitals.start_otlp(settings)?; // pushes now, then every minute
+//! let exporter = OtlpExporter::start(&engine, settings)?; // pushes now, then every minute
 //! let head = seen.join().unwrap();
 //! assert!(head.starts_with("POST /v1/metrics HTTP/1.1"));
 //! assert!(head.contains("content-type: application/x-protobuf"));
@@ -57,17 +57,18 @@ mod endpoint;
 mod transport;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::future::{Either, select};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
+use vitals_engine::Engine;
+use vitals_engine::scheduler::Scheduled;
 
 pub use endpoint::{Endpoint, EndpointError};
 
-use crate::Vitals;
 use encode::Identity;
 
 /// Settings of the OTLP exporter. [`OtlpSettings::new`] gives the defaults.
@@ -137,17 +138,66 @@ struct Stats {
     dropped: AtomicU64,
 }
 
-/// The running exporter: a thread of its own with a small single-threaded runtime, so a hung
-/// collector holds up nothing else. Dropping it stops the thread at once (a POST under way is
-/// abandoned).
+/// The running exporter. The engine's scheduler encodes a payload every interval (from the
+/// snapshot of that tick, shared with the other periodic work) into a bounded queue; a thread
+/// of its own with a small single-threaded runtime sends them, so a hung collector holds up
+/// nothing else. Dropping it stops both at once (a POST under way is abandoned).
 #[derive(Debug)]
 pub struct OtlpExporter {
+    scheduled: Option<Scheduled>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     stats: Arc<Stats>,
 }
 
 impl OtlpExporter {
+    /// Starts pushing every series of `engine` to `settings.endpoint` over OTLP/HTTP: once
+    /// now, then every `settings.interval`. Failures later are counted in
+    /// `<ns>_export_errors_total{exporter="otlp"}` and logged at most once per interval; an
+    /// error here only means a thread could not start.
+    pub fn start(engine: &Engine, settings: OtlpSettings) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let stats = Arc::new(Stats::default());
+        let queue = Arc::new(Queue {
+            payloads: Mutex::new(VecDeque::new()),
+            max: settings.max_queue.max(1),
+            ready: Notify::new(),
+        });
+        let scheduled = {
+            let identity = identity(&settings);
+            let start_ns = unix_nanos(engine.started());
+            let queue = Arc::clone(&queue);
+            let stats = Arc::clone(&stats);
+            let source = engine.clone();
+            engine.every_from_now(settings.interval, move |tick| {
+                if let Some(snapshot) = tick.snapshot() {
+                    let now_ns = unix_nanos(tick.at);
+                    let payload = encode::request(&source, &snapshot, &identity, start_ns, now_ns);
+                    queue.push(Bytes::from(payload), &stats);
+                }
+            })?
+        };
+        let (stop, stopped) = oneshot::channel();
+        let sender = Sender {
+            errors: engine.export_errors("otlp"),
+            stats: Arc::clone(&stats),
+            queue,
+            settings,
+        };
+        let thread = std::thread::Builder::new()
+            .name("vitals-otlp".to_owned())
+            .spawn(move || runtime.block_on(sender.run(stopped)))?;
+        Ok(Self {
+            scheduled: Some(scheduled),
+            stop: Some(stop),
+            thread: Some(thread),
+            stats,
+        })
+    }
+
     /// Payloads the collector accepted (2xx) so far.
     pub fn sent(&self) -> u64 {
         self.stats.sent.load(Ordering::Relaxed)
@@ -162,6 +212,7 @@ impl OtlpExporter {
 
 impl Drop for OtlpExporter {
     fn drop(&mut self) {
+        drop(self.scheduled.take());
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -171,63 +222,65 @@ impl Drop for OtlpExporter {
     }
 }
 
-impl Vitals {
-    /// Starts pushing every series to `settings.endpoint` over OTLP/HTTP: once now, then every
-    /// `settings.interval`. Failures later are counted in
-    /// `<ns>_export_errors_total{exporter="otlp"}` and logged at most once per interval; an
-    /// error here only means the thread could not start.
-    pub fn start_otlp(&self, settings: OtlpSettings) -> std::io::Result<OtlpExporter> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()?;
-        let mut resource = vec![
-            ("service.name", settings.service_name.clone()),
-            ("service.instance.id", settings.service_instance_id.clone()),
-        ];
-        if let Some(version) = &settings.service_version {
-            resource.push(("service.version", version.clone()));
-        }
-        let identity = Identity {
-            resource,
-            scope: ("vitals", env!("CARGO_PKG_VERSION")),
-        };
-        let errors = self.export_errors("otlp");
-        let stats = Arc::new(Stats::default());
-        let (stop, stopped) = oneshot::channel();
-        let task = Task {
-            vitals: self.clone(),
-            identity,
-            errors,
-            stats: Arc::clone(&stats),
-            settings,
-        };
-        let thread = std::thread::Builder::new()
-            .name("vitals-otlp".to_owned())
-            .spawn(move || runtime.block_on(task.run(stopped)))?;
-        Ok(OtlpExporter {
-            stop: Some(stop),
-            thread: Some(thread),
-            stats,
-        })
+/// The resource and scope every payload carries.
+fn identity(settings: &OtlpSettings) -> Identity {
+    let mut resource = vec![
+        ("service.name", settings.service_name.clone()),
+        ("service.instance.id", settings.service_instance_id.clone()),
+    ];
+    if let Some(version) = &settings.service_version {
+        resource.push(("service.version", version.clone()));
     }
-
-    /// One `ExportMetricsServiceRequest` of every series now (what the exporter sends).
-    fn otlp_payload(&self, identity: &Identity, start_ns: u64) -> Bytes {
-        let snapshot = self.snapshot();
-        Bytes::from(encode::request(
-            &self.inner.registry,
-            &snapshot,
-            identity,
-            start_ns,
-            unix_nanos(SystemTime::now()),
-        ))
+    Identity {
+        resource,
+        scope: ("vitals", env!("CARGO_PKG_VERSION")),
     }
 }
 
 fn unix_nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Payloads waiting to be sent, oldest first; past `max` the oldest is dropped (values are
+/// cumulative, so the next payload carries its counts).
+struct Queue {
+    payloads: Mutex<VecDeque<Bytes>>,
+    max: usize,
+    ready: Notify,
+}
+
+impl Queue {
+    fn push(&self, payload: Bytes, stats: &Stats) {
+        {
+            let mut payloads = self.payloads.lock().unwrap_or_else(PoisonError::into_inner);
+            if payloads.len() >= self.max {
+                payloads.pop_front();
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            payloads.push_back(payload);
+        }
+        self.ready.notify_one();
+    }
+
+    fn front(&self) -> Option<Bytes> {
+        let payloads = self.payloads.lock().unwrap_or_else(PoisonError::into_inner);
+        payloads.front().cloned()
+    }
+
+    fn pop(&self) {
+        self.payloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+    }
+
+    fn len(&self) -> usize {
+        self.payloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
 }
 
 /// How one POST went.
@@ -239,111 +292,117 @@ enum Outcome {
     Retry(String),
 }
 
-/// Most POSTs that fail in one interval before the rest wait for the next one.
+/// Most POSTs that fail in one interval before the rest wait for the next payload.
 const MAX_ATTEMPTS: u32 = 4;
 
-struct Task {
-    vitals: Vitals,
-    identity: Identity,
+/// The sending side, on the exporter's own thread.
+struct Sender {
     errors: Arc<AtomicU64>,
     stats: Arc<Stats>,
+    queue: Arc<Queue>,
     settings: OtlpSettings,
 }
 
-impl Task {
+/// What the sender remembers between rounds, for its log lines.
+#[derive(Default)]
+struct Streak {
+    /// Failed POSTs since the last success.
+    failing: u64,
+    /// Payloads dropped since the last success.
+    dropped_at_start: u64,
+}
+
+impl Sender {
     async fn run(self, mut stop: oneshot::Receiver<()>) {
-        let interval = self.settings.interval.max(Duration::from_millis(1));
-        let timeout = self.settings.effective_timeout();
-        let first_backoff = (interval / 8).clamp(Duration::from_millis(10), Duration::from_secs(2));
-        let start_ns = unix_nanos(self.vitals.inner.registry.started());
-        let max_queue = self.settings.max_queue.max(1);
-        let mut queue: VecDeque<Bytes> = VecDeque::with_capacity(max_queue);
-        // Failures since the last success (for the INFO once it recovers).
-        let mut failing = 0u64;
-        let mut dropped_since_ok = 0u64;
-        let mut next = Instant::now();
+        let mut streak = Streak::default();
         loop {
-            next += interval;
-            if next < Instant::now() {
-                // Far behind (a suspended machine): start counting again from now.
-                next = Instant::now() + interval;
+            let ready = self.queue.ready.notified();
+            if let Either::Right(_) = select(std::pin::pin!(ready), &mut stop).await {
+                return;
             }
-            if queue.len() >= max_queue {
-                queue.pop_front();
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                dropped_since_ok += 1;
-            }
-            queue.push_back(self.vitals.otlp_payload(&self.identity, start_ns));
-
-            let mut warned = false;
-            let mut attempts = 0;
-            let mut backoff = first_backoff;
-            while let Some(payload) = queue.front().cloned() {
-                let remaining = next.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
-                    break;
-                }
-                let attempt = tokio::time::timeout(
-                    timeout.min(remaining),
-                    transport::post(&self.settings.endpoint, payload),
-                );
-                let outcome = match select(std::pin::pin!(attempt), &mut stop).await {
-                    Either::Left((result, _)) => classify(result, timeout),
-                    Either::Right(_) => return,
-                };
-                let problem = match outcome {
-                    Outcome::Accepted => {
-                        queue.pop_front();
-                        self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                        if failing > 0 {
-                            tracing::info!(
-                                endpoint = %self.settings.endpoint,
-                                failed_pushes = failing,
-                                dropped_payloads = dropped_since_ok,
-                                "OTLP export recovered"
-                            );
-                        }
-                        failing = 0;
-                        dropped_since_ok = 0;
-                        continue;
-                    }
-                    Outcome::Refused(problem) => {
-                        queue.pop_front();
-                        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                        dropped_since_ok += 1;
-                        problem
-                    }
-                    Outcome::Retry(problem) => problem,
-                };
-                self.errors.fetch_add(1, Ordering::Relaxed);
-                failing += 1;
-                attempts += 1;
-                if !warned {
-                    warned = true;
-                    tracing::warn!(
-                        endpoint = %self.settings.endpoint,
-                        error = %problem,
-                        queued = queue.len(),
-                        dropped_payloads = dropped_since_ok,
-                        "OTLP export failed; retrying with backoff, values are cumulative so nothing is lost once it gets through"
-                    );
-                }
-                if attempts >= MAX_ATTEMPTS {
-                    break;
-                }
-                let pause = backoff.min(next.saturating_duration_since(Instant::now()));
-                backoff = backoff.saturating_mul(2);
-                let sleep = tokio::time::sleep(pause);
-                if let Either::Right(_) = select(std::pin::pin!(sleep), &mut stop).await {
-                    return;
-                }
-            }
-
-            let sleep = tokio::time::sleep_until(next.into());
-            if let Either::Right(_) = select(std::pin::pin!(sleep), &mut stop).await {
+            if !self.round(&mut stop, &mut streak).await {
                 return;
             }
         }
+    }
+
+    /// Sends what is queued, retrying with backoff for at most one interval; `false` once
+    /// asked to stop.
+    async fn round(&self, stop: &mut oneshot::Receiver<()>, streak: &mut Streak) -> bool {
+        let interval = self.settings.interval.max(Duration::from_millis(1));
+        let timeout = self.settings.effective_timeout();
+        let deadline = Instant::now() + interval;
+        let mut backoff = (interval / 8).clamp(Duration::from_millis(10), Duration::from_secs(2));
+        let mut warned = false;
+        let mut attempts = 0;
+        while let Some(payload) = self.queue.front() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                break;
+            }
+            let attempt = tokio::time::timeout(
+                timeout.min(remaining),
+                transport::post(&self.settings.endpoint, payload),
+            );
+            let outcome = match select(std::pin::pin!(attempt), &mut *stop).await {
+                Either::Left((result, _)) => classify(result, timeout),
+                Either::Right(_) => return false,
+            };
+            let problem = match outcome {
+                Outcome::Accepted => {
+                    self.queue.pop();
+                    self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                    self.recovered(streak);
+                    continue;
+                }
+                Outcome::Refused(problem) => {
+                    self.queue.pop();
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    problem
+                }
+                Outcome::Retry(problem) => problem,
+            };
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            streak.failing += 1;
+            attempts += 1;
+            if !warned {
+                warned = true;
+                tracing::warn!(
+                    endpoint = %self.settings.endpoint,
+                    error = %problem,
+                    queued = self.queue.len(),
+                    dropped_payloads = self.dropped_since(streak),
+                    "OTLP export failed; retrying with backoff, values are cumulative so nothing is lost once it gets through"
+                );
+            }
+            if attempts >= MAX_ATTEMPTS {
+                break;
+            }
+            let pause = backoff.min(deadline.saturating_duration_since(Instant::now()));
+            backoff = backoff.saturating_mul(2);
+            let sleep = tokio::time::sleep(pause);
+            if let Either::Right(_) = select(std::pin::pin!(sleep), &mut *stop).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn dropped_since(&self, streak: &Streak) -> u64 {
+        self.stats.dropped.load(Ordering::Relaxed) - streak.dropped_at_start
+    }
+
+    fn recovered(&self, streak: &mut Streak) {
+        if streak.failing > 0 {
+            tracing::info!(
+                endpoint = %self.settings.endpoint,
+                failed_pushes = streak.failing,
+                dropped_payloads = self.dropped_since(streak),
+                "OTLP export recovered"
+            );
+        }
+        streak.failing = 0;
+        streak.dropped_at_start = self.stats.dropped.load(Ordering::Relaxed);
     }
 }
 

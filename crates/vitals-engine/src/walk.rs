@@ -1,6 +1,6 @@
-//! The walk over every series, and the Prometheus text exposition (format 0.0.4) written from
-//! it straight out of the snapshot and the stores: no intermediate copy of the series, numbers
-//! formatted once. The OTLP exporter (`export::otlp`) walks the same series.
+//! The walk over every series: what `/metrics`, OpenMetrics and every push exporter read, so
+//! they can never list different series. It goes straight over the snapshot and the
+//! registry's stores: no intermediate copy of the series.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,102 +9,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use vitals_core::Snapshot;
 use vitals_core::catalogue::{self, CATALOGUE, MetricDef, MetricKind, Source, Unit};
 
-use super::{BucketHistogram, Registry, Series, read};
-
-/// `a="1",b="2"`: label pairs escaped for the exposition format (no braces).
-pub(crate) fn label_text<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(k);
-        out.push_str("=\"");
-        for c in v.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                '\n' => out.push_str("\\n"),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
-    out
-}
-
-fn kind_name(kind: MetricKind) -> &'static str {
-    match kind {
-        MetricKind::Counter => "counter",
-        MetricKind::Gauge => "gauge",
-        MetricKind::Histogram => "histogram",
-    }
-}
-
-fn header(out: &mut String, name: &str, help: &str, kind: &str) {
-    out.push_str("# HELP ");
-    out.push_str(name);
-    out.push(' ');
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push_str("\n# TYPE ");
-    out.push_str(name);
-    out.push(' ');
-    out.push_str(kind);
-    out.push('\n');
-}
-
-pub(crate) fn number(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v == f64::INFINITY {
-        out.push_str("+Inf");
-    } else if v == f64::NEG_INFINITY {
-        out.push_str("-Inf");
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        out.push_str(itoa::Buffer::new().format(v as i64));
-    } else {
-        // The shortest text that reads back as the same number (serde_json's formatter).
-        out.push_str(zmij::Buffer::new().format_finite(v));
-    }
-}
-
-fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, extra: Option<(&str, &str)>) {
-    out.push_str(name);
-    out.push_str(suffix);
-    if !labels.is_empty() || extra.is_some() {
-        out.push('{');
-        out.push_str(labels);
-        if let Some((k, v)) = extra {
-            if !labels.is_empty() {
-                out.push(',');
-            }
-            out.push_str(k);
-            out.push_str("=\"");
-            out.push_str(v);
-            out.push('"');
-        }
-        out.push('}');
-    }
-    out.push(' ');
-}
+use crate::registry::{BucketHistogram, Registry, Series, Store, read};
 
 /// One metric family (a name with its help, kind and unit), as every encoder sees it.
-pub(crate) struct MetricFamily<'a> {
+pub struct MetricFamily<'a> {
     /// The exported name (namespace included where the metric carries one).
-    pub(crate) name: &'a str,
+    pub name: &'a str,
     /// One-line help text.
-    pub(crate) help: &'a str,
+    pub help: &'a str,
     /// Counter, gauge or histogram.
-    pub(crate) kind: MetricKind,
+    pub kind: MetricKind,
     /// The catalogue's unit; `None` for the application's series (the recorder keeps none).
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) unit: Option<Unit>,
+    pub unit: Option<Unit>,
 }
 
 impl<'a> MetricFamily<'a> {
@@ -121,7 +37,7 @@ impl<'a> MetricFamily<'a> {
 
 /// The labels of one sample.
 #[derive(Clone, Copy)]
-pub(crate) enum Labels<'a> {
+pub enum Labels<'a> {
     /// No labels.
     None,
     /// One label of a snapshot-fed series (`pool` or `cache` of a named section).
@@ -137,8 +53,7 @@ pub(crate) enum Labels<'a> {
 
 impl<'a> Labels<'a> {
     /// The labels as pairs, in order.
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) fn pairs(self) -> impl Iterator<Item = (&'a str, &'a str)> {
+    pub fn pairs(self) -> impl Iterator<Item = (&'a str, &'a str)> {
         let (one, many) = match self {
             Labels::None => (None, &[][..]),
             Labels::One(k, v) => (Some((k, v)), &[][..]),
@@ -152,15 +67,31 @@ impl<'a> Labels<'a> {
 /// A counter's or gauge's value: recorded counters are whole numbers, everything read out of
 /// a snapshot (and every gauge) is a float.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Value {
+pub enum Value {
     /// A recorded counter.
     Int(u64),
     /// A snapshot figure or a gauge.
     Float(f64),
 }
 
-/// What walks over the series: the Prometheus renderer and the OTLP encoder.
-pub(crate) trait Visitor {
+/// One histogram sample: counts per bucket (not cumulative; the last is the overflow above
+/// the highest edge), their total and the sum of the observations.
+#[derive(Clone, Copy, Debug)]
+pub struct HistogramPoint<'a> {
+    /// Upper edges of the finite buckets, ascending.
+    pub bounds: &'a [f64],
+    /// Each edge as the exposition formats write it (`le="…"`), formatted once.
+    pub le: &'a [Box<str>],
+    /// Observations per bucket; one more entry than `bounds` (the overflow).
+    pub counts: &'a [u64],
+    /// All observations.
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+}
+
+/// What walks over the series: the Prometheus renderer and every push exporter.
+pub trait Visitor {
     /// A family starts; its samples follow, then [`Visitor::end`]. Only families with at
     /// least one sample are visited.
     fn family(&mut self, family: &MetricFamily<'_>);
@@ -171,7 +102,7 @@ pub(crate) trait Visitor {
         &mut self,
         family: &MetricFamily<'_>,
         labels: Labels<'_>,
-        histogram: &BucketHistogram,
+        point: &HistogramPoint<'_>,
     );
     /// The family's samples are done.
     fn end(&mut self, family: &MetricFamily<'_>);
@@ -180,7 +111,7 @@ pub(crate) trait Visitor {
 /// Every series, each family once: the snapshot-fed catalogue metrics, then the ones recorded
 /// as things happened (in catalogue order), then the application's (by name). This one walk
 /// feeds both `/metrics` and the OTLP exporter, so they cannot list different series.
-pub(crate) fn walk(registry: &Registry, snapshot: &Snapshot, visitor: &mut impl Visitor) {
+pub(crate) fn walk<V: Visitor + ?Sized>(registry: &Registry, snapshot: &Snapshot, visitor: &mut V) {
     let ns = registry.namespace();
     for def in CATALOGUE {
         snapshot_fed(visitor, ns, def, snapshot);
@@ -199,7 +130,7 @@ pub(crate) fn walk(registry: &Registry, snapshot: &Snapshot, visitor: &mut impl 
     for (name, kind) in app.names() {
         let help = described
             .get(name)
-            .map_or("recorded by the application", |d| d.help.as_str());
+            .map_or("recorded by the application", |d| d.0.as_str());
         let family = MetricFamily {
             name,
             help,
@@ -210,89 +141,7 @@ pub(crate) fn walk(registry: &Registry, snapshot: &Snapshot, visitor: &mut impl 
     }
 }
 
-/// The Prometheus text exposition, written as the walk goes.
-struct Text {
-    out: String,
-}
-
-impl Visitor for Text {
-    fn family(&mut self, family: &MetricFamily<'_>) {
-        header(
-            &mut self.out,
-            family.name,
-            family.help,
-            kind_name(family.kind),
-        );
-    }
-
-    fn number(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, value: Value) {
-        let out = &mut self.out;
-        match labels {
-            Labels::None => sample(out, family.name, "", "", None),
-            Labels::One(k, v) => {
-                sample(
-                    out,
-                    family.name,
-                    "",
-                    &label_text([(k, v)].into_iter()),
-                    None,
-                );
-            }
-            Labels::Recorded { text, .. } => sample(out, family.name, "", text, None),
-        }
-        match value {
-            Value::Int(n) => out.push_str(itoa::Buffer::new().format(n)),
-            Value::Float(v) => number(out, v),
-        }
-        out.push('\n');
-    }
-
-    fn histogram(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, h: &BucketHistogram) {
-        let out = &mut self.out;
-        let name = family.name;
-        let owned;
-        let labels = match labels {
-            Labels::None => "",
-            Labels::One(k, v) => {
-                owned = label_text([(k, v)].into_iter());
-                owned.as_str()
-            }
-            Labels::Recorded { text, .. } => text,
-        };
-        let (count, sum) = h.visit(|le, n| {
-            sample(out, name, "_bucket", labels, Some(("le", le)));
-            out.push_str(itoa::Buffer::new().format(n));
-            out.push('\n');
-        });
-        sample(out, name, "_bucket", labels, Some(("le", "+Inf")));
-        out.push_str(itoa::Buffer::new().format(count));
-        out.push('\n');
-        sample(out, name, "_sum", labels, None);
-        number(out, sum);
-        out.push('\n');
-        sample(out, name, "_count", labels, None);
-        out.push_str(itoa::Buffer::new().format(count));
-        out.push('\n');
-    }
-
-    fn end(&mut self, _family: &MetricFamily<'_>) {}
-}
-
-/// Every series as Prometheus text.
-pub(crate) fn render(registry: &Registry, snapshot: &Snapshot) -> String {
-    // Room for what the last exposition needed, plus some: no copying as it grows.
-    let last = registry.last_render_len.load(Ordering::Relaxed);
-    let mut text = Text {
-        out: String::with_capacity((last + last / 8).max(16 * 1024)),
-    };
-    walk(registry, snapshot, &mut text);
-    registry
-        .last_render_len
-        .store(text.out.len(), Ordering::Relaxed);
-    text.out
-}
-
-fn snapshot_fed(visitor: &mut impl Visitor, ns: &str, def: &MetricDef, s: &Snapshot) {
+fn snapshot_fed<V: Visitor + ?Sized>(visitor: &mut V, ns: &str, def: &MetricDef, s: &Snapshot) {
     // `None` for recorded metrics and for absent sections (no process figures, an unset
     // container limit): such families are left out, not written as zero.
     let Some(unnamed) = def.read(s) else {
@@ -328,8 +177,8 @@ struct Grouped {
 }
 
 impl Grouped {
-    fn of(store: &super::Store) -> Self {
-        fn group<T>(family: &std::sync::RwLock<super::Family<T>>) -> Families<T> {
+    fn of(store: &Store) -> Self {
+        fn group<T>(family: &std::sync::RwLock<crate::registry::Family<T>>) -> Families<T> {
             let mut by_name: Families<T> = BTreeMap::new();
             for (key, series) in &read(family).by_key {
                 by_name
@@ -365,7 +214,7 @@ impl Grouped {
         names
     }
 
-    fn visit(&self, visitor: &mut impl Visitor, family: &MetricFamily<'_>) {
+    fn visit<V: Visitor + ?Sized>(&self, visitor: &mut V, family: &MetricFamily<'_>) {
         fn labels<T>(s: &Series<T>) -> Labels<'_> {
             Labels::Recorded {
                 text: &s.labels,
@@ -398,8 +247,18 @@ impl Grouped {
                     return;
                 };
                 visitor.family(family);
+                let mut counts = Vec::new();
                 for s in list {
-                    visitor.histogram(family, labels(s), &s.value);
+                    let h: &BucketHistogram = &s.value;
+                    let (count, sum) = h.read(&mut counts);
+                    let point = HistogramPoint {
+                        bounds: h.bounds(),
+                        le: h.le(),
+                        counts: &counts,
+                        count,
+                        sum,
+                    };
+                    visitor.histogram(family, labels(s), &point);
                 }
             }
         }

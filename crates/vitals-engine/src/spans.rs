@@ -1,19 +1,19 @@
 //! Span timings: how long the application spends inside its `tracing` spans.
 //!
 //! [`SpanTimings`] is a handle; its [`layer`](SpanTimings::layer) goes into the application's
-//! `tracing_subscriber` stack, and [`VitalsBuilder::span_timings`](crate::VitalsBuilder::span_timings)
-//! connects it to a [`Vitals`](crate::Vitals). Each closed span adds its **busy time** (the
+//! `tracing_subscriber` stack, and [`EngineBuilder::span_timings`](crate::EngineBuilder::span_timings)
+//! connects it to an [`Engine`](crate::Engine). Each closed span adds its **busy time** (the
 //! time it was entered — for an instrumented `async fn`, the time its future was being polled,
 //! not the time it waited on I/O) to `<ns>_span_duration_seconds{span="NAME"}` and to a
 //! one-minute window that feeds the JSON `spans` section.
 //!
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
-//! use vitals_axum::{Vitals, spans::SpanTimings};
+//! use vitals_engine::{Engine, spans::SpanTimings};
 //!
 //! let timings = SpanTimings::builder().allow_target("my_app").build();
 //! let subscriber = tracing_subscriber::registry().with(timings.layer());
-//! let vitals = Vitals::builder().span_timings(&timings).build().unwrap();
+//! let vitals = Engine::builder().span_timings(&timings).build().unwrap();
 //! tracing::subscriber::with_default(subscriber, || {
 //!     let _span = tracing::info_span!(target: "my_app", "checkout").entered();
 //! });
@@ -135,7 +135,7 @@ impl SpanTimings {
     }
 
     /// The `tracing_subscriber` layer that records into this handle. Spans closed before the
-    /// handle is given to a [`Vitals`](crate::Vitals) are not recorded.
+    /// handle is given to an [`Engine`](crate::Engine) are not recorded.
     pub fn layer(&self) -> SpanLayer {
         SpanLayer {
             shared: Arc::clone(&self.shared),
@@ -150,7 +150,7 @@ impl SpanTimings {
 
     /// The JSON `spans` section at `now`: the top names by total busy time in the window.
     pub fn section(&self, now: Instant) -> Vec<SpanStat> {
-        let mut all: Vec<Arc<SpanSeries>> = crate::registry::read_lock(&self.shared.by_name)
+        let mut all: Vec<Arc<SpanSeries>> = crate::registry::read(&self.shared.by_name)
             .values()
             .cloned()
             .collect();
@@ -208,10 +208,10 @@ impl Shared {
     /// The series of spans named `name`, made on first sight (or the overflow one).
     fn series(&self, name: &'static str) -> Option<Arc<SpanSeries>> {
         let registry = self.registry.get()?;
-        if let Some(s) = crate::registry::read_lock(&self.by_name).get(name) {
+        if let Some(s) = crate::registry::read(&self.by_name).get(name) {
             return Some(Arc::clone(s));
         }
-        let mut by_name = crate::registry::write_lock(&self.by_name);
+        let mut by_name = crate::registry::write(&self.by_name);
         if let Some(s) = by_name.get(name) {
             return Some(Arc::clone(s));
         }

@@ -1,0 +1,260 @@
+//! [`Engine`]: the handle an application (or an adapter for its framework) keeps.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use vitals_core::catalogue::EXPORT_ERRORS;
+use vitals_core::{Collector, ReadinessProbe, Snapshot};
+
+use crate::access::{Access, Denied};
+use crate::history::{Live, LiveSettings};
+use crate::readiness::{self, Readiness};
+use crate::registry::Registry;
+use crate::requests::RequestMetrics;
+use crate::scheduler::{Phase, Scheduled, Scheduler, Tick};
+use crate::walk::{Visitor, walk};
+
+/// Everything Vitals knows about one application: its collectors, its registry of series,
+/// its request metrics, its readiness checks, its live side and its scheduler. Cloning is
+/// cheap and shares everything; the scheduler's thread stops when the last clone is dropped.
+///
+/// ```
+/// use vitals_engine::Engine;
+///
+/// let engine = Engine::builder().namespace("shop").build()?;
+/// let snapshot = engine.snapshot();
+/// assert_eq!(snapshot.http.map(|h| h.requests_total), Some(0));
+/// assert!(engine.render_prometheus().contains("# TYPE shop_http_requests_in_flight gauge"));
+/// # Ok::<(), vitals_engine::BuildError>(())
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// What the builder hands over.
+pub(crate) struct Parts {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) collectors: Vec<Box<dyn Collector>>,
+    pub(crate) requests: Arc<RequestMetrics>,
+    pub(crate) probes: Vec<ReadinessProbe>,
+    pub(crate) check_timeout: Duration,
+    pub(crate) access: Access,
+    pub(crate) app_section: bool,
+    #[cfg(feature = "spans")]
+    pub(crate) spans: Option<crate::spans::SpanTimings>,
+    pub(crate) live: Option<LiveSettings>,
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    collectors: Arc<[Box<dyn Collector>]>,
+    requests: Arc<RequestMetrics>,
+    probes: Vec<ReadinessProbe>,
+    check_timeout: Duration,
+    access: Access,
+    app_section: bool,
+    #[cfg(feature = "spans")]
+    spans: Option<crate::spans::SpanTimings>,
+    live: Option<Arc<Live>>,
+    /// The engine's own periodic work (samplers, the live ring); dropped before the
+    /// scheduler, which then joins its thread.
+    tasks: Mutex<Vec<Scheduled>>,
+    scheduler: Scheduler,
+}
+
+impl Engine {
+    pub(crate) fn assemble(parts: Parts) -> std::io::Result<Self> {
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let weak = weak.clone();
+            Inner {
+                registry: parts.registry,
+                collectors: Arc::from(parts.collectors),
+                requests: parts.requests,
+                probes: parts.probes,
+                check_timeout: parts.check_timeout,
+                access: parts.access,
+                app_section: parts.app_section,
+                #[cfg(feature = "spans")]
+                spans: parts.spans,
+                live: parts.live.as_ref().map(|s| Arc::new(Live::new(s))),
+                tasks: Mutex::new(Vec::new()),
+                scheduler: Scheduler::new("vitals-scheduler", move || {
+                    weak.upgrade().map(|inner| Engine { inner }.snapshot())
+                }),
+            }
+        });
+        let engine = Self { inner };
+        engine.schedule_own_work(parts.live.as_ref())?;
+        Ok(engine)
+    }
+
+    /// Schedules what the engine does by itself: each sampling collector, and the live ring.
+    fn schedule_own_work(&self, live: Option<&LiveSettings>) -> std::io::Result<()> {
+        let mut tasks = Vec::new();
+        for (i, c) in self.inner.collectors.iter().enumerate() {
+            if let Some(schedule) = c.schedule() {
+                let collectors = Arc::clone(&self.inner.collectors);
+                tasks.push(self.inner.scheduler.every(
+                    Phase::Sample,
+                    schedule.every,
+                    schedule.first_after,
+                    move |_| collectors[i].sample(),
+                )?);
+            }
+        }
+        if let (Some(settings), Some(ring)) = (live, &self.inner.live) {
+            let ring = Arc::clone(ring);
+            tasks.push(self.inner.scheduler.every(
+                Phase::Publish,
+                settings.interval,
+                settings.interval,
+                move |tick| {
+                    if let Some(snapshot) = tick.snapshot() {
+                        ring.record(&snapshot, tick.at, tick.elapsed);
+                    }
+                },
+            )?);
+        }
+        *self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = tasks;
+        Ok(())
+    }
+
+    /// Assembles a snapshot from the collectors' latest figures; never waits.
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = &self.inner;
+        let mut snapshot = Snapshot::now();
+        for c in inner.collectors.iter() {
+            c.collect(&mut snapshot);
+        }
+        inner.requests.collect(&mut snapshot);
+        if inner.app_section {
+            snapshot.app = Some(inner.registry.app_section());
+        }
+        #[cfg(feature = "spans")]
+        if let Some(spans) = &inner.spans {
+            snapshot.spans = Some(spans.section(std::time::Instant::now()));
+        }
+        snapshot
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of a fresh snapshot and every recorded
+    /// series.
+    pub fn render_prometheus(&self) -> String {
+        self.render_snapshot(&self.snapshot())
+    }
+
+    /// The Prometheus text exposition of `snapshot` and every recorded series.
+    pub fn render_snapshot(&self, snapshot: &Snapshot) -> String {
+        crate::prometheus::render(&self.inner.registry, snapshot)
+    }
+
+    /// Walks every series `/metrics` shows, `snapshot`'s figures included: the interface
+    /// push exporters read.
+    pub fn walk<V: Visitor + ?Sized>(&self, snapshot: &Snapshot, visitor: &mut V) {
+        walk(&self.inner.registry, snapshot, visitor);
+    }
+
+    /// The request metrics a timing layer records into.
+    pub fn requests(&self) -> &Arc<RequestMetrics> {
+        &self.inner.requests
+    }
+
+    /// Runs every readiness probe now, concurrently, each bounded by the check timeout.
+    pub async fn readiness(&self) -> Readiness {
+        readiness::run(&self.inner.probes, self.inner.check_timeout).await
+    }
+
+    /// Checks a request for figures: its `Authorization` header's value against the token,
+    /// then the rate limit.
+    pub fn authorize(&self, authorization: Option<&[u8]>) -> Result<(), Denied> {
+        self.inner.access.check(authorization)
+    }
+
+    /// Whether reading figures needs a token.
+    pub fn has_token(&self) -> bool {
+        self.inner.access.has_token()
+    }
+
+    /// The live side (history ring, alert board), when it is on.
+    pub fn live(&self) -> Option<&Live> {
+        self.inner.live.as_deref()
+    }
+
+    /// Runs `run` on the engine's scheduler every `every` (the first time one interval from
+    /// now) until the returned handle is dropped; each run can read the tick's snapshot,
+    /// shared with whatever else runs at that moment.
+    pub fn every(
+        &self,
+        every: Duration,
+        run: impl FnMut(&Tick<'_>) + Send + 'static,
+    ) -> std::io::Result<Scheduled> {
+        self.inner
+            .scheduler
+            .every(Phase::Publish, every, every, run)
+    }
+
+    /// Like [`every`](Self::every), with the first run at once.
+    pub fn every_from_now(
+        &self,
+        every: Duration,
+        run: impl FnMut(&Tick<'_>) + Send + 'static,
+    ) -> std::io::Result<Scheduled> {
+        self.inner
+            .scheduler
+            .every(Phase::Publish, every, Duration::ZERO, run)
+    }
+
+    /// The failure counter of `exporter` (`<ns>_export_errors_total{exporter="…"}`),
+    /// registered on first use.
+    pub fn export_errors(&self, exporter: &'static str) -> Arc<AtomicU64> {
+        let registry = &self.inner.registry;
+        registry.own_counter(&registry.key(&EXPORT_ERRORS, &[("exporter", exporter.to_owned())]))
+    }
+
+    /// The namespace of Vitals' own series.
+    pub fn namespace(&self) -> &str {
+        self.inner.registry.namespace()
+    }
+
+    /// When the engine was made: the start of every cumulative count it holds.
+    pub fn started(&self) -> std::time::SystemTime {
+        self.inner.registry.started()
+    }
+
+    /// The recorder behind this engine, for `metrics::with_local_recorder` in tests of your
+    /// own instrumentation when it is not installed globally.
+    pub fn recorder(&self) -> impl metrics::Recorder + 'static {
+        crate::registry::Shared(Arc::clone(&self.inner.registry))
+    }
+
+    /// Whether the scheduler's thread runs (something needs periodic work).
+    pub fn scheduler_running(&self) -> bool {
+        self.inner.scheduler.running()
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("namespace", &self.namespace())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Denied {
+    /// A short reason, for error bodies.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Denied::Unauthorized => "a valid bearer token is required",
+            Denied::RateLimited => {
+                "the metrics endpoints' rate limit is spent; poll less often or raise the limit"
+            }
+        }
+    }
+}
