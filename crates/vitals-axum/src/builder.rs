@@ -6,7 +6,7 @@ use std::time::Duration;
 use vitals_core::{Collector, Importance};
 use vitals_engine::{BuildError, Engine, EngineBuilder};
 
-use crate::layer::PerfLayer;
+use crate::layer::VitalsLayer;
 use crate::vitals::{Vitals, Web};
 
 /// Builds a [`Vitals`]: the namespace, the slow threshold, the collectors, the checks and
@@ -171,6 +171,13 @@ impl VitalsBuilder {
         self.engine(|e| e.sample_interval(interval))
     }
 
+    /// Counts requests to Vitals' own endpoints (scrapes, probes, dashboard polls) in the
+    /// request figures and series like the application's (default off: they are left out,
+    /// so a scrape never shows up in what it scrapes).
+    pub fn count_own_requests(self, on: bool) -> Self {
+        self.engine(|e| e.count_own_requests(on))
+    }
+
     /// The most live streams (`GET /api/v1/metrics/stream`) open at once; one more gets 429
     /// (default 16).
     pub fn max_streams(mut self, max: usize) -> Self {
@@ -190,7 +197,7 @@ impl VitalsBuilder {
     /// Validates everything and makes the [`Vitals`]. Installs the global recorder when asked.
     pub fn build(self) -> Result<Vitals, BuildError> {
         let engine = self.engine.live(self.dashboard).build()?;
-        let layer = PerfLayer::with_metrics(std::sync::Arc::clone(engine.requests()));
+        let layer = VitalsLayer::new(engine.requests());
         Ok(Vitals::new(
             engine,
             Web {

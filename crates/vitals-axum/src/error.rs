@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use crate::request_id;
+use crate::request_id::RequestId;
 
 /// An error answer: `{"error": {"code", "message", "request_id"}}` with a 4xx or 5xx status.
 ///
@@ -88,7 +88,7 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let request_id = request_id::current().map(|id| id.as_str().to_owned());
+        let request_id = RequestId::current().map(|id| id.to_string());
         let body = json!({
             "error": {
                 "code": self.code,

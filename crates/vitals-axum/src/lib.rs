@@ -2,12 +2,12 @@
 
 mod builder;
 mod error;
-mod request_id;
 pub mod fallback;
 pub mod handlers;
 pub mod layer;
 #[cfg(feature = "pprof")]
 pub mod pprof;
+mod request_id;
 mod routes;
 mod vitals;
 

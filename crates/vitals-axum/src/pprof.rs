@@ -97,6 +97,7 @@ pub async fn profile(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let _own = crate::request_id::own_request();
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }

@@ -1,7 +1,11 @@
-//! Request ids: sequential per process, or the caller's own when it is safe to echo.
+//! Request ids: sequential per process, or the caller's own when it is safe to echo; and the
+//! per-request context the layers keep in a task-local while the request is served.
+
+use std::cell::Cell;
 
 use http::HeaderValue;
 use http::header::HeaderName;
+use vitals_engine::{OwnRequest, RequestMetrics};
 
 /// `X-Request-ID`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -13,11 +17,11 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use axum::{Router, body::Body, routing::get};
 /// use tower::ServiceExt;
-/// use vitals_axum::layer::{PerfLayer, RequestId};
+/// use vitals_axum::layer::{RequestId, RequestIdLayer};
 ///
 /// let app = Router::new()
 ///     .route("/", get(|| async { RequestId::current().map(|id| id.to_string()).unwrap_or_default() }))
-///     .layer(PerfLayer::new(std::time::Duration::from_secs(3)));
+///     .layer(RequestIdLayer::new());
 /// let request = http::Request::get("/").header("x-request-id", "abc-1").body(Body::empty()).unwrap();
 /// let response = app.oneshot(request).await.unwrap();
 /// let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
@@ -25,47 +29,92 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestId(pub HeaderValue);
+pub struct RequestId(Id);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Id {
+    /// The caller's own, echoed.
+    Given(HeaderValue),
+    /// The next number of the layer's counter.
+    Number(u64),
+}
 
 impl RequestId {
-    /// The id of the request this task is serving, when the performance layer is in front.
+    /// The id of the request this task is serving, when a request-id layer is in front.
     pub fn current() -> Option<Self> {
-        current()
+        CURRENT.try_with(|ctx| ctx.id.clone()).ok()
     }
 
-    /// The id as text (ids are ASCII by construction).
-    pub fn as_str(&self) -> &str {
-        self.0.to_str().unwrap_or_default()
+    pub(crate) fn new(id: Id) -> Self {
+        Self(id)
+    }
+
+    pub(crate) fn id(&self) -> &Id {
+        &self.0
     }
 }
 
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        match &self.0 {
+            // Checked to be ASCII when taken.
+            Id::Given(value) => f.write_str(value.to_str().unwrap_or_default()),
+            Id::Number(n) => write!(f, "{n}"),
+        }
     }
 }
 
-/// Whether an inbound id may be echoed: 1 to 64 characters of `A-Z a-z 0-9 . _ -`.
-///
-/// ```
-/// use vitals_axum::layer::is_valid_request_id;
-/// assert!(is_valid_request_id(b"req-42.a_b"));
-/// assert!(!is_valid_request_id(b""));
-/// assert!(!is_valid_request_id(b"has space"));
-/// ```
-pub fn is_valid_request_id(id: &[u8]) -> bool {
+/// The caller's id when it may be echoed (1 to 64 characters of `A-Z a-z 0-9 . _ -`).
+pub(crate) fn given(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    headers
+        .get(&X_REQUEST_ID)
+        .filter(|v| is_valid(v.as_bytes()))
+        .cloned()
+}
+
+fn is_valid(id: &[u8]) -> bool {
     (1..=64).contains(&id.len())
         && id
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-tokio::task_local! {
-    /// The id of the request whose future is being polled.
-    pub(crate) static CURRENT: RequestId;
+/// What the layers know of the request being served, kept in a task-local.
+pub(crate) struct Context {
+    pub(crate) id: RequestId,
+    /// Set by Vitals' own handlers: the answer is not the application's traffic.
+    pub(crate) own: Cell<bool>,
+    /// The metrics the request is counted in, once a metrics layer has seen it.
+    pub(crate) metrics: Cell<Option<&'static RequestMetrics>>,
 }
 
-/// The id of the request being served on this task, if any.
-pub(crate) fn current() -> Option<RequestId> {
-    CURRENT.try_with(Clone::clone).ok()
+tokio::task_local! {
+    /// The request whose future is being polled.
+    pub(crate) static CURRENT: Context;
+}
+
+/// Marks the request being served as one of Vitals' own (a scrape, a probe, a dashboard
+/// poll): it leaves the in-flight figure while the guard lives, and its answer is not counted
+/// unless the builder says to count them.
+pub(crate) fn own_request() -> Option<OwnRequest> {
+    CURRENT
+        .try_with(|ctx| {
+            ctx.own.set(true);
+            ctx.metrics.get().map(RequestMetrics::own)
+        })
+        .ok()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_safe_ids_are_echoed() {
+        assert!(is_valid(b"req-42.a_b"));
+        assert!(!is_valid(b""));
+        assert!(!is_valid(b"has space"));
+        assert!(!is_valid(&[b'a'; 65]));
+    }
 }

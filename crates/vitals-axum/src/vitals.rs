@@ -8,7 +8,7 @@ use vitals_core::Snapshot;
 use vitals_engine::{Denied, Engine};
 
 use crate::error::ApiError;
-use crate::layer::PerfLayer;
+use crate::layer::{MetricsLayer, VitalsLayer};
 
 /// Vitals for one application: the [`Engine`] (collectors, series, readiness, live side)
 /// and what puts it on an axum app: its layer and its routes. Cloning is cheap and shares
@@ -35,7 +35,7 @@ pub struct Vitals {
 
 /// What only the web side needs.
 pub(crate) struct Web {
-    pub(crate) layer: PerfLayer,
+    pub(crate) layer: VitalsLayer,
     pub(crate) dashboard: bool,
     pub(crate) pprof: bool,
     pub(crate) max_streams: usize,
@@ -70,10 +70,18 @@ impl Vitals {
         self.engine.render_prometheus()
     }
 
-    /// The timing layer recording into this `Vitals`: apply it with `Router::layer` after
-    /// your routes, so it sees each matched route template.
-    pub fn layer(&self) -> PerfLayer {
-        self.web.layer.clone()
+    /// The layer recording into this `Vitals` (request id, timing headers, request metrics,
+    /// slow log): apply it with `Router::layer` after your routes, so it sees each matched
+    /// route template.
+    pub fn layer(&self) -> VitalsLayer {
+        self.web.layer
+    }
+
+    /// The request metrics alone, for a stack of your own (with
+    /// [`RequestIdLayer`](crate::layer::RequestIdLayer) and
+    /// [`TimingLayer`](crate::layer::TimingLayer), or without).
+    pub fn metrics_layer(&self) -> MetricsLayer {
+        MetricsLayer::new(self.engine.requests())
     }
 
     /// Live streams (`GET /api/v1/metrics/stream`) open now.

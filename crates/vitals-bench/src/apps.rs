@@ -7,7 +7,7 @@ use axum::Router;
 use axum::routing::get;
 use axum_prometheus::PrometheusMetricLayer;
 use vitals_axum::Vitals;
-use vitals_axum::layer::PerfLayer;
+use vitals_axum::layer::{RequestIdLayer, TimingLayer};
 
 /// The server's default slow-request threshold.
 const SLOW: Duration = Duration::from_millis(3000);
@@ -27,7 +27,7 @@ pub enum Mode {
     /// (`opentelemetry-instrumentation-tower`), metrics only, recording into an SDK meter
     /// provider whose reader exports nowhere (no network).
     OpenTelemetry,
-    /// Bare plus `PerfLayer::new`: timing, both headers and the id,
+    /// Bare plus `RequestIdLayer` and `TimingLayer`: the three headers,
     /// without recording metrics — splits the Vitals cost into its two halves.
     PerfOnly,
 }
@@ -99,7 +99,7 @@ pub fn build(mode: Mode) -> App {
             }
         }
         Mode::PerfOnly => App {
-            router: base.layer(PerfLayer::new(SLOW)),
+            router: base.layer(TimingLayer).layer(RequestIdLayer::new()),
             upkeep: Box::new(|| {}),
         },
         Mode::OpenTelemetry => {

@@ -40,7 +40,8 @@ fn default_registry(iters: u64) -> Result<()> {
             let (method, route, status) = SERVER_ROUTES[(i % 8) as usize];
             let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
             let elapsed = Duration::from_micros(50 + (i * 37 + round) % 5_000);
-            http.observe(&method, route, status, elapsed, Instant::now());
+            let series = http.series(&method, Some(route));
+            http.record(series, status, elapsed, Instant::now(), None);
         }
     };
     for round in 0..10 {
@@ -78,7 +79,8 @@ fn thousand_series(iters: u64) -> Result<()> {
     let traffic = |round: u64| {
         for (i, route) in routes.iter().enumerate() {
             let elapsed = Duration::from_micros(50 + (i as u64 * 37 + round) % 5_000);
-            http.observe(&Method::GET, route, 200, elapsed, Instant::now());
+            let series = http.series(&Method::GET, Some(route));
+            http.record(series, 200, elapsed, Instant::now(), None);
         }
     };
     traffic(0);

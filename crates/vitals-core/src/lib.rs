@@ -31,6 +31,7 @@ pub mod evaluator;
 mod histogram;
 pub mod math;
 mod snapshot;
+pub mod text;
 mod window;
 
 pub use catalogue::{CATALOGUE, MetricDef, MetricKind, Unit};
@@ -41,6 +42,6 @@ pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS_SECONDS};
 pub use snapshot::{
     AppCounter, AppGauge, AppHistogram, AppSection, CacheCounts, CacheSection, CircuitState,
     ContainerFigures, ContainerSection, DatabaseSection, HttpSection, PoolFigures, ProcessSection,
-    RuntimeSection, Snapshot, SpanStat, SystemFigures, SystemSection, rfc3339_micros,
+    RouteFigures, RuntimeSection, Snapshot, SpanStat, SystemFigures, SystemSection, rfc3339_micros,
 };
 pub use window::Window;

@@ -361,6 +361,28 @@ pub struct HttpSection {
     pub latency_p99_ms: f64,
     /// Length of the recent window the percentiles cover, in seconds.
     pub latency_window_seconds: u64,
+    /// Each `(method, route)` over the same window, busiest first.
+    pub routes: Vec<RouteFigures>,
+}
+
+/// One route of the `http` section: how it did over the recent window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteFigures {
+    /// Normalised request method (`GET`, …, `OTHER`).
+    pub method: String,
+    /// The matched route template, `unmatched` or `overflow`.
+    pub route: String,
+    /// Answers per second over the window.
+    pub requests_per_second: f64,
+    /// Share of those answers with a 5xx status, in percent.
+    pub error_percent: f64,
+    /// Median latency, in milliseconds.
+    pub p50_ms: f64,
+    /// 95th percentile latency, in milliseconds.
+    pub p95_ms: f64,
+    /// 99th percentile latency, in milliseconds.
+    pub p99_ms: f64,
 }
 
 /// The `process` section: the server process itself.

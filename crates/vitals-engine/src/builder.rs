@@ -12,7 +12,7 @@ use crate::access::Access;
 use crate::engine::{Engine, Parts};
 use crate::history::LiveSettings;
 use crate::registry::Registry;
-use crate::requests::{MAX_SERIES, RequestMetrics, duration_buckets};
+use crate::requests::{MAX_EDGES, MAX_SERIES, RequestMetrics, duration_buckets};
 
 /// Why [`EngineBuilder::build`] refused.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +88,7 @@ pub struct EngineBuilder {
     live: bool,
     history: Duration,
     sample_interval: Duration,
+    count_own: bool,
 }
 
 impl Default for EngineBuilder {
@@ -108,6 +109,7 @@ impl Default for EngineBuilder {
             live: false,
             history: Duration::from_secs(15 * 60),
             sample_interval: Duration::from_secs(1),
+            count_own: false,
         }
     }
 }
@@ -246,6 +248,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Counts requests to Vitals' own endpoints (scrapes, probes, dashboard polls) in the
+    /// request figures and series like the application's (default off: they are left out,
+    /// so a scrape never shows up in what it scrapes).
+    pub fn count_own_requests(mut self, on: bool) -> Self {
+        self.count_own = on;
+        self
+    }
+
     fn live_settings(&self) -> Result<Option<LiveSettings>, BuildError> {
         if !self.live {
             return Ok(None);
@@ -272,10 +282,7 @@ impl EngineBuilder {
     fn bucket_table(&self) -> Result<BTreeMap<String, Arc<[f64]>>, BuildError> {
         let full = |m: &MetricDef| catalogue::full_name(&self.namespace, m);
         let mut buckets: BTreeMap<String, Arc<[f64]>> = BTreeMap::new();
-        buckets.insert(
-            full(&catalogue::HTTP_REQUEST_DURATION),
-            Arc::from(duration_buckets(self.slow)),
-        );
+        let requests = full(&catalogue::HTTP_REQUEST_DURATION);
         for def in [
             &catalogue::DB_POOL_ACQUIRE_SECONDS,
             &catalogue::SPAN_DURATION,
@@ -300,6 +307,17 @@ impl EngineBuilder {
             }
             buckets.insert(metric.clone(), Arc::from(edges.as_slice()));
         }
+        // Request durations: the given edges (or the latency ones) with the slow threshold
+        // among them, so "slower than the threshold" reads off the histogram exactly.
+        let base = buckets.get(&requests).map(|e| e.to_vec());
+        let edges = duration_buckets(self.slow, base.as_deref());
+        if edges.len() > MAX_EDGES {
+            return Err(BuildError::Buckets {
+                metric: requests,
+                problem: "the request histogram takes at most 31 edges (the slow threshold included)",
+            });
+        }
+        buckets.insert(requests, Arc::from(edges));
         Ok(buckets)
     }
 
@@ -319,7 +337,13 @@ impl EngineBuilder {
                 return Err(BuildError::DuplicateCollector(format!("{slot:?}")));
             }
         }
-        let registry = Arc::new(Registry::new(&self.namespace, self.bucket_table()?));
+        let buckets = self.bucket_table()?;
+        let full = |m: &MetricDef| catalogue::full_name(&self.namespace, m);
+        let request_edges = buckets
+            .get(&full(&catalogue::HTTP_REQUEST_DURATION))
+            .map(|e| e.to_vec())
+            .unwrap_or_default();
+        let registry = Arc::new(Registry::new(&self.namespace, buckets));
         #[cfg(feature = "spans")]
         if let Some(spans) = &self.spans
             && !spans.attach(&registry)
@@ -335,11 +359,8 @@ impl EngineBuilder {
             probes.extend(c.readiness());
         }
         probes.extend(self.checks);
-        let requests = Arc::new(RequestMetrics::new(
-            Arc::clone(&registry),
-            self.slow,
-            self.max_series,
-        ));
+        let requests =
+            RequestMetrics::leak(&request_edges, self.slow, self.max_series, self.count_own);
         Engine::assemble(Parts {
             registry,
             collectors: self.collectors,

@@ -37,7 +37,7 @@ pub struct Engine {
 pub(crate) struct Parts {
     pub(crate) registry: Arc<Registry>,
     pub(crate) collectors: Vec<Box<dyn Collector>>,
-    pub(crate) requests: Arc<RequestMetrics>,
+    pub(crate) requests: &'static RequestMetrics,
     pub(crate) probes: Vec<ReadinessProbe>,
     pub(crate) check_timeout: Duration,
     pub(crate) access: Access,
@@ -50,7 +50,7 @@ pub(crate) struct Parts {
 struct Inner {
     registry: Arc<Registry>,
     collectors: Arc<[Box<dyn Collector>]>,
-    requests: Arc<RequestMetrics>,
+    requests: &'static RequestMetrics,
     probes: Vec<ReadinessProbe>,
     check_timeout: Duration,
     access: Access,
@@ -90,9 +90,16 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Schedules what the engine does by itself: each sampling collector, and the live ring.
+    /// Schedules what the engine does by itself: the copies behind the recent request
+    /// window, each sampling collector, and the live ring.
     fn schedule_own_work(&self, live: Option<&LiveSettings>) -> std::io::Result<()> {
-        let mut tasks = Vec::new();
+        let requests = self.inner.requests;
+        let mut tasks = vec![self.inner.scheduler.every(
+            Phase::Sample,
+            crate::requests::STEP,
+            crate::requests::STEP,
+            move |_| requests.keep_recent(std::time::Instant::now()),
+        )?];
         for (i, c) in self.inner.collectors.iter().enumerate() {
             if let Some(schedule) = c.schedule() {
                 let collectors = Arc::clone(&self.inner.collectors);
@@ -132,7 +139,7 @@ impl Engine {
         for c in inner.collectors.iter() {
             c.collect(&mut snapshot);
         }
-        inner.requests.collect(&mut snapshot);
+        snapshot.http = Some(inner.requests.section());
         if inner.app_section {
             snapshot.app = Some(inner.registry.app_section());
         }
@@ -151,18 +158,18 @@ impl Engine {
 
     /// The Prometheus text exposition of `snapshot` and every recorded series.
     pub fn render_snapshot(&self, snapshot: &Snapshot) -> String {
-        crate::prometheus::render(&self.inner.registry, snapshot)
+        crate::prometheus::render(&self.inner.registry, self.inner.requests, snapshot)
     }
 
     /// Walks every series `/metrics` shows, `snapshot`'s figures included: the interface
     /// push exporters read.
     pub fn walk<V: Visitor + ?Sized>(&self, snapshot: &Snapshot, visitor: &mut V) {
-        walk(&self.inner.registry, snapshot, visitor);
+        walk(&self.inner.registry, self.inner.requests, snapshot, visitor);
     }
 
     /// The request metrics a timing layer records into.
-    pub fn requests(&self) -> &Arc<RequestMetrics> {
-        &self.inner.requests
+    pub fn requests(&self) -> &'static RequestMetrics {
+        self.inner.requests
     }
 
     /// Runs every readiness probe now, concurrently, each bounded by the check timeout.

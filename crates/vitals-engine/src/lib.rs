@@ -47,5 +47,8 @@ pub use engine::Engine;
 pub use history::Live;
 pub use readiness::{Check, Readiness};
 pub use registry::DEFAULT_BUCKETS;
-pub use requests::{InFlight, MAX_SERIES, OVERFLOW, RequestMetrics};
+pub use requests::{
+    Exemplar, ExemplarId, InFlight, MAX_EDGES, MAX_ID_BYTES, MAX_SERIES, OVERFLOW, OwnRequest,
+    Recorded, RequestMetrics, RouteSeries, STEP, UNMATCHED_ROUTE, WINDOW,
+};
 pub use vitals_core::{Collector, Importance, ReadinessProbe, Snapshot};

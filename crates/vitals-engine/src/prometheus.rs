@@ -7,6 +7,7 @@ use vitals_core::Snapshot;
 use vitals_core::catalogue::MetricKind;
 
 use crate::registry::Registry;
+use crate::requests::RequestMetrics;
 use crate::text::{label_text, number};
 use crate::walk::{HistogramPoint, Labels, MetricFamily, Value, Visitor, walk};
 
@@ -86,6 +87,9 @@ impl Visitor for Text {
                 );
             }
             Labels::Recorded { text, .. } => sample(out, family.name, "", text, None),
+            Labels::Route { text, status, .. } => {
+                sample(out, family.name, "", text, status.map(|s| ("status", s)));
+            }
         }
         match value {
             Value::Int(n) => out.push_str(itoa::Buffer::new().format(n)),
@@ -104,7 +108,7 @@ impl Visitor for Text {
                 owned = label_text([(k, v)].into_iter());
                 owned.as_str()
             }
-            Labels::Recorded { text, .. } => text,
+            Labels::Recorded { text, .. } | Labels::Route { text, .. } => text,
         };
         let mut running = 0u64;
         for (le, n) in h.le.iter().zip(h.counts) {
@@ -129,13 +133,17 @@ impl Visitor for Text {
 }
 
 /// Every series as Prometheus text.
-pub(crate) fn render(registry: &Registry, snapshot: &Snapshot) -> String {
+pub(crate) fn render(
+    registry: &Registry,
+    requests: &RequestMetrics,
+    snapshot: &Snapshot,
+) -> String {
     // Room for what the last exposition needed, plus some: no copying as it grows.
     let last = registry.last_render_len.load(Ordering::Relaxed);
     let mut text = Text {
         out: String::with_capacity((last + last / 8).max(16 * 1024)),
     };
-    walk(registry, snapshot, &mut text);
+    walk(registry, requests, snapshot, &mut text);
     registry
         .last_render_len
         .store(text.out.len(), Ordering::Relaxed);

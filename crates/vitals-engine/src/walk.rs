@@ -7,9 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use vitals_core::Snapshot;
-use vitals_core::catalogue::{self, CATALOGUE, MetricDef, MetricKind, Source, Unit};
+use vitals_core::catalogue::{
+    self, CATALOGUE, HTTP_REQUEST_DURATION, HTTP_REQUESTS, HTTP_SLOW_REQUESTS, MetricDef,
+    MetricKind, Source, Unit,
+};
 
 use crate::registry::{BucketHistogram, Registry, Series, Store, read};
+use crate::requests::{Exemplar, Fold, OVERFLOW_STATUS, RequestMetrics, RouteSeries};
 
 /// One metric family (a name with its help, kind and unit), as every encoder sees it.
 pub struct MetricFamily<'a> {
@@ -49,18 +53,41 @@ pub enum Labels<'a> {
         /// The same labels as pairs.
         pairs: &'a [(String, String)],
     },
+    /// A request series: `method` and `route`, and `status` for the answer counter.
+    Route {
+        /// `method="…",route="…"`, escaped for the exposition format.
+        text: &'a str,
+        /// The normalised method.
+        method: &'a str,
+        /// The route template.
+        route: &'a str,
+        /// The status code as text (`overflow` for the overflow series).
+        status: Option<&'a str>,
+    },
 }
 
 impl<'a> Labels<'a> {
     /// The labels as pairs, in order.
     pub fn pairs(self) -> impl Iterator<Item = (&'a str, &'a str)> {
-        let (one, many) = match self {
-            Labels::None => (None, &[][..]),
-            Labels::One(k, v) => (Some((k, v)), &[][..]),
-            Labels::Recorded { pairs, .. } => (None, pairs),
+        let (first, many, route) = match self {
+            Labels::None => (None, &[][..], None),
+            Labels::One(k, v) => (Some((k, v)), &[][..], None),
+            Labels::Recorded { pairs, .. } => (None, pairs, None),
+            Labels::Route {
+                method,
+                route,
+                status,
+                ..
+            } => (
+                Some(("method", method)),
+                &[][..],
+                Some([Some(("route", route)), status.map(|s| ("status", s))]),
+            ),
         };
-        one.into_iter()
+        first
+            .into_iter()
             .chain(many.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .chain(route.into_iter().flatten().flatten())
     }
 }
 
@@ -88,6 +115,9 @@ pub struct HistogramPoint<'a> {
     pub count: u64,
     /// Their sum.
     pub sum: f64,
+    /// For each bucket, a recent observation with the id of what it measured (request
+    /// histograms only; empty elsewhere).
+    pub exemplars: &'a [Option<Exemplar>],
 }
 
 /// What walks over the series: the Prometheus renderer and every push exporter.
@@ -111,19 +141,33 @@ pub trait Visitor {
 /// Every series, each family once: the snapshot-fed catalogue metrics, then the ones recorded
 /// as things happened (in catalogue order), then the application's (by name). This one walk
 /// feeds both `/metrics` and the OTLP exporter, so they cannot list different series.
-pub(crate) fn walk<V: Visitor + ?Sized>(registry: &Registry, snapshot: &Snapshot, visitor: &mut V) {
+pub(crate) fn walk<V: Visitor + ?Sized>(
+    registry: &Registry,
+    requests: &RequestMetrics,
+    snapshot: &Snapshot,
+    visitor: &mut V,
+) {
     let ns = registry.namespace();
     for def in CATALOGUE {
         snapshot_fed(visitor, ns, def, snapshot);
     }
     let own = Grouped::of(&registry.own);
+    let routes = requests.all_series();
+    let folds: Vec<Fold> = routes.iter().map(|s| s.fold()).collect();
     for def in CATALOGUE
         .iter()
         .filter(|d| matches!(d.source, Source::Recorded))
     {
         let name = catalogue::full_name(ns, def);
         let family = MetricFamily::of(def, &name);
-        own.visit(visitor, &family);
+        if [&HTTP_REQUESTS, &HTTP_REQUEST_DURATION, &HTTP_SLOW_REQUESTS]
+            .iter()
+            .any(|d| d.name == def.name)
+        {
+            request_family(visitor, def, &family, requests, &routes, &folds);
+        } else {
+            own.visit(visitor, &family);
+        }
     }
     let app = Grouped::of(&registry.app);
     let described = read(&registry.described);
@@ -139,6 +183,64 @@ pub(crate) fn walk<V: Visitor + ?Sized>(registry: &Registry, snapshot: &Snapshot
         };
         app.visit(visitor, &family);
     }
+}
+
+/// One request family from the route series, in a stable order (by labels); series with
+/// nothing to show are left out (the overflow one until it counts something).
+fn request_family<V: Visitor + ?Sized>(
+    visitor: &mut V,
+    def: &MetricDef,
+    family: &MetricFamily<'_>,
+    requests: &RequestMetrics,
+    routes: &[&'static RouteSeries],
+    folds: &[Fold],
+) {
+    let mut order: Vec<usize> = (0..routes.len())
+        .filter(|&i| folds[i].count() > 0)
+        .collect();
+    if order.is_empty() {
+        return;
+    }
+    order.sort_by(|&a, &b| routes[a].labels.cmp(&routes[b].labels));
+    visitor.family(family);
+    let (bounds, le) = requests.edges();
+    for i in order {
+        let (series, fold) = (routes[i], &folds[i]);
+        fn labels<'a>(series: &'a RouteSeries, status: Option<&'a str>) -> Labels<'a> {
+            Labels::Route {
+                text: &series.labels,
+                method: series.method,
+                route: &series.route,
+                status,
+            }
+        }
+        if def.name == HTTP_REQUESTS.name {
+            let mut statuses = fold.statuses.clone();
+            statuses.sort_unstable();
+            for (status, n) in statuses {
+                let text = if status == OVERFLOW_STATUS {
+                    crate::requests::OVERFLOW.to_owned()
+                } else {
+                    status.to_string()
+                };
+                visitor.number(family, labels(series, Some(&text)), Value::Int(n));
+            }
+        } else if def.name == HTTP_SLOW_REQUESTS.name {
+            visitor.number(family, labels(series, None), Value::Int(fold.slow));
+        } else {
+            let exemplars = series.exemplars();
+            let point = HistogramPoint {
+                bounds,
+                le,
+                counts: &fold.buckets,
+                count: fold.count(),
+                sum: fold.sum_nanos as f64 / 1e9,
+                exemplars: &exemplars,
+            };
+            visitor.histogram(family, labels(series, None), &point);
+        }
+    }
+    visitor.end(family);
 }
 
 fn snapshot_fed<V: Visitor + ?Sized>(visitor: &mut V, ns: &str, def: &MetricDef, s: &Snapshot) {
@@ -257,6 +359,7 @@ impl Grouped {
                         counts: &counts,
                         count,
                         sum,
+                        exemplars: &[],
                     };
                     visitor.histogram(family, labels(s), &point);
                 }

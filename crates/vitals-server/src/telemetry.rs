@@ -69,7 +69,7 @@ impl<W: std::io::Write> std::io::Write for EscapingWriter<W> {
             Some(body) => (body, "\n"),
             None => (text.as_ref(), ""),
         };
-        let escaped = vitals_axum::layer::escape_for_log(body);
+        let escaped = vitals_core::text::escape_for_log(body);
         self.0.write_all(escaped.as_bytes())?;
         self.0.write_all(newline.as_bytes())?;
         Ok(buf.len())

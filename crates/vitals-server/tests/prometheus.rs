@@ -260,16 +260,21 @@ async fn label_sets_have_a_hard_cap() {
     let metrics = state.vitals().engine().requests();
     let now = std::time::Instant::now();
     for i in 0..(vitals_engine::MAX_SERIES + 300) {
-        metrics.observe(
-            &http::Method::GET,
-            &format!("/route/{i}"),
-            200,
-            Duration::from_millis(1),
-            now,
-        );
+        let route = format!("/route/{i}");
+        let series = metrics.series(&http::Method::GET, Some(&route));
+        metrics.record(series, 200, Duration::from_millis(1), now, None);
     }
-    assert_eq!(metrics.series_count(), vitals_engine::MAX_SERIES + 1);
+    assert_eq!(metrics.series_count(), vitals_engine::MAX_SERIES);
     let text = state.vitals().render_prometheus();
+    let lines = text
+        .lines()
+        .filter(|l| l.starts_with("health_agent_http_requests_total{"))
+        .count();
+    assert_eq!(
+        lines,
+        vitals_engine::MAX_SERIES + 1,
+        "the cap, then one overflow series"
+    );
     assert_eq!(
         value(
             &text,

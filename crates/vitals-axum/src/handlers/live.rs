@@ -8,6 +8,7 @@ use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::error::ApiError;
+use crate::request_id::own_request;
 use crate::vitals::Vitals;
 
 /// The page: HTML, CSS and script in one document, embedded in the binary.
@@ -22,6 +23,7 @@ fn no_store(mut response: Response) -> Response {
 
 /// `GET /api/v1/metrics/history`.
 pub async fn history(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
+    let _own = own_request();
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
@@ -42,6 +44,7 @@ pub async fn history(State(vitals): State<Vitals>, headers: HeaderMap) -> Respon
 
 /// `GET /api/v1/alerts`.
 pub async fn alerts(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
+    let _own = own_request();
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
@@ -55,6 +58,7 @@ pub async fn alerts(State(vitals): State<Vitals>, headers: HeaderMap) -> Respons
 /// token and rate limit are checked once, when the stream opens; the number of open streams
 /// is capped (429 past it) and a stream's slot is freed when its client goes away.
 pub async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
+    let _own = own_request();
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
@@ -108,6 +112,7 @@ pub async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> Respons
 
 /// `GET /dashboard`: open, like any static page; the data it loads is what is protected.
 pub async fn dashboard(State(vitals): State<Vitals>) -> Response {
+    let _own = own_request();
     match vitals.engine().live() {
         Some(_) => no_store(Html(PAGE).into_response()),
         _ => ApiError::not_found("/dashboard").into_response(),

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 
+use crate::request_id::own_request;
 use crate::vitals::Vitals;
 
 #[cfg(feature = "pprof")]
@@ -31,6 +32,7 @@ pub use live::{alerts, dashboard, history, stream};
 /// `GET /api/v1/metrics`: the JSON snapshot. Reads only figures the collectors already hold,
 /// so it answers in microseconds whatever the machine is doing.
 pub async fn snapshot(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
+    let _own = own_request();
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
@@ -43,6 +45,7 @@ pub async fn snapshot(State(vitals): State<Vitals>, headers: HeaderMap) -> Respo
 
 /// `GET /metrics`: the Prometheus text exposition (format 0.0.4), from the same snapshot.
 pub async fn prometheus(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
+    let _own = own_request();
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
@@ -61,12 +64,14 @@ pub async fn prometheus(State(vitals): State<Vitals>, headers: HeaderMap) -> Res
 
 /// `GET /health`: liveness; answers while the process serves, touching nothing else.
 pub async fn health() -> Json<Value> {
+    let _own = own_request();
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /health/ready`: 200 while every required dependency answers, 503 with reasons
 /// otherwise.
 pub async fn ready(State(vitals): State<Vitals>) -> (StatusCode, Json<vitals_engine::Readiness>) {
+    let _own = own_request();
     let body = vitals.engine().readiness().await;
     let status = if body.is_ready() {
         StatusCode::OK

@@ -56,6 +56,18 @@ impl TraceId {
         Some(Self(id))
     }
 
+    /// The 16 bytes the digits stand for.
+    pub fn bytes(&self) -> [u8; 16] {
+        let nibble = |b: u8| {
+            if b.is_ascii_digit() {
+                b - b'0'
+            } else {
+                b - b'a' + 10
+            }
+        };
+        std::array::from_fn(|i| nibble(self.0[2 * i]) << 4 | nibble(self.0[2 * i + 1]))
+    }
+
     /// The 32 hexadecimal digits.
     pub fn as_str(&self) -> &str {
         // Only ASCII hex digits are ever stored.
@@ -97,6 +109,9 @@ mod tests {
         );
         // A later version may append fields after a dash.
         assert!(parse(&format!("01{}-extra", &VALID[2..])).is_some());
+        let id = TraceId::from_traceparent(VALID.as_bytes()).expect("valid");
+        assert_eq!(id.bytes()[..3], [0x4b, 0xf9, 0x2f]);
+        assert_eq!(id.bytes()[15], 0x36);
     }
 
     #[test]

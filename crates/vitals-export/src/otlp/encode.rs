@@ -391,6 +391,7 @@ mod tests {
     fn fixture() -> (Engine, Snapshot) {
         let engine = Engine::builder()
             .namespace("shop")
+            .slow_threshold(std::time::Duration::from_millis(100))
             .buckets(
                 catalogue::full_name("shop", &HTTP_REQUEST_DURATION),
                 &[0.1, 1.0],
@@ -401,7 +402,8 @@ mod tests {
             let took = std::time::Duration::from_secs_f64(v);
             let requests = engine.requests();
             let at = std::time::Instant::now();
-            requests.observe(&http::Method::GET, "/orders", 200, took, at);
+            let series = requests.series(&http::Method::GET, Some("/orders"));
+            requests.record(series, 200, took, at, None);
         }
         let recorder = engine.recorder();
         metrics::with_local_recorder(&recorder, || {

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::idempotency;
 use super::store::{self, HISTORY_WINDOW, Message};
 use crate::{ApiError, AppState};
-use vitals_axum::layer::is_valid_request_id;
 
 /// Longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
@@ -319,7 +318,7 @@ pub async fn history(
 }
 
 fn checked_user_id(user_id: &str, status: StatusCode) -> Result<&str, ApiError> {
-    if is_valid_request_id(user_id.as_bytes()) {
+    if idempotency::is_valid_idempotency_key(user_id.as_bytes()) {
         Ok(user_id)
     } else {
         Err(ApiError::new(

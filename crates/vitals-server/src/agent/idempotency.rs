@@ -28,9 +28,12 @@ const LOOKUP_SQL: &str = "SELECT i.user_message_id, i.reply_message_id, i.histor
      JOIN messages r ON r.id = i.reply_message_id \
      WHERE i.user_id = $1 AND i.idempotency_key = $2";
 
-/// 1–64 characters of `A-Za-z0-9._-`, the same alphabet as request ids.
+/// 1–64 characters of `A-Za-z0-9._-`, the same alphabet as request ids and user ids.
 pub fn is_valid_idempotency_key(key: &[u8]) -> bool {
-    vitals_axum::layer::is_valid_request_id(key)
+    (1..=64).contains(&key.len())
+        && key
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The first answer given under `key`.
