@@ -205,8 +205,6 @@ impl VitalsBuilder {
                 dashboard: self.dashboard,
                 #[cfg(feature = "pprof")]
                 pprof: self.pprof,
-                #[cfg(not(feature = "pprof"))]
-                pprof: false,
                 max_streams: self.max_streams,
                 open_streams: AtomicUsize::new(0),
             },

@@ -37,6 +37,7 @@ pub struct Vitals {
 pub(crate) struct Web {
     pub(crate) layer: VitalsLayer,
     pub(crate) dashboard: bool,
+    #[cfg(feature = "pprof")]
     pub(crate) pprof: bool,
     pub(crate) max_streams: usize,
     pub(crate) open_streams: AtomicUsize,

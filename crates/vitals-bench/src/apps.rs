@@ -30,16 +30,20 @@ pub enum Mode {
     /// Bare plus `RequestIdLayer` and `TimingLayer`: the three headers,
     /// without recording metrics — splits the Vitals cost into its two halves.
     PerfOnly,
+    /// Bare plus a layer that does nothing, applied with `Router::layer`: what axum's
+    /// per-route layering costs by itself, the floor under any layer applied that way.
+    Noop,
 }
 
 impl Mode {
     /// Every mode, the baseline first.
-    pub const ALL: [Mode; 5] = [
+    pub const ALL: [Mode; 6] = [
         Mode::Bare,
         Mode::Vitals,
         Mode::AxumPrometheus,
         Mode::OpenTelemetry,
         Mode::PerfOnly,
+        Mode::Noop,
     ];
 
     /// The name used on the command line and in the output.
@@ -50,6 +54,7 @@ impl Mode {
             Mode::AxumPrometheus => "axum-prometheus",
             Mode::OpenTelemetry => "opentelemetry",
             Mode::PerfOnly => "perf-only",
+            Mode::Noop => "noop",
         }
     }
 
@@ -60,7 +65,7 @@ impl Mode {
             .find(|m| m.name() == name)
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown mode {name:?}: bare, vitals, axum-prometheus, opentelemetry or perf-only"
+                    "unknown mode {name:?}: bare, vitals, axum-prometheus, opentelemetry, perf-only or noop"
                 )
             })
     }
@@ -98,6 +103,10 @@ pub fn build(mode: Mode) -> App {
                 upkeep: Box::new(|| {}),
             }
         }
+        Mode::Noop => App {
+            router: base.layer(tower::layer::layer_fn(|inner| inner)),
+            upkeep: Box::new(|| {}),
+        },
         Mode::PerfOnly => App {
             router: base.layer(TimingLayer).layer(RequestIdLayer::new()),
             upkeep: Box::new(|| {}),

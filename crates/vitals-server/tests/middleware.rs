@@ -184,7 +184,7 @@ async fn every_request_logs_a_debug_line_with_the_route_template() {
             .expect("request"),
     )
     .await;
-    let lines = logs.lines_with("vitals_axum::layer::perf: request");
+    let lines = logs.lines_with("vitals_axum::layer: request");
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines[0].contains("DEBUG") && lines[0].contains("route=\"/api/v1/metrics\""),
@@ -241,7 +241,7 @@ async fn a_valid_traceparent_puts_its_trace_id_in_both_log_lines() {
         "{}",
         slow[0]
     );
-    let debug = logs.lines_with("vitals_axum::layer::perf: request");
+    let debug = logs.lines_with("vitals_axum::layer: request");
     assert_eq!(debug.len(), 1, "{debug:?}");
     assert!(
         debug[0].contains("trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\""),

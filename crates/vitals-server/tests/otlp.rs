@@ -334,6 +334,7 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
         "/health",
         "/health/ready",
         "/api/v1/metrics",
+        "/api/v1/users/u1/history",
         "/no/such/page",
     ] {
         for _ in 0..3 {
@@ -419,7 +420,15 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
             ],
         )
     };
-    assert_eq!(samples[&requests_key("/health", "200")], 3.0);
+    assert_eq!(
+        samples[&requests_key("/api/v1/users/{user_id}/history", "200")],
+        3.0
+    );
+    assert_eq!(samples[&requests_key("unmatched", "404")], 3.0);
+    assert!(
+        !samples.contains_key(&requests_key("/health", "200")),
+        "Vitals' own endpoints are not the application's traffic"
+    );
     assert!(
         samples
             .keys()

@@ -63,7 +63,12 @@ async fn promtool_finds_nothing_after_mixed_traffic() {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = state(&embedded(&dir)).await;
     let app = app(state.clone());
-    for path in ["/health", "/api/v1/metrics", "/no/such", "/health/ready"] {
+    for path in [
+        "/health",
+        "/api/v1/users/u1/history",
+        "/no/such",
+        "/health/ready",
+    ] {
         get(&app, path).await;
     }
     scrape(&app).await;
@@ -76,11 +81,19 @@ async fn promtool_finds_nothing_after_mixed_traffic() {
     .await;
     state.db().close().await;
     assert_eq!(
-        get(&app, "/health/ready").await.status,
+        get(&app, "/api/v1/users/u1/history").await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
 
     let text = scrape(&app).await;
+    // Vitals' own endpoints (probes, scrapes) are not the application's traffic.
+    for own in [
+        "route=\"/health\",status=\"200\"",
+        "route=\"/metrics\"",
+        "route=\"/health/ready\"",
+    ] {
+        assert!(!text.contains(own), "{own} is left out: {text}");
+    }
     for status in ["200", "404", "405", "503"] {
         assert!(
             text.contains(&format!("status=\"{status}\"")),
@@ -374,6 +387,7 @@ async fn exposition_shape_snapshot() {
     assert!(ready.is_ready(), "the database answers");
     let app = app(state);
     get(&app, "/health").await;
+    get(&app, "/api/v1/users/u1/history").await;
     get(&app, "/nope").await;
     let text = scrape(&app).await;
     insta::assert_snapshot!("prometheus_shape", shape(&text));

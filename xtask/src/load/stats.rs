@@ -119,16 +119,21 @@ impl Stats {
 
     /// Requests the server answered (any status).
     pub fn answered(&self) -> u64 {
-        self.outcomes
-            .iter()
-            .filter(|((_, o), _)| o.answered())
-            .map(|(_, n)| n)
-            .sum()
+        self.count(|_, o| o.answered())
     }
 
     /// All requests.
     pub fn total(&self) -> u64 {
         self.outcomes.values().sum()
+    }
+
+    /// Requests whose endpoint and outcome pass `which`.
+    pub fn count(&self, which: impl Fn(Endpoint, Outcome) -> bool) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|((e, o), _)| which(*e, *o))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Requests that did not succeed.

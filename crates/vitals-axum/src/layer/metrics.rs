@@ -145,7 +145,8 @@ where
                 None => &"-",
             };
             let threshold = slow.then(|| metrics.slow_threshold());
-            seen.log(id, this.series.route(), status, elapsed, threshold);
+            let labels = (this.series.method(), this.series.route());
+            seen.log(id, labels, status, elapsed, threshold);
         }
         Poll::Ready(Ok(response))
     }

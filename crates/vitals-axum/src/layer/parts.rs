@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::extract::MatchedPath;
 use bytes::Bytes;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Method, Request};
+use http::{HeaderValue, Request};
 
 use vitals_core::text::escape_for_log;
 
@@ -94,9 +94,8 @@ pub(crate) fn header_values(
     )
 }
 
-/// What the log lines say of a request.
+/// What the log lines say of a request (its method is the series').
 pub(crate) struct Seen {
-    pub(crate) method: Method,
     /// Only the path is ever logged; the rest of the URI is not kept.
     pub(crate) path: Option<PathAndQuery>,
     pub(crate) trace: Option<TraceId>,
@@ -105,7 +104,6 @@ pub(crate) struct Seen {
 impl Seen {
     pub(crate) fn of<B>(req: &Request<B>) -> Self {
         Self {
-            method: req.method().clone(),
             path: req.uri().path_and_query().cloned(),
             trace: req
                 .headers()
@@ -118,7 +116,7 @@ impl Seen {
     pub(crate) fn log(
         &self,
         id: &dyn std::fmt::Display,
-        route: &str,
+        (method, route): (&str, &str),
         status: u16,
         elapsed: Duration,
         slow: Option<Duration>,
@@ -126,21 +124,23 @@ impl Seen {
         let trace_id = self.trace.as_ref().map(TraceId::as_str);
         if let Some(threshold) = slow {
             tracing::warn!(
+                target: "vitals_axum::layer",
                 request_id = %id,
                 trace_id,
                 route,
                 status,
                 "SLOW REQUEST: {} {} took {}ms (threshold: {}ms)",
-                self.method,
+                method,
                 escape_for_log(self.path.as_ref().map_or("/", PathAndQuery::path)),
                 elapsed.as_millis(),
                 threshold.as_millis(),
             );
         }
         tracing::debug!(
+            target: "vitals_axum::layer",
             request_id = %id,
             trace_id,
-            method = %self.method,
+            method = %method,
             route,
             status,
             duration_ms = vitals_core::math::round_to(elapsed.as_secs_f64() * 1000.0, 3),

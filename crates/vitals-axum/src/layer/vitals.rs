@@ -200,7 +200,7 @@ impl Pending {
         };
         self.seen.log(
             &context.id,
-            self.series.route(),
+            (self.series.method(), self.series.route()),
             status,
             elapsed,
             slow.then(|| metrics.slow_threshold()),

@@ -4,7 +4,7 @@
 //! cap sends the rest to one overflow series), so the path holds plain `&'static` references
 //! and no reference count.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -26,7 +26,7 @@ struct Entry {
 }
 
 thread_local! {
-    static CACHE: RefCell<[Option<Entry>; CACHE_SLOTS]> = const { RefCell::new([None; CACHE_SLOTS]) };
+    static CACHE: [Cell<Option<Entry>>; CACHE_SLOTS] = const { [const { Cell::new(None) }; CACHE_SLOTS] };
 }
 
 /// Every series of one engine.
@@ -70,7 +70,7 @@ impl Table {
         let slot =
             (route_ptr >> 3 ^ route.len() ^ usize::from(method.0) << 5 ^ table >> 6) % CACHE_SLOTS;
         let hit = CACHE.with(|cache| {
-            cache.borrow()[slot].and_then(|e| {
+            cache[slot].get().and_then(|e| {
                 (e.table == table
                     && e.method == method.0
                     && e.route_ptr == route_ptr
@@ -83,12 +83,12 @@ impl Table {
         }
         let series = self.series_slow(method, route);
         CACHE.with(|cache| {
-            cache.borrow_mut()[slot] = Some(Entry {
+            cache[slot].set(Some(Entry {
                 table,
                 method: method.0,
                 route_ptr,
                 series,
-            });
+            }));
         });
         series
     }
