@@ -51,6 +51,7 @@ mod breaker;
 #[cfg(feature = "memory")]
 mod memory;
 mod metered;
+#[cfg(any(feature = "memory", feature = "redis"))]
 mod prefix;
 #[cfg(feature = "redis")]
 mod redis;
