@@ -75,3 +75,8 @@ pub use memory::MemoryBackend;
 pub use metered::{MeteredCache, SetHook};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
+
+// The README's example, compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -61,3 +61,8 @@ pub use metered::MeteredPool;
 pub use occupancy::Occupancy;
 pub use probe::describe as describe_error;
 pub use sizing::{PoolSizing, SizingError};
+
+// The README's example, compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
