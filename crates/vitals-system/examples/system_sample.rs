@@ -1,5 +1,5 @@
 //! The example of this crate's README: a background sampler fills the `system` and
-//! `process` sections. `cargo run -p vitals-system --example readme`.
+//! `process` sections. `cargo run -p vitals-system --example system_sample`.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! The example of this crate's README: how busy the Tokio runtime is.
-//! `cargo run -p vitals-runtime --example readme`.
+//! `cargo run -p vitals-runtime --example runtime_busy`.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! The example of this crate's README: a collector of your own fills its section of a
-//! snapshot, and the derived figures follow. `cargo run -p vitals-core --example readme`.
+//! snapshot, and the derived figures follow. `cargo run -p vitals-core --example own_collector`.
 
 use vitals_core::{CacheCounts, CacheSection, Collector, Snapshot};
 
