@@ -1,26 +1,32 @@
 //! What the pool holds right now, read from the pool itself.
-//!
-//! sqlx 0.9 offers two counters: `Pool::size()` and `Pool::num_idle()`. `size()` is raised
-//! *before* a connection is opened (sqlx-core `pool/inner.rs`, `try_increment_size`), so it
-//! also counts connections still being opened; during a database outage that is every
-//! waiting caller's failing attempt, which is neither idle nor in use. sqlx offers no
-//! counter for those, but each attempt can be seen: the pool keeps its connect options in an
-//! `Arc`, and every attempt holds a clone of that `Arc` from the start of the attempt until it
-//! ends (sqlx-core `pool/inner.rs`, `PoolInner::connect`, which takes the clone on each pass
-//! of its retry loop and keeps it through the back-off sleep). So the `Arc`'s strong count,
-//! less the pool's own reference and the one taken to read it, is the number of connections
-//! being opened, whichever way they were asked for (through [`MeteredPool`](crate::MeteredPool),
-//! through a plain `sqlx::Pool` clone, or by the pool's own `min_connections` upkeep).
-//!
-//! The tests in `tests/occupancy.rs` hold this against PostgreSQL's own view
-//! (`pg_stat_activity`) and against a database that refuses connections, so a sqlx release
-//! that changed the mechanism would fail them.
 
 use std::sync::Arc;
 
 use sqlx::{Database, Pool};
 
-/// The pool's connections at one moment.
+/// The pool's connections at one moment, read from the `sqlx::Pool` itself.
+///
+/// sqlx 0.9 offers two counters: `Pool::size()` and `Pool::num_idle()`. `size()` is raised
+/// *before* a connection is opened (sqlx-core `src/pool/inner.rs`, `try_increment_size`), so
+/// it also counts connections still being opened; during a database outage that is every
+/// waiting caller's failing attempt, retried until the acquire timeout, which is neither idle
+/// nor in use. sqlx has no counter for those, but each attempt can be seen: the pool keeps its
+/// connect options in an `Arc`, and every attempt holds a clone of that `Arc` from its start
+/// to its end (`PoolInner::connect` in the same file takes the clone on each pass of its retry
+/// loop and keeps it through the back-off sleep). So the `Arc`'s strong count, less the pool's
+/// own reference and the one taken to read it, is the number of connections being opened,
+/// however they were asked for: through [`MeteredPool`](crate::MeteredPool), through a plain
+/// `sqlx::Pool` clone, or by the pool's own `min_connections` upkeep.
+///
+/// Two things skew it, both rare: code that keeps the `Arc` returned by
+/// `Pool::connect_options()` counts as one connection being opened for as long as it keeps
+/// it (copy the options out, `(*pool.connect_options()).clone()`, instead), and attempts
+/// started before a `Pool::set_connect_options` hold the old `Arc`, so they count as open
+/// until they end.
+///
+/// The crate's tests hold this against PostgreSQL's own view (`pg_stat_activity`) and against
+/// a database that refuses connections, so a sqlx release that changed the mechanism fails
+/// them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Occupancy {
     /// Open connections: idle, handed out, or being checked or returned.

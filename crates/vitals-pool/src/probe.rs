@@ -31,7 +31,7 @@ pub(crate) fn readiness<DB: Database>(
                 }
                 // A copy of the options, not the pool's shared `Arc`: holding that during the
                 // attempt would count it as one of the pool's connections being opened
-                // (see `occupancy.rs`).
+                // (see `Occupancy`).
                 let options = (*pool.connect_options()).clone();
                 let mut conn = options.connect().await.map_err(|e| describe(&e))?;
                 let result = conn.ping().await.map_err(|e| describe(&e));
