@@ -107,6 +107,27 @@ pub enum Backend {
 }
 
 #[cfg(all(feature = "memory", feature = "redis"))]
+impl Backend {
+    /// The same backend with `prefix` put in front of every key (see
+    /// [`MemoryBackend::with_key_prefix`](crate::MemoryBackend::with_key_prefix) and
+    /// [`RedisBackend::with_key_prefix`](crate::RedisBackend::with_key_prefix)).
+    pub fn with_key_prefix(self, prefix: impl AsRef<str>) -> Self {
+        match self {
+            Self::Memory(b) => Self::Memory(b.with_key_prefix(prefix)),
+            Self::Redis(b) => Self::Redis(b.with_key_prefix(prefix)),
+        }
+    }
+
+    /// The prefix put in front of every key (`""` when none).
+    pub fn key_prefix(&self) -> &str {
+        match self {
+            Self::Memory(b) => b.key_prefix(),
+            Self::Redis(b) => b.key_prefix(),
+        }
+    }
+}
+
+#[cfg(all(feature = "memory", feature = "redis"))]
 impl From<crate::MemoryBackend> for Backend {
     fn from(b: crate::MemoryBackend) -> Self {
         Self::Memory(b)

@@ -16,6 +16,10 @@
 //! timeout: after consecutive failures calls are skipped (counted as `skipped`, state in
 //! `circuit`) for a backoff window, then one probe decides whether to resume.
 //!
+//! Both backends take a key prefix (`RedisConfig::key_prefix`, `with_key_prefix` on either
+//! backend), so that applications, environments or tenants sharing one Redis (or one
+//! in-process store) never see each other's keys; see [`MemoryBackend`] and [`RedisBackend`].
+//!
 //! [`CacheAside`] is the read path to use in front of a database: cache keys carry a version
 //! that the database keeps and bumps with every write, so no acknowledged write can be hidden
 //! by a late cache fill or by an invalidation lost in an outage.
@@ -33,6 +37,13 @@
 //! assert_eq!((counts.hits, counts.misses, counts.sets), (1, 1, 1));
 //! # }
 //! ```
+//!
+//! # Versions
+//!
+//! Built for **fred 10** (`>= 10.1, < 11`, feature `redis`) and **moka 0.12** (feature
+//! `memory`). The crates whose types cross this API are re-exported: [`bytes`] (values),
+//! [`fred`] (the client behind [`RedisBackend::client`]) and [`moka`], so an application can
+//! name them through `vitals_cache::…` and never mix two versions by accident.
 
 mod aside;
 mod backend;
@@ -40,8 +51,19 @@ mod breaker;
 #[cfg(feature = "memory")]
 mod memory;
 mod metered;
+#[cfg(any(feature = "memory", feature = "redis"))]
+mod prefix;
 #[cfg(feature = "redis")]
 mod redis;
+
+/// The `bytes` crate this one hands values out in.
+pub use bytes;
+/// The `fred` crate (Redis client) this one is built against.
+#[cfg(feature = "redis")]
+pub use fred;
+/// The `moka` crate (in-process cache) this one is built against.
+#[cfg(feature = "memory")]
+pub use moka;
 
 pub use aside::CacheAside;
 #[cfg(all(feature = "memory", feature = "redis"))]
@@ -53,3 +75,8 @@ pub use memory::MemoryBackend;
 pub use metered::{MeteredCache, SetHook};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisConfig};
+
+// The README's example, compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

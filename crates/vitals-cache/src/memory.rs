@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use moka::Expiry;
 
+use crate::prefix::KeyPrefix;
 use crate::{CacheBackend, CacheError};
 
 #[derive(Clone)]
@@ -33,9 +34,28 @@ impl Expiry<String, Entry> for PerEntryTtl {
 
 /// An in-process cache bounded by the bytes of its keys and values, each entry with its own
 /// time to live. It never fails.
+///
+/// Clones share one store. [`with_key_prefix`](Self::with_key_prefix) gives a view of that
+/// store whose keys all start with a prefix, so several parts of an application (or several
+/// tenants) can share one bounded store without seeing each other's keys:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use vitals_cache::{CacheBackend, MemoryBackend};
+///
+/// let store = MemoryBackend::new(16 << 20);
+/// let users = store.clone().with_key_prefix("users:");
+/// let orders = store.with_key_prefix("orders:");
+/// users.set("42", "Ada".into(), Duration::from_secs(60)).await.unwrap();
+/// assert_eq!(users.get("42").await.unwrap().as_deref(), Some(&b"Ada"[..]));
+/// assert_eq!(orders.get("42").await.unwrap(), None); // another prefix, another key
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct MemoryBackend {
     cache: moka::future::Cache<String, Entry>,
+    prefix: KeyPrefix,
 }
 
 impl MemoryBackend {
@@ -49,7 +69,22 @@ impl MemoryBackend {
             })
             .expire_after(PerEntryTtl)
             .build();
-        Self { cache }
+        Self {
+            cache,
+            prefix: KeyPrefix::default(),
+        }
+    }
+
+    /// The same store, with `prefix` put in front of every key (`""` for none). The prefix
+    /// counts towards the entry's size.
+    pub fn with_key_prefix(mut self, prefix: impl AsRef<str>) -> Self {
+        self.prefix = KeyPrefix::new(prefix.as_ref());
+        self
+    }
+
+    /// The prefix put in front of every key (`""` when none).
+    pub fn key_prefix(&self) -> &str {
+        self.prefix.as_str()
     }
 }
 
@@ -59,18 +94,19 @@ impl CacheBackend for MemoryBackend {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
-        Ok(self.cache.get(key).await.map(|e| e.value))
+        let key = self.prefix.apply(key);
+        Ok(self.cache.get(key.as_ref()).await.map(|e| e.value))
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
-        self.cache
-            .insert(key.to_owned(), Entry { value, ttl })
-            .await;
+        let key = self.prefix.apply(key).into_owned();
+        self.cache.insert(key, Entry { value, ttl }).await;
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<bool, CacheError> {
-        Ok(self.cache.remove(key).await.is_some())
+        let key = self.prefix.apply(key);
+        Ok(self.cache.remove(key.as_ref()).await.is_some())
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

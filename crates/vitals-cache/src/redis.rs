@@ -8,6 +8,7 @@ use fred::interfaces::MetricsInterface;
 use fred::prelude::{ClientLike, Config, KeysInterface, ReconnectPolicy};
 use fred::types::Expiration;
 
+use crate::prefix::KeyPrefix;
 use crate::{BackendStats, CacheBackend, CacheError};
 
 /// How to reach Redis and how long to wait for it.
@@ -24,6 +25,11 @@ pub struct RedisConfig {
     /// The window command latency is reported over: figures describe the last complete
     /// window (see [`RedisBackend::stats`](crate::CacheBackend::stats)).
     pub latency_window: Duration,
+    /// Put in front of every key the backend reads, writes or deletes (`""`, the default:
+    /// none), so that several applications or environments can share one Redis without
+    /// seeing each other's keys. Commands sent through [`RedisBackend::client`] are not
+    /// prefixed.
+    pub key_prefix: String,
 }
 
 impl RedisConfig {
@@ -36,7 +42,14 @@ impl RedisConfig {
             connect_timeout: Duration::from_secs(1),
             reconnect_delay: Duration::from_millis(500),
             latency_window: Duration::from_secs(10),
+            key_prefix: String::new(),
         }
+    }
+
+    /// The same settings with `prefix` put in front of every key.
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
     }
 }
 
@@ -45,9 +58,27 @@ impl RedisConfig {
 /// While the connection is down, operations fail at once with
 /// [`CacheError::Disconnected`] instead of queueing, so an outage costs callers nothing but a
 /// counted miss.
+///
+/// Keys can carry a prefix ([`RedisConfig::key_prefix`], or
+/// [`with_key_prefix`](Self::with_key_prefix) for another prefix on the same connection):
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), vitals_cache::CacheError> {
+/// use std::time::Duration;
+/// use vitals_cache::{MeteredCache, RedisBackend, RedisConfig};
+///
+/// let config = RedisConfig::new("redis://127.0.0.1:6379").with_key_prefix("shop:prod:");
+/// let redis = RedisBackend::connect(&config)?;
+/// let sessions = MeteredCache::new(redis.clone().with_key_prefix("shop:prod:sessions:"));
+/// let cache = MeteredCache::new(redis);
+/// cache.set("user:1", "Ada", Duration::from_secs(60)).await; // stored as shop:prod:user:1
+/// sessions.set("abc", "1", Duration::from_secs(60)).await;   // shop:prod:sessions:abc
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisBackend {
     client: fred::prelude::Client,
+    prefix: KeyPrefix,
     command_timeout: Duration,
     latency: Arc<Mutex<LatencyWindow>>,
 }
@@ -86,6 +117,7 @@ impl RedisBackend {
         client.connect();
         Ok(Self {
             client,
+            prefix: KeyPrefix::new(&config.key_prefix),
             command_timeout: config.command_timeout,
             latency: Arc::new(Mutex::new(LatencyWindow {
                 length: config.latency_window,
@@ -95,8 +127,21 @@ impl RedisBackend {
         })
     }
 
+    /// The same connection with `prefix` put in front of every key instead (`""` for none);
+    /// it shares the client and its latency figures with `self`.
+    pub fn with_key_prefix(mut self, prefix: impl AsRef<str>) -> Self {
+        self.prefix = KeyPrefix::new(prefix.as_ref());
+        self
+    }
+
+    /// The prefix put in front of every key (`""` when none).
+    pub fn key_prefix(&self) -> &str {
+        self.prefix.as_str()
+    }
+
     /// The `fred` client underneath, for commands the cache interface does not offer. What
-    /// it runs is not counted in the cache's hits and misses, but is in its command latency.
+    /// it runs is not counted in the cache's hits and misses, but is in its command latency;
+    /// its keys are not prefixed.
     pub fn client(&self) -> &fred::prelude::Client {
         &self.client
     }
@@ -133,7 +178,7 @@ impl CacheBackend for RedisBackend {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
         self.ready()?;
         self.client
-            .get::<Option<Bytes>, _>(key)
+            .get::<Option<Bytes>, _>(self.prefix.apply(key).as_ref())
             .await
             .map_err(|e| self.map_err(e))
     }
@@ -142,7 +187,13 @@ impl CacheBackend for RedisBackend {
         self.ready()?;
         let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         self.client
-            .set::<(), _, _>(key, value, Some(Expiration::PX(ms)), None, false)
+            .set::<(), _, _>(
+                self.prefix.apply(key).as_ref(),
+                value,
+                Some(Expiration::PX(ms)),
+                None,
+                false,
+            )
             .await
             .map_err(|e| self.map_err(e))
     }
@@ -150,7 +201,7 @@ impl CacheBackend for RedisBackend {
     async fn delete(&self, key: &str) -> Result<bool, CacheError> {
         self.ready()?;
         self.client
-            .del::<i64, _>(key)
+            .del::<i64, _>(self.prefix.apply(key).as_ref())
             .await
             .map(|n| n > 0)
             .map_err(|e| self.map_err(e))

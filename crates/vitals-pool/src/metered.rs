@@ -1,114 +1,138 @@
-//! A pool wrapper that times acquires.
+//! The metered pool: a drop-in for `sqlx::Pool` whose acquires are timed and counted.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{ConnectOptions, Connection, Database, Pool};
+use sqlx::{Database, Pool, SqlSafeStr, Transaction};
 use vitals_core::catalogue::DB_POOL_ACQUIRE_SECONDS;
 use vitals_core::{
-    Collector, DatabaseSection, HistogramSnapshot, Importance, LATENCY_BUCKETS_SECONDS, MetricSink,
-    PoolFigures, ReadinessProbe, Slot, Snapshot, Window,
+    Collector, DatabaseSection, HistogramSnapshot, MetricSink, PoolFigures, ReadinessProbe, Slot,
+    Snapshot,
 };
 
-/// Length of one slice of the acquire-wait window.
-const WINDOW_SLICE: Duration = Duration::from_secs(10);
-/// Slices in the acquire-wait window: 6 × 10 s = the last minute.
-const WINDOW_SLICES: usize = 6;
+use crate::meter::{Meter, WINDOW_SLICE, WINDOW_SLICES};
+use crate::occupancy::{self, Occupancy};
 
-/// A [`sqlx::Pool`] whose acquires are timed and counted.
+/// A [`sqlx::Pool`] whose every acquire is timed and counted: use it where the pool was used.
 ///
-/// Cloning is cheap and shares the pool and the counters. Only acquires made through
-/// [`MeteredPool::acquire`] are timed and counted as active: a connection is active while
-/// the [`MeteredConnection`] it returned is alive. `size` is idle + active, i.e. the open
-/// connections; sqlx's own size also counts connections still being opened (during a
-/// database outage, every waiting request's failing attempt), which are neither idle nor in
-/// use, so it is not shown as such. Queries run directly on [`MeteredPool::pool`] are not
-/// counted as active.
+/// `&MeteredPool<DB>` is an sqlx [`Executor`](sqlx::Executor) and [`Acquire`](sqlx::Acquire),
+/// and the pool's own methods are here with the same signatures ([`acquire`](Self::acquire),
+/// [`try_acquire`](Self::try_acquire), [`begin`](Self::begin), [`begin_with`](Self::begin_with),
+/// [`try_begin`](Self::try_begin), [`try_begin_with`](Self::try_begin_with)); every other
+/// `Pool` method (`close`, `is_closed`, `size`, `options`…) is reached through `Deref`. So an
+/// application changes the type of its pool and nothing else:
+/// `sqlx::query(..).execute(&pool)`, `fetch_one`, `fetch_all`, `fetch` streams, `query_as`,
+/// `query_scalar`, `pool.begin()` transactions and `sqlx::migrate!().run(&pool)` compile as
+/// before, and each connection they take counts in `acquires_total` with its wait timed. A
+/// function that takes `&PgPool` still accepts `&pool` (by deref); the connections it takes
+/// are not timed, but the pool figures below include them.
+///
+/// Cloning is cheap and shares the pool and the counters.
+///
+/// # The figures
+///
+/// - `pool_size`: open connections (idle, handed out, or for a moment being checked or
+///   returned). Connections still being opened are not counted, so during a database outage,
+///   when every waiting caller's connection attempt fails and is retried, they do not appear
+///   as open or as in use; [`connecting`](Self::connecting) counts them.
+/// - `pool_available`: open connections idle in the pool.
+/// - `pool_active`: `pool_size − pool_available`, the connections handed out.
+///
+/// These three read the pool itself, so they hold however the application takes its
+/// connections: through this wrapper, through a plain `sqlx::Pool` clone of the same pool,
+/// or through the pool's own upkeep. How connections being opened are told apart (sqlx does
+/// not count them separately) is explained in the [`Occupancy`] docs.
+///
+/// - `acquires_total`: connections asked of this wrapper since start (any of the forms
+///   above), failed ones included; `acquire_errors_total` the failed ones (the database
+///   refused or did not answer, or the wait timed out) and `acquire_timeouts_total` those that
+///   gave up after the pool's acquire timeout. Connections taken through a plain `Pool`
+///   clone are not seen here. Readiness probes are not counted either: they are Vitals'
+///   traffic, not the application's.
+/// - `acquire_wait_p50_ms` / `acquire_wait_p99_ms`: waits of the last minute (see
+///   [`with_wait_window`](Self::with_wait_window)), also recorded into the
+///   `db_pool_acquire_duration_seconds` histogram once registered with Vitals.
 ///
 /// As a [`Collector`] it fills the snapshot's `database` section, or `databases[name]` when
-/// given a name with [`MeteredPool::named`]; registered with Vitals it also records every
-/// acquire wait into the `db_pool_acquire_duration_seconds` histogram (labelled
-/// `pool="name"` when named) and offers a readiness probe (a round trip on a pooled
-/// connection).
+/// given a name with [`MeteredPool::named`], and offers a readiness probe (a round trip on an
+/// idle connection, or a single direct connection attempt when none is idle).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
 /// use vitals_core::{Collector, Snapshot};
 /// use vitals_pool::MeteredPool;
 ///
-/// let primary = MeteredPool::new(sqlx::SqlitePool::connect("sqlite::memory:").await?);
+/// // One connection: each SQLite in-memory connection is a database of its own.
+/// let sqlite = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1);
+/// let pool = MeteredPool::new(sqlite.connect("sqlite::memory:").await?);
+/// sqlx::query("CREATE TABLE t (n INTEGER)").execute(&pool).await?; // timed
+/// let mut tx = pool.begin().await?;                                // timed
+/// sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *tx).await?;
+/// tx.commit().await?;
+/// let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&pool).await?;
+/// assert_eq!(n, 1);
+///
 /// let replica = MeteredPool::new(sqlx::SqlitePool::connect("sqlite::memory:").await?)
 ///     .named("replica");
-/// let conn = replica.acquire().await?; // timed and counted
+/// let conn = replica.acquire().await?;
 /// let mut snapshot = Snapshot::now();
-/// primary.collect(&mut snapshot);
+/// pool.collect(&mut snapshot);
 /// replica.collect(&mut snapshot);
 /// assert_eq!(snapshot.database.backend, "sqlite");
+/// assert_eq!(snapshot.database.acquires_total, 3);
 /// assert_eq!(snapshot.databases["replica"].pool_active, 1);
-/// assert_eq!(snapshot.databases["replica"].acquires_total, 1);
 /// # drop(conn); Ok(()) }
 /// ```
 pub struct MeteredPool<DB: Database> {
     pool: Pool<DB>,
     name: Option<Arc<str>>,
+    backend: Arc<str>,
     meter: Arc<Meter>,
 }
+
+/// The connection type [`MeteredPool::acquire`] hands out: sqlx's own, as `Pool::acquire`.
+#[deprecated(
+    since = "0.1.0",
+    note = "MeteredPool::acquire returns sqlx's PoolConnection; name that type instead"
+)]
+pub type MeteredConnection<DB> = PoolConnection<DB>;
 
 impl<DB: Database> Clone for MeteredPool<DB> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
             name: self.name.clone(),
+            backend: Arc::clone(&self.backend),
             meter: Arc::clone(&self.meter),
         }
     }
 }
 
-struct Meter {
-    backend: String,
-    /// Acquire waits over the last minute, for the JSON percentiles.
-    recent: Window,
-    /// Where waits are also recorded through the `metrics` facade, once attached.
-    wait_facade: OnceLock<metrics::Histogram>,
-    acquires: AtomicU64,
-    errors: AtomicU64,
-    timeouts: AtomicU64,
-    /// Connections handed out by [`MeteredPool::acquire`] and not yet returned.
-    checked_out: Arc<AtomicU32>,
-}
-
-/// A pooled connection handed out by [`MeteredPool::acquire`]: it counts as active until it
-/// is dropped (and so returned to the pool). It dereferences to the database connection,
-/// so it is used like sqlx's own `PoolConnection` (`&mut *conn` as an executor).
-pub struct MeteredConnection<DB: Database> {
-    conn: PoolConnection<DB>,
-    checked_out: Arc<AtomicU32>,
-}
-
-impl<DB: Database> std::ops::Deref for MeteredConnection<DB> {
-    type Target = DB::Connection;
-    fn deref(&self) -> &Self::Target {
-        &self.conn
-    }
-}
-
-impl<DB: Database> std::ops::DerefMut for MeteredConnection<DB> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.conn
-    }
-}
-
-impl<DB: Database> Drop for MeteredConnection<DB> {
-    fn drop(&mut self) {
-        self.checked_out.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl<DB: Database> std::fmt::Debug for MeteredConnection<DB> {
+impl<DB: Database> std::fmt::Debug for MeteredPool<DB> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeteredConnection").finish_non_exhaustive()
+        f.debug_struct("MeteredPool")
+            .field("name", &self.name)
+            .field("backend", &self.backend)
+            .field("occupancy", &self.occupancy())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every `sqlx::Pool` method this type does not define itself (`close`, `is_closed`,
+/// `close_event`, `size`, `num_idle`, `options`, `connect_options`, `set_connect_options`),
+/// and `&MeteredPool` where a function asks for `&Pool`.
+impl<DB: Database> std::ops::Deref for MeteredPool<DB> {
+    type Target = Pool<DB>;
+    fn deref(&self) -> &Pool<DB> {
+        &self.pool
+    }
+}
+
+impl<DB: Database> From<Pool<DB>> for MeteredPool<DB> {
+    fn from(pool: Pool<DB>) -> Self {
+        Self::new(pool)
     }
 }
 
@@ -116,25 +140,18 @@ impl<DB: Database> MeteredPool<DB> {
     /// Wraps `pool`; the backend is named after sqlx's database name, lowercased
     /// (`postgresql`, `sqlite`), or for an `AnyPool` (feature `any`) after its URL's scheme.
     pub fn new(pool: Pool<DB>) -> Self {
-        let backend = backend_name::<DB>(&pool);
+        let backend = Arc::from(backend_name::<DB>(&pool));
         Self {
             pool,
             name: None,
-            meter: Arc::new(Meter {
-                backend,
-                recent: Window::new(WINDOW_SLICE, WINDOW_SLICES, LATENCY_BUCKETS_SECONDS),
-                wait_facade: OnceLock::new(),
-                acquires: AtomicU64::new(0),
-                errors: AtomicU64::new(0),
-                timeouts: AtomicU64::new(0),
-                checked_out: Arc::new(AtomicU32::new(0)),
-            }),
+            backend,
+            meter: Arc::new(Meter::new(WINDOW_SLICE, WINDOW_SLICES)),
         }
     }
 
     /// The same pool with an acquire-wait window of `slices` slices of `slice` each instead of
     /// the last minute (6 × 10 s); `acquire_wait_window_seconds` reports the length. Waits
-    /// recorded so far are dropped.
+    /// recorded so far are dropped; the counters are kept.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sqlx::Error> {
@@ -145,19 +162,7 @@ impl<DB: Database> MeteredPool<DB> {
     /// # Ok(()) }
     /// ```
     pub fn with_wait_window(mut self, slice: Duration, slices: usize) -> Self {
-        let meter = Meter {
-            backend: self.meter.backend.clone(),
-            recent: Window::new(slice, slices, LATENCY_BUCKETS_SECONDS),
-            wait_facade: OnceLock::new(),
-            acquires: AtomicU64::new(self.meter.acquires.load(Ordering::Relaxed)),
-            errors: AtomicU64::new(self.meter.errors.load(Ordering::Relaxed)),
-            timeouts: AtomicU64::new(self.meter.timeouts.load(Ordering::Relaxed)),
-            checked_out: Arc::clone(&self.meter.checked_out),
-        };
-        if let Some(h) = self.meter.wait_facade.get() {
-            let _ = meter.wait_facade.set(h.clone());
-        }
-        self.meter = Arc::new(meter);
+        self.meter = Arc::new(self.meter.with_window(slice, slices));
         self
     }
 
@@ -173,45 +178,107 @@ impl<DB: Database> MeteredPool<DB> {
         self.name.as_deref()
     }
 
-    /// The wrapped pool.
+    /// The wrapped pool. Connections taken through it directly are not timed or counted in
+    /// `acquires_total`, but are in the size, idle and active figures.
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
     }
 
-    /// The backend name shown as `database.backend`.
-    pub fn backend(&self) -> &str {
-        &self.meter.backend
+    /// The wrapped pool, by value.
+    pub fn into_inner(self) -> Pool<DB> {
+        self.pool
     }
 
-    /// Acquires a connection, recording how long it took and whether it failed (timed out,
-    /// or the database refused a new connection).
-    pub async fn acquire(&self) -> Result<MeteredConnection<DB>, sqlx::Error> {
-        self.meter.acquire(&self.pool).await
+    /// The backend name shown as `database.backend`.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// Takes a connection, as [`Pool::acquire`], timing the wait and counting the acquire
+    /// (and its failure: timed out, or the database refused a new connection). Like sqlx's,
+    /// the returned future does not borrow the pool.
+    pub fn acquire(
+        &self,
+    ) -> impl Future<Output = Result<PoolConnection<DB>, sqlx::Error>> + Send + 'static {
+        let meter = Arc::clone(&self.meter);
+        let acquire = self.pool.acquire();
+        async move { meter.acquire(acquire).await }
+    }
+
+    /// An idle connection if there is one at once, as [`Pool::try_acquire`]; a connection
+    /// taken this way counts as an acquire that did not wait.
+    pub fn try_acquire(&self) -> Option<PoolConnection<DB>> {
+        let conn = self.pool.try_acquire()?;
+        self.meter.took_at_once();
+        Some(conn)
+    }
+
+    /// Takes a connection and starts a transaction on it, as [`Pool::begin`]; the acquire is
+    /// timed and counted.
+    pub async fn begin(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
+        Transaction::begin(self.acquire().await?, None).await
+    }
+
+    /// Takes a connection and starts a transaction with `statement`, as
+    /// [`Pool::begin_with`]; the acquire is timed and counted.
+    pub async fn begin_with(
+        &self,
+        statement: impl SqlSafeStr,
+    ) -> Result<Transaction<'static, DB>, sqlx::Error> {
+        let statement = statement.into_sql_str();
+        Transaction::begin(self.acquire().await?, Some(statement)).await
+    }
+
+    /// A transaction on an idle connection if there is one at once, as [`Pool::try_begin`].
+    pub async fn try_begin(&self) -> Result<Option<Transaction<'static, DB>>, sqlx::Error> {
+        match self.try_acquire() {
+            Some(conn) => Transaction::begin(conn, None).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A transaction started with `statement` on an idle connection if there is one at once,
+    /// as [`Pool::try_begin_with`].
+    pub async fn try_begin_with(
+        &self,
+        statement: impl SqlSafeStr,
+    ) -> Result<Option<Transaction<'static, DB>>, sqlx::Error> {
+        let statement = statement.into_sql_str();
+        match self.try_acquire() {
+            Some(conn) => Transaction::begin(conn, Some(statement)).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Connections being opened right now: not yet usable, so part of neither `pool_size`
+    /// nor `pool_active`. Above zero for a moment while the pool grows; for as long as the
+    /// acquire timeout while the database refuses or does not answer.
+    pub fn connecting(&self) -> u32 {
+        self.occupancy().connecting
+    }
+
+    /// Open, idle and connecting connections right now, read from the pool itself.
+    pub fn occupancy(&self) -> Occupancy {
+        occupancy::read(&self.pool)
     }
 
     /// The pool's figures right now.
     pub fn figures(&self) -> PoolFigures {
         let options = self.pool.options();
+        let now = self.occupancy();
         let wait = self.acquire_wait();
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        // sqlx's size counts connections being opened; only open ones (idle or handed out)
-        // are shown, so that `active = size - idle` is the connections really in use.
-        let active = self
-            .meter
-            .checked_out
-            .load(Ordering::Relaxed)
-            .min(self.pool.size().saturating_sub(idle));
+        let counts = self.meter.counts();
         PoolFigures {
-            size: idle + active,
-            idle,
+            size: now.open,
+            idle: now.idle,
             min: options.get_min_connections(),
             max: options.get_max_connections(),
-            acquires: self.meter.acquires.load(Ordering::Relaxed),
-            acquire_errors: self.meter.errors.load(Ordering::Relaxed),
-            acquire_timeouts: self.meter.timeouts.load(Ordering::Relaxed),
+            acquires: counts.acquires,
+            acquire_errors: counts.errors,
+            acquire_timeouts: counts.timeouts,
             acquire_wait_p50_seconds: wait.quantile(0.5),
             acquire_wait_p99_seconds: wait.quantile(0.99),
-            acquire_wait_window_seconds: self.meter.recent.length().as_secs(),
+            acquire_wait_window_seconds: self.meter.window_length().as_secs(),
         }
     }
 
@@ -222,43 +289,15 @@ impl<DB: Database> MeteredPool<DB> {
         let _ = self.meter.wait_facade.set(histogram);
     }
 
-    /// The acquire waits of the last minute.
+    /// The acquire waits of the recent window (the last minute by default).
     pub fn acquire_wait(&self) -> HistogramSnapshot {
-        self.meter.recent.snapshot(Instant::now())
-    }
-}
-
-impl Meter {
-    async fn acquire<DB: Database>(
-        &self,
-        pool: &Pool<DB>,
-    ) -> Result<MeteredConnection<DB>, sqlx::Error> {
-        let started = Instant::now();
-        self.acquires.fetch_add(1, Ordering::Relaxed);
-        let result = pool.acquire().await;
-        let waited = started.elapsed();
-        self.recent.record(started + waited, waited);
-        if let Some(facade) = self.wait_facade.get() {
-            facade.record(waited.as_secs_f64());
-        }
-        if let Err(e) = &result {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-            if matches!(e, sqlx::Error::PoolTimedOut) {
-                self.timeouts.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let conn = result?;
-        self.checked_out.fetch_add(1, Ordering::Relaxed);
-        Ok(MeteredConnection {
-            conn,
-            checked_out: Arc::clone(&self.checked_out),
-        })
+        self.meter.waits()
     }
 }
 
 impl<DB: Database> Collector for MeteredPool<DB> {
     fn collect(&self, snapshot: &mut Snapshot) {
-        let section = DatabaseSection::from_figures(&self.meter.backend, &self.figures());
+        let section = DatabaseSection::from_figures(&self.backend, &self.figures());
         match &self.name {
             None => snapshot.database = section,
             Some(name) => {
@@ -278,55 +317,11 @@ impl<DB: Database> Collector for MeteredPool<DB> {
     }
 
     fn readiness(&self) -> Option<ReadinessProbe> {
-        let pool = self.pool.clone();
-        let meter = Arc::clone(&self.meter);
-        Some(ReadinessProbe {
-            name: self
-                .name
-                .as_deref()
-                .map_or_else(|| "database".to_owned(), |n| format!("database:{n}")),
-            backend: self.meter.backend.clone(),
-            importance: Importance::Required,
-            probe: Box::new(move || {
-                let pool = pool.clone();
-                let meter = Arc::clone(&meter);
-                Box::pin(async move {
-                    // An idle pooled connection answers at once. Without one, open a single
-                    // connection directly: sqlx's acquire retries a refused connection until
-                    // the acquire timeout, while one attempt fails within milliseconds when
-                    // the database refuses outright.
-                    if pool.is_closed() {
-                        return Err(describe(&sqlx::Error::PoolClosed));
-                    }
-                    // Each probe counts as one acquire, as before.
-                    meter.acquires.fetch_add(1, Ordering::Relaxed);
-                    let started = Instant::now();
-                    let record = |meter: &Meter| {
-                        let waited = started.elapsed();
-                        meter.recent.record(started + waited, waited);
-                        if let Some(facade) = meter.wait_facade.get() {
-                            facade.record(waited.as_secs_f64());
-                        }
-                    };
-                    if let Some(mut conn) = pool.try_acquire() {
-                        record(&meter);
-                        return conn.ping().await.map_err(|e| describe(&e));
-                    }
-                    let connected = pool.connect_options().connect().await;
-                    record(&meter);
-                    let mut conn = match connected {
-                        Ok(conn) => conn,
-                        Err(e) => {
-                            meter.errors.fetch_add(1, Ordering::Relaxed);
-                            return Err(describe(&e));
-                        }
-                    };
-                    let result = conn.ping().await.map_err(|e| describe(&e));
-                    let _ = conn.close().await;
-                    result
-                })
-            }),
-        })
+        Some(crate::probe::readiness(
+            self.pool.clone(),
+            self.name.as_deref(),
+            &self.backend,
+        ))
     }
 }
 
@@ -345,17 +340,4 @@ fn backend_name<DB: Database>(pool: &Pool<DB>) -> String {
     }
     let _ = pool;
     DB::NAME.to_ascii_lowercase()
-}
-
-/// A short description of a database failure that leaks no query or credential.
-pub fn describe(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::PoolTimedOut => "no connection available within the acquire timeout".into(),
-        sqlx::Error::PoolClosed => "the pool is closed".into(),
-        sqlx::Error::Io(io) => format!("connection failed ({})", io.kind()),
-        sqlx::Error::Database(db) => {
-            format!("database error (code {})", db.code().unwrap_or_default())
-        }
-        _ => "database unavailable".into(),
-    }
 }
