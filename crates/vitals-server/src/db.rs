@@ -35,12 +35,22 @@ impl Db {
             max: settings.pool_max,
         };
         let acquire = Duration::from_millis(settings.acquire_timeout_ms);
+        let give_up_ms = settings.database_timeout().as_millis().to_string();
         match settings.database_url.as_deref() {
             Some(url) if url.starts_with("postgres") => {
                 let target = redact_url(url);
+                // The database abandons a statement, a wait for a lock (the commit's too), or
+                // a transaction whose next statement does not come, before the request
+                // deadline: a request answered "not stored" cannot be committed later
+                // (docs/health-agent.md, "What each status means").
                 let options = PgConnectOptions::from_str(url)
                     .map_err(|e| StartupError::database(&target, e))?
-                    .application_name(APPLICATION_NAME);
+                    .application_name(APPLICATION_NAME)
+                    .options([
+                        ("statement_timeout", give_up_ms.as_str()),
+                        ("lock_timeout", give_up_ms.as_str()),
+                        ("idle_in_transaction_session_timeout", give_up_ms.as_str()),
+                    ]);
                 let pool = sizing
                     .apply(PoolOptions::<Postgres>::new())
                     .acquire_timeout(acquire)
@@ -53,7 +63,7 @@ impl Db {
                 let target = redact_url(url);
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| StartupError::database(&target, e))?;
-                Self::sqlite(&target, options, sizing, acquire).await
+                Self::sqlite(&target, options, sizing, acquire, settings).await
             }
             None => {
                 let dir = &settings.data_dir;
@@ -63,7 +73,14 @@ impl Db {
                 })?;
                 let path = dir.join(EMBEDDED_FILE);
                 let options = SqliteConnectOptions::new().filename(&path);
-                Self::sqlite(&path.display().to_string(), options, sizing, acquire).await
+                Self::sqlite(
+                    &path.display().to_string(),
+                    options,
+                    sizing,
+                    acquire,
+                    settings,
+                )
+                .await
             }
         }
     }
@@ -73,14 +90,16 @@ impl Db {
         options: SqliteConnectOptions,
         sizing: PoolSizing,
         acquire: Duration,
+        settings: &Settings,
     ) -> Result<Self, StartupError> {
         // WAL lets readers work while one connection writes; NORMAL sync is durable at each
-        // checkpoint and safe against corruption, the usual choice with WAL.
+        // checkpoint and safe against corruption, the usual choice with WAL. A writer waits
+        // for another's lock no longer than the database timeout.
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(acquire);
+            .busy_timeout(acquire.min(settings.database_timeout()));
         let pool = sizing
             .apply(PoolOptions::<Sqlite>::new())
             .acquire_timeout(acquire)
@@ -115,9 +134,10 @@ impl Db {
     }
 }
 
-/// The URL with any password replaced, fit for logs and error messages: the password of
-/// `user:password@` and the value of any query parameter whose name contains `password`
-/// (`?password=…`, `&sslpassword=…`) become `***`.
+/// The URL with any credential replaced, fit for logs and error messages: the password of
+/// `user:password@` and the value of any query parameter whose name looks like a credential
+/// (it contains `password`, `secret`, `token`, `key`, `auth`, `sig`, … in any case: see
+/// [`is_credential_name`]) become `***`.
 ///
 /// ```
 /// use vitals_server::db::redact_url;
@@ -125,6 +145,10 @@ impl Db {
 /// assert_eq!(redact_url("postgres://db/x?user=a&password=pw"), "postgres://db/x?user=a&password=***");
 /// assert_eq!(redact_url("redis://:pw@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
 /// assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+/// assert_eq!(
+///     redact_url("http://collector:4318/v1/metrics?tenant=a&api_key=k1&X-Auth-Token=t2"),
+///     "http://collector:4318/v1/metrics?tenant=a&api_key=***&X-Auth-Token=***"
+/// );
 /// ```
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -146,7 +170,27 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Hides the values of query parameters naming a password.
+/// Whether a query parameter named `name` carries a credential: its name contains, in any
+/// case, one of `password`, `passwd`, `pwd`, `secret`, `token`, `key`, `auth`, `sig`
+/// (`signature`), `credential` or `session`.
+pub fn is_credential_name(name: &str) -> bool {
+    const HINTS: [&str; 10] = [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "key",
+        "auth",
+        "sig",
+        "credential",
+        "session",
+    ];
+    let name = name.to_ascii_lowercase();
+    HINTS.iter().any(|hint| name.contains(hint))
+}
+
+/// Hides the values of query parameters naming a credential.
 fn redact_query(text: &str) -> String {
     let Some((before, query)) = text.split_once('?') else {
         return text.to_owned();
@@ -158,7 +202,7 @@ fn redact_query(text: &str) -> String {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+            Some((name, _)) if is_credential_name(name) => {
                 format!("{name}=***")
             }
             _ => pair.to_owned(),

@@ -17,9 +17,11 @@ pub mod agent;
 pub mod db;
 pub mod listener;
 pub mod memory;
+pub mod open_files;
 pub mod settings;
 mod state;
 pub mod telemetry;
+pub mod transfer_coding;
 
 use std::future::Future;
 
@@ -55,6 +57,9 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::new(state.request_timeout()).longer_for(
             "/debug/pprof/",
             std::time::Duration::from_secs(vitals_axum::pprof::MAX_SECONDS + 60),
+        ))
+        .layer(axum::middleware::from_fn(
+            transfer_coding::refuse_unimplemented,
         ))
         .layer(CatchPanicLayer::custom(fallback::panic_response))
         .layer(vitals.layer())

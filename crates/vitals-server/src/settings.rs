@@ -86,7 +86,8 @@ pub struct Args {
     /// Time a kept-alive connection may wait silently for its next request [default: 60000].
     #[arg(long, env = "VITALS_IDLE_TIMEOUT_MS", value_name = "MS")]
     pub idle_timeout_ms: Option<u64>,
-    /// Connections served at once; further clients wait in the listen backlog [default: 10000].
+    /// Connections served at once; past it a new connection is answered 503 at once
+    /// [default: 10000, less where the open-file limit serves fewer].
     #[arg(long, env = "VITALS_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<u32>,
     /// On SIGTERM or Ctrl-C, time open connections get to finish before they are closed and
@@ -107,6 +108,10 @@ pub struct Args {
     /// Minutes of history the dashboard keeps, 1 to 1440 [default: 15].
     #[arg(long, env = "VITALS_HISTORY_MINUTES", value_name = "MINUTES")]
     pub history_minutes: Option<u64>,
+    /// Dashboard streams (GET /api/v1/metrics/stream) open at once; one more is answered 429
+    /// [default: 16].
+    #[arg(long, env = "VITALS_MAX_STREAMS", value_name = "N")]
+    pub max_streams: Option<u32>,
     /// Log line format [default: text].
     #[arg(long, env = "VITALS_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -180,6 +185,7 @@ struct FileSettings {
     metrics_namespace: Option<String>,
     dashboard: Option<bool>,
     history_minutes: Option<u64>,
+    max_streams: Option<u32>,
     log_format: Option<LogFormat>,
     log: Option<String>,
     // Profiling and export.
@@ -247,6 +253,8 @@ pub struct Settings {
     pub dashboard: bool,
     /// Minutes of dashboard history.
     pub history_minutes: u64,
+    /// Dashboard streams open at once.
+    pub max_streams: u32,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -320,12 +328,16 @@ impl Default for Settings {
             metrics_token_file: None,
             header_read_timeout_ms: 5000,
             idle_timeout_ms: 60_000,
-            max_connections: 10_000,
+            max_connections: crate::open_files::connections_for(
+                crate::open_files::reachable_limit(),
+                sizing.max,
+            ),
             shutdown_timeout_ms: 10_000,
             metrics_rate_limit: 0,
             metrics_namespace: "health_agent".to_owned(),
             dashboard: true,
             history_minutes: 15,
+            max_streams: 16,
             log_format: LogFormat::Text,
             log: "info".to_owned(),
             pprof: false,
@@ -384,12 +396,21 @@ impl Settings {
             metrics_token_file: args.metrics_token_file.or(file.metrics_token_file),
             header_read_timeout_ms: pick!(header_read_timeout_ms),
             idle_timeout_ms: pick!(idle_timeout_ms),
-            max_connections: pick!(max_connections),
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or_else(|| {
+                    crate::open_files::connections_for(
+                        crate::open_files::reachable_limit(),
+                        sizing.max,
+                    )
+                }),
             shutdown_timeout_ms: pick!(shutdown_timeout_ms),
             metrics_rate_limit: pick!(metrics_rate_limit),
             metrics_namespace: pick!(metrics_namespace),
             dashboard: pick!(dashboard),
             history_minutes: pick!(history_minutes),
+            max_streams: pick!(max_streams),
             log_format: pick!(log_format),
             log: pick!(log),
             pprof: pick!(pprof),
@@ -519,6 +540,12 @@ impl Settings {
                 ));
             }
         }
+        if self.max_streams == 0 {
+            return Err(invalid(
+                "--max-streams",
+                "0 would refuse every dashboard stream; use at least 1 (e.g. 16), or --dashboard false",
+            ));
+        }
         if self.max_connections == 0 {
             return Err(invalid(
                 "--max-connections",
@@ -566,6 +593,18 @@ impl Settings {
         Ok(())
     }
 
+    /// The deadline of every request.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// How long the database may spend on one statement, or wait inside an open transaction,
+    /// before it gives up and rolls the transaction back: half the request deadline, so that
+    /// it gives up before the caller is told anything.
+    pub fn database_timeout(&self) -> Duration {
+        (self.request_timeout() / 2).max(Duration::from_millis(1))
+    }
+
     /// The settings Vitals itself takes (namespace, slow threshold, token, rate limit,
     /// readiness timeout) as a builder; the caller adds the collectors. The rest of the
     /// settings belong to the demo service (agent, storage, cache size).
@@ -576,6 +615,7 @@ impl Settings {
             .metrics_rate_limit(self.metrics_rate_limit)
             .dashboard(self.dashboard)
             .history(Duration::from_secs(self.history_minutes * 60))
+            .max_streams(usize::try_from(self.max_streams).unwrap_or(usize::MAX))
             .sample_interval(Duration::from_millis(self.sample_interval_ms))
             .pprof(self.pprof)
             .check_timeout(
@@ -698,6 +738,7 @@ mod tests {
             (vec!["--log", "==="], "--log"),
             (vec!["--history-minutes", "0"], "--history-minutes"),
             (vec!["--history-minutes", "1441"], "--history-minutes"),
+            (vec!["--max-streams", "0"], "--max-streams"),
             (vec!["--otlp-endpoint", "collector:4318"], "--otlp-endpoint"),
             (
                 vec!["--otlp-endpoint", "https://collector:4318/v1/metrics"],
@@ -724,6 +765,14 @@ mod tests {
         assert!(!off.dashboard);
         assert_eq!(off.history_minutes, 5);
         assert!(Args::try_parse_from(["vitals-server", "--dashboard", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn max_streams_defaults_to_16_and_reaches_the_builder() {
+        assert_eq!(Settings::resolve(args(&[])).expect("valid").max_streams, 16);
+        let s = Settings::resolve(args(&["--max-streams", "3"])).expect("valid");
+        assert_eq!(s.max_streams, 3);
+        assert!(s.to_toml().contains("max_streams = 3"));
     }
 
     #[test]

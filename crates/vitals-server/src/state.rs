@@ -84,6 +84,14 @@ impl StartupError {
     }
 }
 
+/// The request deadline less a tenth of it (at least 10 ms, at most 1 s), for the answer.
+fn answer_within(request_timeout: Duration) -> Duration {
+    let margin = (request_timeout / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    request_timeout
+        .saturating_sub(margin)
+        .max(request_timeout / 2)
+}
+
 /// Shared state of the server; cloning is cheap.
 #[derive(Clone)]
 pub struct AppState {
@@ -101,6 +109,7 @@ struct Inner {
     agent: Arc<dyn Agent>,
     request_timeout: Duration,
     body_timeout: Duration,
+    answer_within: Duration,
 }
 
 impl AppState {
@@ -140,9 +149,15 @@ impl AppState {
         if let (Backend::Redis(redis), Some(url)) = (&backend, &settings.redis_url)
             && !redis.wait_connected(Duration::from_secs(2)).await
         {
+            // The reason: "authentication failed (…)" when Redis refuses the credentials.
+            let reason = vitals_cache::CacheBackend::ping(redis)
+                .await
+                .err()
+                .map(|e| e.to_string());
             tracing::warn!(
                 redis = %redact_url(url),
-                "Redis is not reachable yet; serving without the cache while reconnecting"
+                reason = reason.as_deref().unwrap_or("not connected"),
+                "Redis is not usable yet; serving without the cache while reconnecting"
             );
         }
         let cache = MeteredCache::new(backend);
@@ -208,6 +223,7 @@ impl AppState {
                 // never 504.
                 body_timeout: Duration::from_millis(settings.header_read_timeout_ms)
                     .min(Duration::from_millis(settings.request_timeout_ms) * 9 / 10),
+                answer_within: answer_within(settings.request_timeout()),
             }),
         })
     }
@@ -230,6 +246,13 @@ impl AppState {
     /// How long a request body may take to arrive before the answer is 408.
     pub fn body_timeout(&self) -> Duration {
         self.inner.body_timeout
+    }
+
+    /// How long a chat may work before it answers by itself: a little less than the request
+    /// deadline, so that a write still running is reported by the handler, which knows
+    /// whether its commit was sent (docs/health-agent.md, "What each status means").
+    pub fn answer_within(&self) -> Duration {
+        self.inner.answer_within
     }
 
     /// The database.

@@ -9,7 +9,8 @@
 
 use sqlx::Row;
 
-use super::store::{Exchange, db_error};
+use super::outcome::db_error;
+use super::store::Exchange;
 use crate::db::Db;
 use crate::{ApiError, AppState};
 

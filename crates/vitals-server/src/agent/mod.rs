@@ -11,6 +11,7 @@
 mod brain;
 mod handlers;
 mod idempotency;
+mod outcome;
 mod store;
 
 pub use brain::{Agent, AgentError, AgentFuture, RuleAgent};
@@ -19,4 +20,5 @@ pub use handlers::{
     chat, history,
 };
 pub use idempotency::{IDEMPOTENCY_KEY, is_valid_idempotency_key};
+pub use outcome::{DATABASE_UNAVAILABLE, OUTCOME_UNKNOWN};
 pub use store::{Exchange, HISTORY_TTL, HISTORY_WINDOW, Message};

@@ -8,12 +8,14 @@
 //! outage (there is no invalidation to miss). See docs/health-agent.md.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, Row};
 use vitals_cache::CacheAside;
 
+use super::outcome::{self, db_error};
 use crate::db::Db;
 use crate::{ApiError, AppState};
 
@@ -92,16 +94,34 @@ pub async fn recent(state: &AppState, user_id: &str) -> Result<Vec<Message>, Api
 /// With an idempotency key the key is claimed in the same transaction; when another request
 /// already holds it, nothing is stored and the answer is `None` (read the first answer with
 /// [`super::idempotency::lookup`]).
+///
+/// The write gives up at `deadline`: before its commit was sent the transaction is dropped
+/// and can never commit (503 `database_unavailable`); after, the answer is 504
+/// `outcome_unknown` (see [`outcome`]).
 pub async fn append_exchange(
     state: &AppState,
     user_id: &str,
     message: &str,
     reply: &str,
     idempotency_key: Option<&str>,
+    deadline: tokio::time::Instant,
 ) -> Result<Option<Exchange>, ApiError> {
-    let stored = insert(state.db(), user_id, message, reply, idempotency_key)
-        .await
-        .map_err(db_error)?;
+    let committing = AtomicBool::new(false);
+    let write = insert(
+        state.db(),
+        user_id,
+        message,
+        reply,
+        idempotency_key,
+        &committing,
+    );
+    let stored = match tokio::time::timeout_at(deadline, write).await {
+        Ok(Ok(stored)) => stored,
+        Ok(Err(e)) => {
+            return Err(outcome::write_failed(e, committing.load(Ordering::SeqCst)));
+        }
+        Err(_) => return Err(outcome::write_timed_out(committing.load(Ordering::SeqCst))),
+    };
     let Some((exchange, superseded)) = stored else {
         return Ok(None);
     };
@@ -176,6 +196,7 @@ async fn insert(
     message: &str,
     reply: &str,
     idempotency_key: Option<&str>,
+    committing: &AtomicBool,
 ) -> Result<Option<(Exchange, HistoryVersion)>, sqlx::Error> {
     let now = now_micros();
     on_either_backend!(db, |conn| {
@@ -229,6 +250,7 @@ async fn insert(
                 return Ok(None);
             }
         }
+        committing.store(true, Ordering::SeqCst);
         tx.commit().await?;
         let exchange = Exchange {
             user_message_id,
@@ -241,26 +263,6 @@ async fn insert(
         };
         Ok(Some((exchange, superseded)))
     })
-}
-
-/// Database failures as the caller sees them: 503 when the database cannot be reached (the
-/// client may retry), 500 otherwise. The details go to the log only.
-pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
-    match &e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => {
-            tracing::warn!(error = %e, "database unavailable");
-            ApiError::unavailable("the database is unavailable; retry shortly")
-        }
-        _ => {
-            tracing::error!(error = %e, "database error");
-            ApiError::internal()
-        }
-    }
 }
 
 fn now_micros() -> i64 {

@@ -9,31 +9,36 @@
 //! - between requests, a keep-alive connection may stay silent for the idle timeout; once the
 //!   next request's first byte arrives, its head must be complete within the header-read
 //!   timeout;
-//! - at most `max_connections` are served at once; past that the loop stops accepting (the
-//!   kernel's backlog holds the rest) until one closes;
+//! - at most `max_connections` are served at once; past that a new connection is answered
+//!   503 `overloaded` at once and closed (src/listener/overload.rs), so no client waits in
+//!   the backlog;
+//! - a client that shuts down its sending side after its request still gets the answer;
+//! - hyper's own answers to requests it cannot parse get the JSON error shape
+//!   (src/listener/shape.rs);
 //! - on shutdown the listener closes, each connection finishes its current request and closes,
 //!   and whatever is still open at the shutdown deadline is dropped;
 //! - after a surge of connections has closed, the memory they used goes back to the system
 //!   ([`crate::memory`]).
 
+mod overload;
+mod shape;
+mod timer;
+
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use hyper::rt::{Sleep, Timer};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::Settings;
+use timer::{Activity, ConnTimer, Tracked};
 
 /// Bounds of the accept loop; see the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +89,7 @@ pub async fn serve_connections(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> ShutdownReport {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let overload = overload::Overload::new(limits.max_connections.max(1));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut last_accept_error: Option<Instant> = None;
@@ -91,16 +97,6 @@ pub async fn serve_connections(
     let trimmer = tokio::spawn(crate::memory::trim_after_surges(Arc::clone(&closed)));
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-            // Reap finished connections as they end: an unjoined task keeps its whole task
-            // cell (sized for hyper's connection future) allocated.
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-        };
         let (stream, _peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -116,49 +112,22 @@ pub async fn serve_connections(
                 }
             },
             () = &mut shutdown => break,
+            // Reap finished connections as they end: an unjoined task keeps its whole task
+            // cell (sized for hyper's connection future) allocated.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         while connections.try_join_next().is_some() {}
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            overload.refuse(stream);
+            continue;
+        };
         let service = TowerToHyperService::new(router.clone());
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
         let closed = Arc::clone(&closed);
         connections.spawn(async move {
             let _permit = permit;
             let _count_close = CountOnDrop(closed);
-            let _ = stream.set_nodelay(true);
-            let activity = Arc::new(Activity::default());
-            let io = TokioIo::new(Tracked {
-                inner: stream,
-                activity: Arc::clone(&activity),
-            });
-            let timer = ConnTimer {
-                activity,
-                header: limits.header_read_timeout,
-                idle: limits.idle_timeout,
-            };
-            let conn = http1::Builder::new()
-                .timer(timer)
-                .header_read_timeout(limits.header_read_timeout)
-                .keep_alive(true)
-                .serve_connection(io, service);
-            tokio::pin!(conn);
-            let mut draining = false;
-            loop {
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(error = %e, "connection closed with an error");
-                        }
-                        break;
-                    }
-                    changed = stop.changed(), if !draining => {
-                        draining = true;
-                        if changed.is_ok() {
-                            conn.as_mut().graceful_shutdown();
-                        }
-                    }
-                }
-            }
+            serve_one(stream, service, limits, stop).await;
         });
     }
     drop(listener);
@@ -188,25 +157,50 @@ pub async fn serve_connections(
     report
 }
 
-/// Raises the soft limit on open files to the hard limit, so that the connection cap and not
-/// the default of 1024 descriptors bounds how many clients are served. Returns the limit
-/// in force afterwards (`None` where the platform has no such limit or it cannot be read).
-pub fn raise_open_file_limit() -> Option<u64> {
-    #[cfg(unix)]
-    {
-        match rlimit::increase_nofile_limit(u64::MAX) {
-            Ok(limit) => Some(limit),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot raise the open-file limit");
-                rlimit::getrlimit(rlimit::Resource::NOFILE)
-                    .ok()
-                    .map(|(soft, _)| soft)
+/// Serves one connection with hyper until it ends, or until `stop` asks it to finish its
+/// current request and close.
+async fn serve_one(
+    stream: TcpStream,
+    service: TowerToHyperService<Router>,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let activity = Arc::new(Activity::default());
+    let io = TokioIo::new(shape::Shaped::new(Tracked {
+        inner: stream,
+        activity: Arc::clone(&activity),
+    }));
+    let timer = ConnTimer {
+        activity,
+        header: limits.header_read_timeout,
+        idle: limits.idle_timeout,
+    };
+    let conn = http1::Builder::new()
+        .timer(timer)
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true)
+        // A client that shuts down its sending side after the request still gets the
+        // answer (RFC 9112 §9.6 lets it).
+        .half_close(true)
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection closed with an error");
+                }
+                break;
+            }
+            changed = stop.changed(), if !draining => {
+                draining = true;
+                if changed.is_ok() {
+                    conn.as_mut().graceful_shutdown();
+                }
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        None
     }
 }
 
@@ -216,158 +210,5 @@ struct CountOnDrop(Arc<AtomicUsize>);
 impl Drop for CountOnDrop {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Per-connection record the I/O wrapper writes and the timer reads.
-#[derive(Default)]
-struct Activity {
-    /// Set once the first request head has been asked for (the timer was armed once).
-    armed_before: AtomicBool,
-    /// When the first byte arrived since the timer was last armed.
-    first_byte: Mutex<Option<Instant>>,
-}
-
-impl Activity {
-    fn first_byte(&self) -> Option<Instant> {
-        *self.first_byte.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn rearm(&self) -> bool {
-        *self.first_byte.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        self.armed_before.swap(true, Ordering::Relaxed)
-    }
-
-    fn saw_bytes(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let mut first = self.first_byte.lock().unwrap_or_else(|e| e.into_inner());
-        if first.is_none() {
-            *first = Some(Instant::now());
-        }
-    }
-}
-
-/// hyper's only use of the timer on an HTTP/1 server connection is the header-read timeout,
-/// armed each time it waits for a request head. This timer turns that single wait into two:
-/// for a keep-alive connection's later requests it waits up to `idle` for the first byte, then
-/// up to `header` for the rest of the head; for the first request the head must be complete
-/// within `header` of the connection's start.
-struct ConnTimer {
-    activity: Arc<Activity>,
-    header: Duration,
-    idle: Duration,
-}
-
-impl Timer for ConnTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-        Box::pin(PlainSleep(Box::pin(tokio::time::sleep(duration))))
-    }
-
-    fn sleep_until(&self, _deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        let armed = Instant::now();
-        let later_request = self.activity.rearm();
-        Box::pin(HeadSleep {
-            activity: Arc::clone(&self.activity),
-            armed,
-            header: self.header,
-            idle: if later_request {
-                self.idle
-            } else {
-                self.header
-            },
-            sleep: Box::pin(tokio::time::sleep_until((armed + self.header).into())),
-        })
-    }
-}
-
-struct PlainSleep(Pin<Box<tokio::time::Sleep>>);
-
-impl Future for PlainSleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
-impl Sleep for PlainSleep {}
-
-struct HeadSleep {
-    activity: Arc<Activity>,
-    armed: Instant,
-    header: Duration,
-    idle: Duration,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl Future for HeadSleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // hyper polls this each time a read leaves the head incomplete, so a byte's arrival is
-        // seen here and moves the deadline.
-        let deadline = match self.activity.first_byte() {
-            Some(first) if self.idle != self.header => first + self.header,
-            _ => self.armed + self.idle,
-        };
-        let deadline = tokio::time::Instant::from(deadline);
-        if self.sleep.deadline() != deadline {
-            self.sleep.as_mut().reset(deadline);
-        }
-        self.sleep.as_mut().poll(cx)
-    }
-}
-
-impl Sleep for HeadSleep {}
-
-/// The TCP stream, noting the arrival of bytes for [`ConnTimer`].
-struct Tracked {
-    inner: TcpStream,
-    activity: Arc<Activity>,
-}
-
-impl AsyncRead for Tracked {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = result {
-            self.activity.saw_bytes(buf.filled().len() - before);
-        }
-        result
-    }
-}
-
-impl AsyncWrite for Tracked {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
     }
 }
