@@ -116,6 +116,14 @@ impl Gate {
         self.tasks.lock().expect("tasks").push(accept);
     }
 
+    /// `url` with the gate's target (`host:port`) replaced by the gate's own address, so that
+    /// a client of the URL goes through the gate. Panics when `url` does not name the target.
+    pub fn route(&self, url: &str) -> String {
+        let routed = url.replacen(&self.target.to_string(), &self.addr.to_string(), 1);
+        assert_ne!(routed, url, "{url} does not name {}", self.target);
+        routed
+    }
+
     fn close_all(&self) {
         for t in self.tasks.lock().expect("tasks").drain(..) {
             t.abort();

@@ -158,9 +158,7 @@ async fn a_commit_held_in_postgres_past_the_deadline_is_rolled_back_not_stored_l
 async fn a_commit_whose_confirmation_is_lost_is_outcome_unknown_and_the_keyed_retry_answers_it() {
     let db = OwnDatabase::create();
     let gate = Gate::start("127.0.0.1:5432".parse().expect("addr")).await;
-    let proxied = db
-        .url()
-        .replacen("127.0.0.1:5432", &gate.addr.to_string(), 1);
+    let proxied = gate.route(&db.url());
     let dir = tempfile::tempdir().expect("tmp");
     let server = Running::start(Settings {
         database_url: Some(proxied),
