@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vitals_server::{AppState, Args, Settings, StartupError, db::redact_url};
+use vitals_server::redact::redact_url;
+use vitals_server::{AppState, Args, Settings, StartupError};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let print_config = args.print_config;
+    let print_config = args.print_config();
     let settings = match Settings::resolve(args) {
         Ok(s) => s,
         Err(e) => {

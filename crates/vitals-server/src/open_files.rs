@@ -35,6 +35,12 @@ pub fn raise_limit() -> Option<u64> {
     }
 }
 
+/// The connection cap when none is configured: what this process's open-file limit (once
+/// raised) serves with `pool_max` database connections.
+pub fn default_cap(pool_max: u32) -> u32 {
+    connections_for(reachable_limit(), pool_max)
+}
+
 /// The limit [`raise_limit`] will reach: the hard limit (`None` where there is none).
 pub fn reachable_limit() -> Option<u64> {
     #[cfg(unix)]

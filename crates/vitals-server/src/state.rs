@@ -9,79 +9,76 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vitals_axum::export::emf::{EmfExporter, EmfOutput, EmfSettings};
-use vitals_axum::export::otlp::{Endpoint, EndpointError, OtlpExporter, OtlpSettings};
+use vitals_axum::export::otlp::{Endpoint, OtlpExporter, OtlpSettings};
 use vitals_axum::{RuntimeCollector, SystemSampler, Vitals};
 use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 
-use crate::Settings;
-use crate::agent::{Agent, RuleAgent};
-use crate::db::{Db, redact_url};
+use crate::brain::{Agent, RuleAgent};
+use crate::db::Db;
+use crate::error::StartupError;
+use crate::redact::redact_url;
+use crate::settings::Settings;
+use crate::telemetry;
 
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// An exporter could not start.
-    #[error("cannot start the exporter of {setting}: {source}; check the setting")]
-    Export {
-        /// The setting naming the exporter.
-        setting: &'static str,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The OTLP endpoint is not a usable URL (the message never repeats it: it may hold a
-    /// password).
-    #[error("invalid setting --otlp-endpoint: {0}")]
-    OtlpEndpoint(#[from] EndpointError),
-    /// The database could not be opened.
-    #[error(
-        "cannot open the database at {target}: {source}; check --database-url and that the database is up"
-    )]
-    Database {
-        /// Where (password hidden).
-        target: String,
-        /// What sqlx said.
-        source: sqlx::Error,
-    },
-    /// The data folder could not be created.
-    #[error("cannot create the data folder {path}: {source}; choose another --data-dir")]
-    DataDir {
-        /// The folder.
-        path: String,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The schema could not be brought up to date.
-    #[error("cannot migrate the database schema: {0}; check the database user may create tables")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The system sampler could not start.
-    #[error("cannot start the system sampler: {0}")]
-    Sampler(#[from] vitals_system::SamplerError),
-    /// The Tokio runtime collector could not start.
-    #[error("cannot start the runtime collector: {0}")]
-    Runtime(#[from] vitals_runtime::RuntimeError),
-    /// The cache could not be configured.
-    #[error("cannot set up the cache: {0}; check --redis-url")]
-    Cache(#[from] vitals_cache::CacheError),
-    /// Vitals refused its settings.
-    #[error("{0}")]
-    Vitals(#[from] vitals_axum::BuildError),
-    /// The listen address is unusable.
-    #[error("cannot listen on {addr}: {source}; choose another --listen")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// What the OS said.
-        source: std::io::Error,
-    },
+/// Waits up to 2 s for Redis; says why at WARN when it is not usable yet ("authentication
+/// failed (…)" when it refuses the credentials).
+async fn warn_unless_connected(redis: &RedisBackend, url: &str) {
+    if redis.wait_connected(Duration::from_secs(2)).await {
+        return;
+    }
+    let reason = vitals_cache::CacheBackend::ping(redis)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    tracing::warn!(
+        redis = %redact_url(url),
+        reason = reason.as_deref().unwrap_or("not connected"),
+        "Redis is not usable yet; serving without the cache while reconnecting"
+    );
 }
 
-impl StartupError {
-    pub(crate) fn database(target: &str, source: sqlx::Error) -> Self {
-        Self::Database {
-            target: target.to_owned(),
-            source,
+/// Starts the EMF and OTLP exporters the settings ask for.
+fn start_exporters(
+    vitals: &Vitals,
+    settings: &Settings,
+    otlp_endpoint: Option<Endpoint>,
+) -> Result<(Option<EmfExporter>, Option<OtlpExporter>), StartupError> {
+    let emf = match &settings.emf_output {
+        Some(output) => {
+            let mut emf = EmfSettings::new(output.parse().unwrap_or(EmfOutput::Stdout));
+            emf.namespace.clone_from(&settings.emf_namespace);
+            emf.interval = Duration::from_millis(settings.export_interval_ms);
+            let exporter = vitals
+                .start_emf(emf)
+                .map_err(|source| StartupError::Export {
+                    setting: "--emf-output",
+                    source,
+                })?;
+            Some(exporter)
         }
-    }
+        None => None,
+    };
+    let otlp = match otlp_endpoint {
+        Some(endpoint) => {
+            let mut otlp = OtlpSettings::new(endpoint);
+            otlp.interval = Duration::from_millis(settings.export_interval_ms);
+            tracing::info!(
+                endpoint = %otlp.endpoint,
+                interval_ms = settings.export_interval_ms,
+                service_instance_id = %otlp.service_instance_id,
+                "pushing metrics over OTLP/HTTP"
+            );
+            let exporter = vitals
+                .start_otlp(otlp)
+                .map_err(|source| StartupError::Export {
+                    setting: "--otlp-endpoint",
+                    source,
+                })?;
+            Some(exporter)
+        }
+        None => None,
+    };
+    Ok((emf, otlp))
 }
 
 /// The request deadline less a tenth of it (at least 10 ms, at most 1 s), for the answer.
@@ -146,22 +143,11 @@ impl AppState {
         let runtime = RuntimeCollector::start_current(interval)?;
         let db = Db::connect(settings).await?;
         db.migrate().await?;
-        if let (Backend::Redis(redis), Some(url)) = (&backend, &settings.redis_url)
-            && !redis.wait_connected(Duration::from_secs(2)).await
-        {
-            // The reason: "authentication failed (…)" when Redis refuses the credentials.
-            let reason = vitals_cache::CacheBackend::ping(redis)
-                .await
-                .err()
-                .map(|e| e.to_string());
-            tracing::warn!(
-                redis = %redact_url(url),
-                reason = reason.as_deref().unwrap_or("not connected"),
-                "Redis is not usable yet; serving without the cache while reconnecting"
-            );
+        if let (Backend::Redis(redis), Some(url)) = (&backend, &settings.redis_url) {
+            warn_unless_connected(redis, url).await;
         }
         let cache = MeteredCache::new(backend);
-        let builder = match crate::telemetry::span_timings() {
+        let builder = match telemetry::span_timings() {
             Some(spans) => builder.span_timings(spans),
             None => builder,
         };
@@ -174,41 +160,7 @@ impl AppState {
             Db::Sqlite(pool) => builder.collector(pool.clone()),
         }
         .build()?;
-        let emf = match &settings.emf_output {
-            Some(output) => {
-                let mut emf = EmfSettings::new(output.parse().unwrap_or(EmfOutput::Stdout));
-                emf.namespace.clone_from(&settings.emf_namespace);
-                emf.interval = Duration::from_millis(settings.export_interval_ms);
-                let exporter = vitals
-                    .start_emf(emf)
-                    .map_err(|source| StartupError::Export {
-                        setting: "--emf-output",
-                        source,
-                    })?;
-                Some(exporter)
-            }
-            None => None,
-        };
-        let otlp = match otlp_endpoint {
-            Some(endpoint) => {
-                let mut otlp = OtlpSettings::new(endpoint);
-                otlp.interval = Duration::from_millis(settings.export_interval_ms);
-                tracing::info!(
-                    endpoint = %otlp.endpoint,
-                    interval_ms = settings.export_interval_ms,
-                    service_instance_id = %otlp.service_instance_id,
-                    "pushing metrics over OTLP/HTTP"
-                );
-                let exporter = vitals
-                    .start_otlp(otlp)
-                    .map_err(|source| StartupError::Export {
-                        setting: "--otlp-endpoint",
-                        source,
-                    })?;
-                Some(exporter)
-            }
-            None => None,
-        };
+        let (emf, otlp) = start_exporters(&vitals, settings, otlp_endpoint)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 _emf: emf,

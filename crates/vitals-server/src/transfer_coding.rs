@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::TRANSFER_ENCODING;
 
-use crate::ApiError;
+use vitals_axum::ApiError;
 
 /// The code of the refusal.
 pub const UNSUPPORTED: &str = "unsupported_transfer_coding";

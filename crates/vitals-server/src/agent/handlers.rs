@@ -7,8 +7,11 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::idempotency;
-use super::store::{self, HISTORY_WINDOW, Message};
-use crate::{ApiError, AppState};
+use super::store::{self, HISTORY_WINDOW};
+use crate::brain::AgentError;
+use crate::message::Message;
+use crate::state::AppState;
+use vitals_axum::ApiError;
 use vitals_axum::layer::is_valid_request_id;
 
 /// Longest message accepted, in characters.
@@ -73,7 +76,7 @@ async fn ask_agent(
     user_id: &str,
     message: &str,
     context: &[Message],
-) -> Result<String, crate::agent::AgentError> {
+) -> Result<String, AgentError> {
     state.agent().reply(user_id, message, context).await
 }
 

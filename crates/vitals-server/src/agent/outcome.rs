@@ -12,7 +12,7 @@
 
 use http::StatusCode;
 
-use crate::ApiError;
+use vitals_axum::ApiError;
 
 /// The code of a database failure on the request path.
 pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";

@@ -11,13 +11,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use sqlx::{Connection, Row};
 use vitals_cache::CacheAside;
 
 use super::outcome::{self, db_error};
 use crate::db::Db;
-use crate::{ApiError, AppState};
+use crate::message::Message;
+use crate::state::AppState;
+use vitals_axum::ApiError;
 
 /// Messages kept in a user's cached history, and the largest `limit` a read may ask for.
 pub const HISTORY_WINDOW: u32 = 50;
@@ -26,19 +27,6 @@ pub const HISTORY_WINDOW: u32 = 50;
 /// older copy unreachable at once, whether or not the cache is reachable); it bounds how long
 /// a superseded copy that could not be retired uses cache memory.
 pub const HISTORY_TTL: Duration = Duration::from_secs(120);
-
-/// One stored message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    /// Database id; grows with time.
-    pub id: i64,
-    /// `user` or `assistant`.
-    pub role: String,
-    /// The text.
-    pub content: String,
-    /// When it was stored: RFC 3339, UTC, microseconds.
-    pub created_at: String,
-}
 
 /// The ids of one committed exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +38,12 @@ pub struct Exchange {
     /// Messages the user's history holds after this exchange.
     pub history_len: i64,
 }
+
+/// Claims an idempotency key in the exchange's transaction; affects no row when the key is
+/// taken (see [`super::idempotency`]).
+const CLAIM_SQL: &str = "INSERT INTO chat_idempotency \
+     (user_id, idempotency_key, user_message_id, reply_message_id, history_len, created_at_us) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, idempotency_key) DO NOTHING";
 
 /// Cache keys of histories start with this.
 const HISTORY_PREFIX: &str = "history";
@@ -235,7 +229,7 @@ async fn insert(
         let history_len: i64 = row.try_get("history_len")?;
         let token: String = row.try_get("token")?;
         if let Some(key) = idempotency_key {
-            let claimed = sqlx::query(super::idempotency::CLAIM_SQL)
+            let claimed = sqlx::query(CLAIM_SQL)
                 .bind(user_id)
                 .bind(key)
                 .bind(user_message_id)

@@ -37,7 +37,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::Settings;
+use crate::settings::Settings;
 use timer::{Activity, ConnTimer, Tracked};
 
 /// Bounds of the accept loop; see the module documentation.
