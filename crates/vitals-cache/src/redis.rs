@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fred::interfaces::MetricsInterface;
-use fred::prelude::{ClientLike, Config, KeysInterface, ReconnectPolicy};
+use fred::prelude::{ClientLike, Config, EventInterface, KeysInterface, ReconnectPolicy};
 use fred::types::Expiration;
 
 use crate::prefix::KeyPrefix;
@@ -81,6 +81,9 @@ pub struct RedisBackend {
     prefix: KeyPrefix,
     command_timeout: Duration,
     latency: Arc<Mutex<LatencyWindow>>,
+    /// Why Redis refused the last connection attempt's credentials (`WRONGPASS`, `NOAUTH`),
+    /// until a connection succeeds or fails for another reason.
+    auth_refused: Arc<Mutex<Option<String>>>,
 }
 
 /// fred accumulates latency until it is taken; this turns that into fixed windows, so every
@@ -114,10 +117,12 @@ impl RedisBackend {
             .set_policy(ReconnectPolicy::new_constant(0, delay_ms))
             .build()
             .map_err(|e| CacheError::Config(e.to_string()))?;
+        let auth_refused = watch_authentication(&client);
         client.connect();
         Ok(Self {
             client,
             prefix: KeyPrefix::new(&config.key_prefix),
+            auth_refused,
             command_timeout: config.command_timeout,
             latency: Arc::new(Mutex::new(LatencyWindow {
                 length: config.latency_window,
@@ -155,10 +160,18 @@ impl RedisBackend {
 
     fn ready(&self) -> Result<(), CacheError> {
         if self.client.is_connected() {
-            Ok(())
-        } else {
-            Err(CacheError::Disconnected)
+            return Ok(());
         }
+        let refused = self
+            .auth_refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Err(match refused.as_deref() {
+            Some(detail) => CacheError::Backend(format!(
+                "authentication failed ({detail}); check the user and password in the Redis URL"
+            )),
+            None => CacheError::Disconnected,
+        })
     }
 
     fn map_err(&self, e: fred::error::Error) -> CacheError {
@@ -168,6 +181,32 @@ impl RedisBackend {
             CacheError::Backend(e.to_string())
         }
     }
+}
+
+/// Follows the client's connection attempts: an authentication refusal is remembered (and
+/// logged at WARN when it starts) until a connection succeeds or fails for another reason.
+fn watch_authentication(client: &fred::prelude::Client) -> Arc<Mutex<Option<String>>> {
+    let refused: Arc<Mutex<Option<String>>> = Arc::default();
+    let slot = Arc::clone(&refused);
+    drop(client.on_error(move |(error, _)| {
+        let detail = (*error.kind() == fred::error::ErrorKind::Auth)
+            .then(|| error.details().to_owned());
+        let mut current = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(detail), None) = (&detail, current.as_ref()) {
+            tracing::warn!(
+                %detail,
+                "Redis refused authentication; check the user and password in the Redis URL (serving without the cache until it accepts them)"
+            );
+        }
+        *current = detail;
+        async { Ok(()) }
+    }));
+    let slot = Arc::clone(&refused);
+    drop(client.on_reconnect(move |_| {
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        async { Ok(()) }
+    }));
+    refused
 }
 
 impl CacheBackend for RedisBackend {

@@ -167,6 +167,57 @@ async fn redis_outage_is_counted_and_recovers_by_itself() {
     );
 }
 
+/// A wrong or missing password says so (before: "not connected", the reason only at DEBUG),
+/// and the reason goes once Redis accepts the credentials.
+#[tokio::test]
+async fn refused_credentials_are_named_until_redis_accepts_them() {
+    let server = OwnRedis::start_with(free_port(), &["--requirepass", "right-pw"]);
+    let port = server.port;
+    for url in [
+        format!("redis://:wrong-pw@127.0.0.1:{port}"),
+        format!("redis://127.0.0.1:{port}"),
+    ] {
+        let backend = RedisBackend::connect(&RedisConfig::new(url)).expect("valid URL");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let reason = loop {
+            let reason = backend.ping().await.expect_err("refused").to_string();
+            if reason.contains("authentication") || Instant::now() > deadline {
+                break reason;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(reason.contains("authentication failed"), "{reason}");
+        assert!(
+            !reason.contains("wrong-pw") && !reason.contains("right-pw"),
+            "{reason}"
+        );
+    }
+    // The same client, once the server takes its password: connected, no reason left.
+    let backend = RedisBackend::connect(&RedisConfig::new(format!(
+        "redis://:later-pw@127.0.0.1:{port}"
+    )))
+    .expect("valid URL");
+    assert!(!backend.wait_connected(Duration::from_millis(800)).await);
+    let status = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &port.to_string(),
+            "-a",
+            "right-pw",
+            "--no-auth-warning",
+        ])
+        .args(["CONFIG", "SET", "requirepass", "later-pw"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("redis-cli runs");
+    assert!(status.success());
+    assert!(
+        backend.wait_connected(Duration::from_secs(5)).await,
+        "reconnects"
+    );
+    assert_eq!(backend.ping().await.map_err(|e| e.to_string()), Ok(()));
+}
+
 #[test]
 fn backend_enum_names() {
     let b: Backend = MemoryBackend::new(1024).into();

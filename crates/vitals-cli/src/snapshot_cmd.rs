@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use vitals_core::Snapshot;
 
-use crate::http::{Client, DEFAULT_HOST, Host, Outcome};
+use crate::http::{Client, DEFAULT_HOST, Fetched, Host, Outcome};
 use crate::json_path;
 use crate::style::Style;
 use crate::text;
@@ -51,7 +51,8 @@ enum Format {
 /// Runs the command.
 pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
     let host = Host::parse(&args.host)?;
-    let poll = Client::new(args.timeout, token).poll(&host);
+    let client = Client::new(args.timeout, token);
+    let poll = client.poll(&host);
     let body = match poll.outcome {
         Outcome::Ok { body, .. } => body,
         Outcome::Http { message, .. } => bail!("{message}"),
@@ -83,10 +84,11 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
             let snapshot: Snapshot = serde_json::from_value(body).with_context(|| {
                 format!("{host} answered JSON that is not a Vitals snapshot; try --format json to see it")
             })?;
-            print!(
-                "{}",
-                summary(&host, &snapshot, poll.elapsed, Style::stdout())
-            );
+            let style = Style::stdout();
+            print!("{}", summary(&host, &snapshot, poll.elapsed, style));
+            for problem in readiness_problems(&client, &host) {
+                println!("{} {problem}", style.warn("warning:"));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -205,6 +207,33 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
     out
 }
 
+/// What `/health/ready` says about each dependency that is not `ok`, one line each (e.g.
+/// `cache degraded: … authentication failed …`); nothing when it cannot be read.
+fn readiness_problems(client: &Client, host: &Host) -> Vec<String> {
+    let Fetched::Ok(body) = client.get_bytes(host, "/health/ready") else {
+        return Vec::new();
+    };
+    let Ok(ready) = serde_json::from_slice::<Value>(&body) else {
+        return Vec::new();
+    };
+    problems(&ready)
+}
+
+fn problems(ready: &Value) -> Vec<String> {
+    let Some(checks) = ready["checks"].as_object() else {
+        return Vec::new();
+    };
+    checks
+        .iter()
+        .filter(|(_, check)| check["status"] != "ok")
+        .map(|(name, check)| {
+            let status = check["status"].as_str().unwrap_or("unknown");
+            let error = check["error"].as_str().unwrap_or("no reason given");
+            text::clean(&format!("{name} {status}: {error}"))
+        })
+        .collect()
+}
+
 fn tag(backend: &str) -> String {
     if backend.is_empty() {
         String::new()
@@ -226,6 +255,19 @@ mod tests {
         assert_eq!(field(&body, "cache.enabled").expect("field"), "true");
         let err = field(&body, "database.pool_actve").expect_err("unknown");
         assert!(err.to_string().contains("pool_active"), "{err}");
+    }
+
+    #[test]
+    fn readiness_problems_name_the_check_and_its_reason() {
+        let ready = json!({"status": "ready", "checks": {
+            "database": {"status": "ok", "backend": "sqlite"},
+            "cache": {"status": "degraded", "backend": "redis", "error": "authentication failed (WRONGPASS)\u{1b}[2J"}
+        }});
+        assert_eq!(
+            problems(&ready),
+            vec!["cache degraded: authentication failed (WRONGPASS)".to_owned()]
+        );
+        assert!(problems(&json!({})).is_empty());
     }
 
     #[test]

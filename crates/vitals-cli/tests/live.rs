@@ -52,6 +52,30 @@ fn snapshot_summary_json_and_field() {
     assert!(stderr(&out).contains("pool_active"), "{}", stderr(&out));
 }
 
+/// Before: the summary showed the cache's figures only; a Redis refusing the server's
+/// password looked like any other outage.
+#[test]
+fn snapshot_repeats_what_readiness_says_about_the_cache() {
+    let redis = vitals_testkit::OwnRedis::start_with(
+        vitals_testkit::free_port(),
+        &["--requirepass", "right-pw"],
+    );
+    let server = TestServer::start_settings(vitals_server::Settings {
+        redis_url: Some(format!("redis://:wrong-pw@127.0.0.1:{}", redis.port)),
+        ..vitals_server::Settings::default()
+    });
+    let out = run(vitals().args(["snapshot", "--host", &server.url(), "--format", "text"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l.contains("warning:")
+            && l.contains("cache degraded")
+            && l.contains("authentication failed")),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-pw"), "{text}");
+}
+
 #[test]
 fn snapshot_of_a_closed_port_fails_with_a_hint() {
     let out = run(vitals().args(["snapshot", "--host", &closed_port()]));

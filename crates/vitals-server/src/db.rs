@@ -9,8 +9,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite};
 use vitals_pool::{MeteredPool, PoolSizing};
 
-use crate::Settings;
-use crate::state::StartupError;
+use crate::error::StartupError;
+use crate::redact::redact_url;
+use crate::settings::Settings;
 
 /// The `application_name` the server's PostgreSQL connections carry.
 pub const APPLICATION_NAME: &str = "vitals-server";
@@ -35,12 +36,22 @@ impl Db {
             max: settings.pool_max,
         };
         let acquire = Duration::from_millis(settings.acquire_timeout_ms);
+        let give_up_ms = settings.database_timeout().as_millis().to_string();
         match settings.database_url.as_deref() {
             Some(url) if url.starts_with("postgres") => {
                 let target = redact_url(url);
+                // The database abandons a statement, a wait for a lock (the commit's too), or
+                // a transaction whose next statement does not come, before the request
+                // deadline: a request answered "not stored" cannot be committed later
+                // (docs/health-agent.md, "What each status means").
                 let options = PgConnectOptions::from_str(url)
                     .map_err(|e| StartupError::database(&target, e))?
-                    .application_name(APPLICATION_NAME);
+                    .application_name(APPLICATION_NAME)
+                    .options([
+                        ("statement_timeout", give_up_ms.as_str()),
+                        ("lock_timeout", give_up_ms.as_str()),
+                        ("idle_in_transaction_session_timeout", give_up_ms.as_str()),
+                    ]);
                 let pool = sizing
                     .apply(PoolOptions::<Postgres>::new())
                     .acquire_timeout(acquire)
@@ -53,7 +64,7 @@ impl Db {
                 let target = redact_url(url);
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| StartupError::database(&target, e))?;
-                Self::sqlite(&target, options, sizing, acquire).await
+                Self::sqlite(&target, options, sizing, acquire, settings).await
             }
             None => {
                 let dir = &settings.data_dir;
@@ -63,7 +74,14 @@ impl Db {
                 })?;
                 let path = dir.join(EMBEDDED_FILE);
                 let options = SqliteConnectOptions::new().filename(&path);
-                Self::sqlite(&path.display().to_string(), options, sizing, acquire).await
+                Self::sqlite(
+                    &path.display().to_string(),
+                    options,
+                    sizing,
+                    acquire,
+                    settings,
+                )
+                .await
             }
         }
     }
@@ -73,14 +91,16 @@ impl Db {
         options: SqliteConnectOptions,
         sizing: PoolSizing,
         acquire: Duration,
+        settings: &Settings,
     ) -> Result<Self, StartupError> {
         // WAL lets readers work while one connection writes; NORMAL sync is durable at each
-        // checkpoint and safe against corruption, the usual choice with WAL.
+        // checkpoint and safe against corruption, the usual choice with WAL. A writer waits
+        // for another's lock no longer than the database timeout.
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(acquire);
+            .busy_timeout(acquire.min(settings.database_timeout()));
         let pool = sizing
             .apply(PoolOptions::<Sqlite>::new())
             .acquire_timeout(acquire)
@@ -113,61 +133,4 @@ impl Db {
             Self::Sqlite(p) => p.pool().close().await,
         }
     }
-}
-
-/// The URL with any password replaced, fit for logs and error messages: the password of
-/// `user:password@` and the value of any query parameter whose name contains `password`
-/// (`?password=…`, `&sslpassword=…`) become `***`.
-///
-/// ```
-/// use vitals_server::db::redact_url;
-/// assert_eq!(redact_url("postgres://app:pw@db:5432/x"), "postgres://app:***@db:5432/x");
-/// assert_eq!(redact_url("postgres://db/x?user=a&password=pw"), "postgres://db/x?user=a&password=***");
-/// assert_eq!(redact_url("redis://:pw@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
-/// assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-/// ```
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return redact_query(url);
-    };
-    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
-    let path = redact_query(path);
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
-            let hidden = if credentials.contains(':') {
-                ":***"
-            } else {
-                ""
-            };
-            format!("{scheme}://{user}{hidden}@{host}{path}")
-        }
-        None => format!("{scheme}://{authority}{path}"),
-    }
-}
-
-/// Hides the values of query parameters naming a password.
-fn redact_query(text: &str) -> String {
-    let Some((before, query)) = text.split_once('?') else {
-        return text.to_owned();
-    };
-    let (query, fragment) = match query.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (query, None),
-    };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
-                format!("{name}=***")
-            }
-            _ => pair.to_owned(),
-        })
-        .collect();
-    let mut out = format!("{before}?{}", pairs.join("&"));
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    out
 }

@@ -14,12 +14,18 @@
 //! ```
 
 pub mod agent;
+mod brain;
 pub mod db;
+mod error;
 pub mod listener;
 pub mod memory;
+mod message;
+pub mod open_files;
+pub mod redact;
 pub mod settings;
 mod state;
 pub mod telemetry;
+pub mod transfer_coding;
 
 use std::future::Future;
 
@@ -30,9 +36,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use vitals_axum::fallback;
 use vitals_axum::layer::TimeoutLayer;
 
+pub use error::StartupError;
 pub use listener::{ConnectionLimits, ShutdownReport};
-pub use settings::{Args, LogFormat, Settings, SettingsError};
-pub use state::{AppState, StartupError};
+pub use settings::{Args, Settings, SettingsError};
+pub use state::AppState;
+pub use telemetry::LogFormat;
 pub use vitals_axum::ApiError;
 
 /// The whole HTTP surface of the server: the Health Agent API, Vitals' routes, and the
@@ -55,6 +63,9 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::new(state.request_timeout()).longer_for(
             "/debug/pprof/",
             std::time::Duration::from_secs(vitals_axum::pprof::MAX_SECONDS + 60),
+        ))
+        .layer(axum::middleware::from_fn(
+            transfer_coding::refuse_unimplemented,
         ))
         .layer(CatchPanicLayer::custom(fallback::panic_response))
         .layer(vitals.layer())

@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vitals_server::{AppState, Args, Settings, StartupError, db::redact_url};
+use vitals_server::redact::redact_url;
+use vitals_server::{AppState, Args, Settings, StartupError};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let print_config = args.print_config;
+    let print_config = args.print_config();
     let settings = match Settings::resolve(args) {
         Ok(s) => s,
         Err(e) => {
@@ -43,12 +44,24 @@ async fn run(settings: Settings) -> Result<(), StartupError> {
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(settings.listen);
-    match vitals_server::listener::raise_open_file_limit() {
+    let limit = vitals_server::open_files::raise_limit();
+    match limit {
         Some(limit) => tracing::info!(
             open_file_limit = limit,
             "open-file limit raised to the hard limit"
         ),
         None => tracing::info!("open-file limit unknown on this platform"),
+    }
+    let fits = vitals_server::open_files::connections_for(limit, settings.pool_max);
+    if let Some(limit) = limit
+        && settings.max_connections > fits
+    {
+        tracing::warn!(
+            max_connections = settings.max_connections,
+            open_file_limit = limit,
+            fits,
+            "--max-connections is above what the open-file limit serves (with room for the pool, Redis and files): past about {fits} connections accept() fails and clients wait unanswered; raise the limit (ulimit -n, LimitNOFILE) or lower --max-connections"
+        );
     }
     tracing::info!(
         database = %settings

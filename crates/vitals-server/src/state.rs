@@ -11,77 +11,82 @@ use std::time::Duration;
 use vitals_axum::{RuntimeCollector, SystemSampler, Vitals};
 use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 use vitals_export::emf::{EmfExporter, EmfOutput, EmfSettings};
-use vitals_export::otlp::{Endpoint, EndpointError, OtlpExporter, OtlpSettings};
+use vitals_export::otlp::{Endpoint, OtlpExporter, OtlpSettings};
 
-use crate::Settings;
-use crate::agent::{Agent, RuleAgent};
-use crate::db::{Db, redact_url};
+use crate::brain::{Agent, RuleAgent};
+use crate::db::Db;
+use crate::error::StartupError;
+use crate::redact::redact_url;
+use crate::settings::Settings;
+use crate::telemetry;
 
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// An exporter could not start.
-    #[error("cannot start the exporter of {setting}: {source}; check the setting")]
-    Export {
-        /// The setting naming the exporter.
-        setting: &'static str,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The OTLP endpoint is not a usable URL (the message never repeats it: it may hold a
-    /// password).
-    #[error("invalid setting --otlp-endpoint: {0}")]
-    OtlpEndpoint(#[from] EndpointError),
-    /// The database could not be opened.
-    #[error(
-        "cannot open the database at {target}: {source}; check --database-url and that the database is up"
-    )]
-    Database {
-        /// Where (password hidden).
-        target: String,
-        /// What sqlx said.
-        source: sqlx::Error,
-    },
-    /// The data folder could not be created.
-    #[error("cannot create the data folder {path}: {source}; choose another --data-dir")]
-    DataDir {
-        /// The folder.
-        path: String,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The schema could not be brought up to date.
-    #[error("cannot migrate the database schema: {0}; check the database user may create tables")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The system sampler could not start.
-    #[error("cannot start the system sampler: {0}")]
-    Sampler(#[from] vitals_system::SamplerError),
-    /// The Tokio runtime collector could not start.
-    #[error("cannot start the runtime collector: {0}")]
-    Runtime(#[from] vitals_runtime::RuntimeError),
-    /// The cache could not be configured.
-    #[error("cannot set up the cache: {0}; check --redis-url")]
-    Cache(#[from] vitals_cache::CacheError),
-    /// Vitals refused its settings.
-    #[error("{0}")]
-    Vitals(#[from] vitals_axum::BuildError),
-    /// The listen address is unusable.
-    #[error("cannot listen on {addr}: {source}; choose another --listen")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// What the OS said.
-        source: std::io::Error,
-    },
+/// Waits up to 2 s for Redis; says why at WARN when it is not usable yet ("authentication
+/// failed (…)" when it refuses the credentials).
+async fn warn_unless_connected(redis: &RedisBackend, url: &str) {
+    if redis.wait_connected(Duration::from_secs(2)).await {
+        return;
+    }
+    let reason = vitals_cache::CacheBackend::ping(redis)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    tracing::warn!(
+        redis = %redact_url(url),
+        reason = reason.as_deref().unwrap_or("not connected"),
+        "Redis is not usable yet; serving without the cache while reconnecting"
+    );
 }
 
-impl StartupError {
-    pub(crate) fn database(target: &str, source: sqlx::Error) -> Self {
-        Self::Database {
-            target: target.to_owned(),
-            source,
+/// Starts the EMF and OTLP exporters the settings ask for.
+fn start_exporters(
+    vitals: &Vitals,
+    settings: &Settings,
+    otlp_endpoint: Option<Endpoint>,
+) -> Result<(Option<EmfExporter>, Option<OtlpExporter>), StartupError> {
+    let emf = match &settings.emf_output {
+        Some(output) => {
+            let mut emf = EmfSettings::new(output.parse().unwrap_or(EmfOutput::Stdout));
+            emf.namespace.clone_from(&settings.emf_namespace);
+            emf.interval = Duration::from_millis(settings.export_interval_ms);
+            let exporter = EmfExporter::start(vitals.engine(), emf).map_err(|source| {
+                StartupError::Export {
+                    setting: "--emf-output",
+                    source,
+                }
+            })?;
+            Some(exporter)
         }
-    }
+        None => None,
+    };
+    let otlp = match otlp_endpoint {
+        Some(endpoint) => {
+            let mut otlp = OtlpSettings::new(endpoint);
+            otlp.interval = Duration::from_millis(settings.export_interval_ms);
+            tracing::info!(
+                endpoint = %otlp.endpoint,
+                interval_ms = settings.export_interval_ms,
+                service_instance_id = %otlp.service_instance_id,
+                "pushing metrics over OTLP/HTTP"
+            );
+            let exporter = OtlpExporter::start(vitals.engine(), otlp).map_err(|source| {
+                StartupError::Export {
+                    setting: "--otlp-endpoint",
+                    source,
+                }
+            })?;
+            Some(exporter)
+        }
+        None => None,
+    };
+    Ok((emf, otlp))
+}
+
+/// The request deadline less a tenth of it (at least 10 ms, at most 1 s), for the answer.
+fn answer_within(request_timeout: Duration) -> Duration {
+    let margin = (request_timeout / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    request_timeout
+        .saturating_sub(margin)
+        .max(request_timeout / 2)
 }
 
 /// Shared state of the server; cloning is cheap.
@@ -101,6 +106,7 @@ struct Inner {
     agent: Arc<dyn Agent>,
     request_timeout: Duration,
     body_timeout: Duration,
+    answer_within: Duration,
 }
 
 impl AppState {
@@ -137,16 +143,11 @@ impl AppState {
         let runtime = RuntimeCollector::current(interval)?;
         let db = Db::connect(settings).await?;
         db.migrate().await?;
-        if let (Backend::Redis(redis), Some(url)) = (&backend, &settings.redis_url)
-            && !redis.wait_connected(Duration::from_secs(2)).await
-        {
-            tracing::warn!(
-                redis = %redact_url(url),
-                "Redis is not reachable yet; serving without the cache while reconnecting"
-            );
+        if let (Backend::Redis(redis), Some(url)) = (&backend, &settings.redis_url) {
+            warn_unless_connected(redis, url).await;
         }
         let cache = MeteredCache::new(backend);
-        let builder = match crate::telemetry::span_timings() {
+        let builder = match telemetry::span_timings() {
             Some(spans) => builder.span_timings(spans),
             None => builder,
         };
@@ -159,41 +160,7 @@ impl AppState {
             Db::Sqlite(pool) => builder.collector(pool.clone()),
         }
         .build()?;
-        let emf = match &settings.emf_output {
-            Some(output) => {
-                let mut emf = EmfSettings::new(output.parse().unwrap_or(EmfOutput::Stdout));
-                emf.namespace.clone_from(&settings.emf_namespace);
-                emf.interval = Duration::from_millis(settings.export_interval_ms);
-                let exporter = EmfExporter::start(vitals.engine(), emf).map_err(|source| {
-                    StartupError::Export {
-                        setting: "--emf-output",
-                        source,
-                    }
-                })?;
-                Some(exporter)
-            }
-            None => None,
-        };
-        let otlp = match otlp_endpoint {
-            Some(endpoint) => {
-                let mut otlp = OtlpSettings::new(endpoint);
-                otlp.interval = Duration::from_millis(settings.export_interval_ms);
-                tracing::info!(
-                    endpoint = %otlp.endpoint,
-                    interval_ms = settings.export_interval_ms,
-                    service_instance_id = %otlp.service_instance_id,
-                    "pushing metrics over OTLP/HTTP"
-                );
-                let exporter = OtlpExporter::start(vitals.engine(), otlp).map_err(|source| {
-                    StartupError::Export {
-                        setting: "--otlp-endpoint",
-                        source,
-                    }
-                })?;
-                Some(exporter)
-            }
-            None => None,
-        };
+        let (emf, otlp) = start_exporters(&vitals, settings, otlp_endpoint)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 _emf: emf,
@@ -208,6 +175,7 @@ impl AppState {
                 // never 504.
                 body_timeout: Duration::from_millis(settings.header_read_timeout_ms)
                     .min(Duration::from_millis(settings.request_timeout_ms) * 9 / 10),
+                answer_within: answer_within(settings.request_timeout()),
             }),
         })
     }
@@ -230,6 +198,13 @@ impl AppState {
     /// How long a request body may take to arrive before the answer is 408.
     pub fn body_timeout(&self) -> Duration {
         self.inner.body_timeout
+    }
+
+    /// How long a chat may work before it answers by itself: a little less than the request
+    /// deadline, so that a write still running is reported by the handler, which knows
+    /// whether its commit was sent (docs/health-agent.md, "What each status means").
+    pub fn answer_within(&self) -> Duration {
+        self.inner.answer_within
     }
 
     /// The database.

@@ -183,9 +183,7 @@ async fn chaos_postgres_refused_and_stalled_sockets_and_sigterm() {
     let mut rows = Vec::new();
     let db = OwnDatabase::create();
     let gate = Gate::start("127.0.0.1:5432".parse().expect("addr")).await;
-    let proxied = db
-        .url()
-        .replacen("127.0.0.1:5432", &gate.addr.to_string(), 1);
+    let proxied = gate.route(&db.url());
     let dir = tempfile::tempdir().expect("tmp");
     let settings = Settings {
         data_dir: dir.path().to_path_buf(),

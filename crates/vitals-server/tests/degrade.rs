@@ -130,7 +130,7 @@ async fn database_outage_answers_503_quickly_and_recovers() {
         "{}",
         answer.json
     );
-    assert_eq!(answer.json["error"]["code"], "unavailable");
+    assert_eq!(answer.json["error"]["code"], "database_unavailable");
     assert!(
         !answer.json["error"]["message"]
             .as_str()

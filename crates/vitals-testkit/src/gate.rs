@@ -1,5 +1,5 @@
 //! A loopback gate in front of a TCP service (PostgreSQL in the server's tests): open,
-//! refusing or stalled, the failure modes the chaos and hardening tests need.
+//! refusing, stalled or holding, the failure modes the chaos and hardening tests need.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -12,10 +12,13 @@ use tokio::net::TcpStream;
 const OPEN: u8 = 0;
 const REFUSE: u8 = 1;
 const STALL: u8 = 2;
+const HOLD: u8 = 3;
 
 /// A loopback gate in front of a service: open (forwarding), refusing (port closed, so
-/// connects get ECONNREFUSED) or stalled (connections accepted and never answered; the open
-/// ones stop forwarding).
+/// connects get ECONNREFUSED), stalled (connections accepted and never answered; the open
+/// ones stop forwarding and are dropped when the gate opens) or holding (nothing forwarded
+/// either way, every byte kept and delivered when the gate opens: a network partition that
+/// heals, as TCP retransmission makes it look to both ends).
 pub struct Gate {
     /// Where clients connect.
     pub addr: SocketAddr,
@@ -67,6 +70,9 @@ impl Gate {
                         tokio::time::sleep(Duration::from_secs(120)).await;
                         return;
                     }
+                    while mode.load(Ordering::SeqCst) == HOLD {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
                     let Ok(mut server) = TcpStream::connect(target).await else {
                         return;
                     };
@@ -79,8 +85,8 @@ impl Gate {
                                 Ok(0) | Err(_) => return,
                                 Ok(n) => n,
                             };
-                            while mode.load(Ordering::SeqCst) == STALL {
-                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            while matches!(mode.load(Ordering::SeqCst), STALL | HOLD) {
+                                tokio::time::sleep(Duration::from_millis(10)).await;
                             }
                             if sw.write_all(&buf[..n]).await.is_err() {
                                 return;
@@ -94,8 +100,8 @@ impl Gate {
                                 Ok(0) | Err(_) => return,
                                 Ok(n) => n,
                             };
-                            while mode.load(Ordering::SeqCst) == STALL {
-                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            while matches!(mode.load(Ordering::SeqCst), STALL | HOLD) {
+                                tokio::time::sleep(Duration::from_millis(10)).await;
                             }
                             if cw.write_all(&buf[..n]).await.is_err() {
                                 return;
@@ -108,6 +114,14 @@ impl Gate {
             }
         });
         self.tasks.lock().expect("tasks").push(accept);
+    }
+
+    /// `url` with the gate's target (`host:port`) replaced by the gate's own address, so that
+    /// a client of the URL goes through the gate. Panics when `url` does not name the target.
+    pub fn route(&self, url: &str) -> String {
+        let routed = url.replacen(&self.target.to_string(), &self.addr.to_string(), 1);
+        assert_ne!(routed, url, "{url} does not name {}", self.target);
+        routed
     }
 
     fn close_all(&self) {
@@ -127,7 +141,13 @@ impl Gate {
         self.mode.store(STALL, Ordering::SeqCst);
     }
 
-    /// Forwards again, after [`Gate::refuse`] or [`Gate::stall`].
+    /// Forwards nothing in either direction and keeps what it holds; [`Gate::open`] delivers
+    /// it, in order, to both ends.
+    pub fn hold(&self) {
+        self.mode.store(HOLD, Ordering::SeqCst);
+    }
+
+    /// Forwards again, after [`Gate::refuse`], [`Gate::stall`] or [`Gate::hold`].
     pub async fn open(&self) {
         let was = self.mode.swap(OPEN, Ordering::SeqCst);
         if was == REFUSE {

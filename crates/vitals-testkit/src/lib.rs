@@ -64,6 +64,59 @@ impl OwnDatabase {
         let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
         format!("{server}/{}", self.name)
     }
+
+    /// Its URL for logging in as `role` instead of the test server's superuser.
+    pub fn url_as(&self, role: &OwnRole) -> String {
+        let url = self.url();
+        let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url.as_str()));
+        let place = rest.rsplit_once('@').map_or(rest, |(_, place)| place);
+        format!("{scheme}://{}@{place}", role.name)
+    }
+
+    /// Runs `sql` (one or more statements) in this database as the superuser.
+    pub fn execute(&self, sql: &str) {
+        psql_on(&self.name, sql);
+    }
+}
+
+/// A PostgreSQL role of the test's own, able to log in; dropped when this goes out of scope.
+/// Declare it before the [`OwnDatabase`] it owns, so that the database is dropped first.
+pub struct OwnRole {
+    /// The role's name.
+    pub name: String,
+}
+
+impl OwnRole {
+    /// Creates a login role with a unique name.
+    pub fn create() -> Self {
+        let name = unique("vitals_role").replace('-', "_");
+        psql(&format!("CREATE ROLE {name} LOGIN"));
+        Self { name }
+    }
+
+    /// Makes it the owner of `db` (so it may create tables there, e.g. run migrations).
+    pub fn owns(&self, db: &OwnDatabase) {
+        psql(&format!(
+            "ALTER DATABASE {} OWNER TO {}",
+            db.name, self.name
+        ));
+    }
+
+    /// Runs `statement` on the server as the superuser, with `{role}` replaced by the role's
+    /// name (e.g. `ALTER ROLE {role} NOLOGIN`).
+    pub fn admin(&self, statement: &str) {
+        psql(&statement.replace("{role}", &self.name));
+    }
+}
+
+impl Drop for OwnRole {
+    fn drop(&mut self) {
+        psql(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'",
+            self.name
+        ));
+        psql(&format!("DROP ROLE IF EXISTS {}", self.name));
+    }
 }
 
 impl Drop for OwnDatabase {
@@ -110,6 +163,11 @@ fn drop_databases_of_dead_processes() {
 
 /// Runs one statement as the test server's superuser, on its `postgres` database.
 fn psql(statement: &str) {
+    psql_on("postgres", statement);
+}
+
+/// Runs `statement` as the test server's superuser, on `database`.
+fn psql_on(database: &str, statement: &str) {
     let base = postgres_url();
     let server = base.rsplit_once('/').map_or(base.as_str(), |(s, _)| s);
     let status = Command::new("psql")
@@ -118,7 +176,7 @@ fn psql(statement: &str) {
             "-v",
             "ON_ERROR_STOP=1",
             "-d",
-            &format!("{server}/postgres"),
+            &format!("{server}/{database}"),
             "-c",
             statement,
         ])

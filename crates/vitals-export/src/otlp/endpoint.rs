@@ -10,7 +10,8 @@ use std::str::FromStr;
 ///   metrics path `/v1/metrics`, any other path is used as given (query included).
 /// - `user:password@` is sent as HTTP Basic authorization (percent-escapes decoded), and
 ///   shown as `user:***@` by `Display` and `Debug`, so logging an endpoint never shows the
-///   password.
+///   password; the values of query parameters that look like credentials (`?api_key=…`,
+///   `&token=…`) are shown as `***` likewise.
 /// - `https://` is refused: the exporter speaks plain HTTP/1.1. Send to a Collector on the
 ///   same host or private network and let it use TLS onward.
 ///
@@ -165,7 +166,10 @@ impl FromStr for Endpoint {
                 (Some(format!("Basic {}", base64(plain.as_bytes()))), shown)
             }
         };
-        let shown = format!("http://{shown_credentials}{authority_header}{path}");
+        let shown = format!(
+            "http://{shown_credentials}{authority_header}{}",
+            mask_query_credentials(&path)
+        );
         Ok(Self {
             host: host.to_owned(),
             port,
@@ -187,6 +191,37 @@ impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Endpoint").field(&self.shown).finish()
     }
+}
+
+/// `path` with the value of every query parameter whose name contains (in any case)
+/// `password`, `passwd`, `pwd`, `secret`, `token`, `key`, `auth`, `sig`, `credential` or
+/// `session` replaced by `***`.
+fn mask_query_credentials(path: &str) -> String {
+    const HINTS: [&str; 10] = [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "key",
+        "auth",
+        "sig",
+        "credential",
+        "session",
+    ];
+    let Some((before, query)) = path.split_once('?') else {
+        return path.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if HINTS.iter().any(|h| name.to_ascii_lowercase().contains(h)) => {
+                format!("{name}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{before}?{}", pairs.join("&"))
 }
 
 fn percent_decode(text: &str) -> String {
@@ -272,6 +307,27 @@ mod tests {
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn query_credentials_are_sent_but_never_shown() {
+        let e = parse("http://gw:4318/v1/metrics?tenant=a&api_key=k3y&X-Auth-Token=t0k&sig=s1g")
+            .expect("valid");
+        assert_eq!(
+            e.path(),
+            "/v1/metrics?tenant=a&api_key=k3y&X-Auth-Token=t0k&sig=s1g"
+        );
+        let shown = e.to_string();
+        assert_eq!(
+            shown,
+            "http://gw:4318/v1/metrics?tenant=a&api_key=***&X-Auth-Token=***&sig=***"
+        );
+        assert!(!format!("{e:?}").contains("k3y"));
+        assert_eq!(mask_query_credentials("/v1/metrics"), "/v1/metrics");
+        assert_eq!(
+            mask_query_credentials("/m?flag&Password=x"),
+            "/m?flag&Password=***"
+        );
     }
 
     #[test]

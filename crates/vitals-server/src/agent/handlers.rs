@@ -7,8 +7,11 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::idempotency;
-use super::store::{self, HISTORY_WINDOW, Message};
-use crate::{ApiError, AppState};
+use super::store::{self, HISTORY_WINDOW};
+use crate::brain::AgentError;
+use crate::message::Message;
+use crate::state::AppState;
+use vitals_axum::ApiError;
 
 /// Longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
@@ -72,7 +75,7 @@ async fn ask_agent(
     user_id: &str,
     message: &str,
     context: &[Message],
-) -> Result<String, crate::agent::AgentError> {
+) -> Result<String, AgentError> {
     state.agent().reply(user_id, message, context).await
 }
 
@@ -86,6 +89,9 @@ pub async fn chat(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Json<ChatResponse>, ApiError> {
+    // The handler answers before the request deadline (the timeout layer's 504 says nothing
+    // was stored, which only the handler can know about its write).
+    let deadline = tokio::time::Instant::now() + state.answer_within();
     let key = idempotency_key(request.headers())?;
     let request = read_chat_body(&state, request).await?;
     let user_id = checked_user_id(&request.user_id, StatusCode::UNPROCESSABLE_ENTITY)?;
@@ -123,18 +129,24 @@ pub async fn chat(
     let reply = ask_agent(&state, user_id, message, context)
         .await
         .map_err(|e| {
-            tracing::error!(error = %e, "agent failed");
-            ApiError::unavailable("the agent could not reply; retry shortly")
+            tracing::warn!(error = %e, "agent failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "agent_unavailable",
+                "the agent could not reply; nothing was stored; retry shortly",
+            )
         })?;
-    let Some(exchange) =
-        store::append_exchange(&state, user_id, message, &reply, key.as_deref()).await?
-    else {
+    let stored =
+        store::append_exchange(&state, user_id, message, &reply, key.as_deref(), deadline).await?;
+    let Some(exchange) = stored else {
         // Another request with the same key committed first: answer as it did.
         let key = key.as_deref().unwrap_or_default();
         return match idempotency::lookup(&state, user_id, key).await? {
             Some(first) => repeat(user_id, message, first),
-            None => Err(ApiError::unavailable(
-                "a request with this Idempotency-Key is being stored; retry shortly",
+            None => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is being stored; retry shortly with the same key",
             )),
         };
     };
@@ -209,6 +221,15 @@ async fn read_chat_body(
             "send the body as JSON with the header Content-Type: application/json",
         ));
     }
+    let declared = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        // Refused before reading a byte of it: a body that large could never be accepted.
+        return Err(body_too_large());
+    }
     let deadline = state.body_timeout();
     let read = tokio::time::timeout(
         deadline,
@@ -233,11 +254,7 @@ async fn read_chat_body(
                 })
                 .any(|e| e.is::<http_body_util::LengthLimitError>());
             return Err(if too_large {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-                )
+                body_too_large()
             } else {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
@@ -249,6 +266,14 @@ async fn read_chat_body(
         Ok(Ok(bytes)) => bytes,
     };
     parse_chat_request(&bytes)
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+    )
 }
 
 /// The chat body's fields, each problem named in the client's terms (no Rust type names).
@@ -271,6 +296,14 @@ fn parse_chat_request(bytes: &[u8]) -> Result<ChatRequest, ApiError> {
             "the body must be a JSON object with the fields user_id and message".to_owned(),
         ));
     };
+    // A JSON map keeps the last of two members with one name; which one the client meant
+    // cannot be known (RFC 8259 §4), so a repeated name is refused.
+    if let Ok(FirstRepeat(Some(name))) = serde_json::from_slice::<FirstRepeat>(bytes) {
+        let shown: String = name.chars().take(40).collect();
+        return Err(unprocessable(format!(
+            "the field {shown:?} is given twice; send each field once"
+        )));
+    }
     if let Some(unknown) = fields
         .keys()
         .find(|k| !matches!(k.as_str(), "user_id" | "message"))
@@ -289,6 +322,37 @@ fn parse_chat_request(bytes: &[u8]) -> Result<ChatRequest, ApiError> {
         user_id: text("user_id")?,
         message: text("message")?,
     })
+}
+
+/// The first member name a JSON object repeats, if any (read from a body already known to
+/// be an object).
+struct FirstRepeat(Option<String>);
+
+impl<'de> Deserialize<'de> for FirstRepeat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = FirstRepeat;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<FirstRepeat, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                let mut repeat = None;
+                while let Some(name) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if repeat.is_none() && !seen.insert(name.clone()) {
+                        repeat = Some(name);
+                    }
+                }
+                Ok(FirstRepeat(repeat))
+            }
+        }
+        deserializer.deserialize_map(Names)
+    }
 }
 
 /// The latest `limit` messages of a user, oldest first (cached).

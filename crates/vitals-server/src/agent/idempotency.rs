@@ -9,17 +9,14 @@
 
 use sqlx::Row;
 
-use super::store::{Exchange, db_error};
+use super::outcome::db_error;
+use super::store::Exchange;
 use crate::db::Db;
-use crate::{ApiError, AppState};
+use crate::state::AppState;
+use vitals_axum::ApiError;
 
 /// The request header carrying the key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-
-/// Claims a key in the exchange's transaction; affects no row when the key is taken.
-pub(crate) const CLAIM_SQL: &str = "INSERT INTO chat_idempotency \
-     (user_id, idempotency_key, user_message_id, reply_message_id, history_len, created_at_us) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, idempotency_key) DO NOTHING";
 
 const LOOKUP_SQL: &str = "SELECT i.user_message_id, i.reply_message_id, i.history_len, \
      u.content AS message, r.content AS reply \

@@ -7,16 +7,20 @@
 //! reason: pool acquires, cache hits and misses, request latencies.
 //!
 //! It is built only from the collector crates' public APIs, as a user's own service would be.
+//! The agent itself (the [`Agent`] seam and the built-in rules) lives in src/brain.rs, below
+//! the shared state that holds it.
 
-mod brain;
 mod handlers;
 mod idempotency;
+mod outcome;
 mod store;
 
-pub use brain::{Agent, AgentError, AgentFuture, RuleAgent};
+pub use crate::brain::{Agent, AgentError, AgentFuture, RuleAgent};
+pub use crate::message::Message;
 pub use handlers::{
     ChatRequest, ChatResponse, HistoryQuery, HistoryResponse, MAX_BODY_BYTES, MAX_MESSAGE_CHARS,
     chat, history,
 };
 pub use idempotency::{IDEMPOTENCY_KEY, is_valid_idempotency_key};
-pub use store::{Exchange, HISTORY_TTL, HISTORY_WINDOW, Message};
+pub use outcome::{DATABASE_UNAVAILABLE, OUTCOME_UNKNOWN};
+pub use store::{Exchange, HISTORY_TTL, HISTORY_WINDOW};

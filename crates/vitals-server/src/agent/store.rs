@@ -8,14 +8,17 @@
 //! outage (there is no invalidation to miss). See docs/health-agent.md.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use sqlx::{Connection, Row};
 use vitals_cache::CacheAside;
 
+use super::outcome::{self, db_error};
 use crate::db::Db;
-use crate::{ApiError, AppState};
+use crate::message::Message;
+use crate::state::AppState;
+use vitals_axum::ApiError;
 
 /// Messages kept in a user's cached history, and the largest `limit` a read may ask for.
 pub const HISTORY_WINDOW: u32 = 50;
@@ -24,19 +27,6 @@ pub const HISTORY_WINDOW: u32 = 50;
 /// older copy unreachable at once, whether or not the cache is reachable); it bounds how long
 /// a superseded copy that could not be retired uses cache memory.
 pub const HISTORY_TTL: Duration = Duration::from_secs(120);
-
-/// One stored message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    /// Database id; grows with time.
-    pub id: i64,
-    /// `user` or `assistant`.
-    pub role: String,
-    /// The text.
-    pub content: String,
-    /// When it was stored: RFC 3339, UTC, microseconds.
-    pub created_at: String,
-}
 
 /// The ids of one committed exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +38,12 @@ pub struct Exchange {
     /// Messages the user's history holds after this exchange.
     pub history_len: i64,
 }
+
+/// Claims an idempotency key in the exchange's transaction; affects no row when the key is
+/// taken (see [`super::idempotency`]).
+const CLAIM_SQL: &str = "INSERT INTO chat_idempotency \
+     (user_id, idempotency_key, user_message_id, reply_message_id, history_len, created_at_us) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, idempotency_key) DO NOTHING";
 
 /// Cache keys of histories start with this.
 const HISTORY_PREFIX: &str = "history";
@@ -92,16 +88,34 @@ pub async fn recent(state: &AppState, user_id: &str) -> Result<Vec<Message>, Api
 /// With an idempotency key the key is claimed in the same transaction; when another request
 /// already holds it, nothing is stored and the answer is `None` (read the first answer with
 /// [`super::idempotency::lookup`]).
+///
+/// The write gives up at `deadline`: before its commit was sent the transaction is dropped
+/// and can never commit (503 `database_unavailable`); after, the answer is 504
+/// `outcome_unknown` (see [`outcome`]).
 pub async fn append_exchange(
     state: &AppState,
     user_id: &str,
     message: &str,
     reply: &str,
     idempotency_key: Option<&str>,
+    deadline: tokio::time::Instant,
 ) -> Result<Option<Exchange>, ApiError> {
-    let stored = insert(state.db(), user_id, message, reply, idempotency_key)
-        .await
-        .map_err(db_error)?;
+    let committing = AtomicBool::new(false);
+    let write = insert(
+        state.db(),
+        user_id,
+        message,
+        reply,
+        idempotency_key,
+        &committing,
+    );
+    let stored = match tokio::time::timeout_at(deadline, write).await {
+        Ok(Ok(stored)) => stored,
+        Ok(Err(e)) => {
+            return Err(outcome::write_failed(e, committing.load(Ordering::SeqCst)));
+        }
+        Err(_) => return Err(outcome::write_timed_out(committing.load(Ordering::SeqCst))),
+    };
     let Some((exchange, superseded)) = stored else {
         return Ok(None);
     };
@@ -176,6 +190,7 @@ async fn insert(
     message: &str,
     reply: &str,
     idempotency_key: Option<&str>,
+    committing: &AtomicBool,
 ) -> Result<Option<(Exchange, HistoryVersion)>, sqlx::Error> {
     let now = now_micros();
     on_either_backend!(db, |conn| {
@@ -214,7 +229,7 @@ async fn insert(
         let history_len: i64 = row.try_get("history_len")?;
         let token: String = row.try_get("token")?;
         if let Some(key) = idempotency_key {
-            let claimed = sqlx::query(super::idempotency::CLAIM_SQL)
+            let claimed = sqlx::query(CLAIM_SQL)
                 .bind(user_id)
                 .bind(key)
                 .bind(user_message_id)
@@ -229,6 +244,7 @@ async fn insert(
                 return Ok(None);
             }
         }
+        committing.store(true, Ordering::SeqCst);
         tx.commit().await?;
         let exchange = Exchange {
             user_message_id,
@@ -241,26 +257,6 @@ async fn insert(
         };
         Ok(Some((exchange, superseded)))
     })
-}
-
-/// Database failures as the caller sees them: 503 when the database cannot be reached (the
-/// client may retry), 500 otherwise. The details go to the log only.
-pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
-    match &e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => {
-            tracing::warn!(error = %e, "database unavailable");
-            ApiError::unavailable("the database is unavailable; retry shortly")
-        }
-        _ => {
-            tracing::error!(error = %e, "database error");
-            ApiError::internal()
-        }
-    }
 }
 
 fn now_micros() -> i64 {

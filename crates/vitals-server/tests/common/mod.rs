@@ -154,6 +154,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub child: Child,
     pub output: Arc<Mutex<Vec<String>>>,
+    /// Set once the reader has seen the end of stdout (every line is in `output`).
+    read_all: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub fn server_command() -> Command {
@@ -181,9 +183,11 @@ impl Server {
         let mut child = cmd.spawn().expect("vitals-server starts");
         let stdout = child.stdout.take().expect("stdout");
         let output = Arc::new(Mutex::new(Vec::new()));
+        let read_all = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (tx, rx) = std::sync::mpsc::channel();
         {
             let output = Arc::clone(&output);
+            let read_all = Arc::clone(&read_all);
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                     if let Some(rest) = line.split("listening on http://").nth(1) {
@@ -196,6 +200,7 @@ impl Server {
                     }
                     output.lock().expect("output").push(line);
                 }
+                read_all.store(true, std::sync::atomic::Ordering::SeqCst);
             });
         }
         let addr = match rx.recv_timeout(Duration::from_secs(30)).map(|a| a.parse()) {
@@ -216,6 +221,7 @@ impl Server {
             addr,
             child,
             output,
+            read_all,
         }
     }
 
@@ -228,7 +234,8 @@ impl Server {
         self.output.lock().expect("output").clone()
     }
 
-    /// Sends SIGTERM and waits for the exit, up to `limit`.
+    /// Sends SIGTERM and waits for the exit, up to `limit`; then (at most 2 s more) for the
+    /// reader to have every line the process wrote.
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -236,6 +243,12 @@ impl Server {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                let read_by = Instant::now() + Duration::from_secs(2);
+                while !self.read_all.load(std::sync::atomic::Ordering::SeqCst)
+                    && Instant::now() < read_by
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use super::store::Message;
+use crate::message::Message;
 
 /// A boxed future, so agents can be chosen at run time.
 pub type AgentFuture<'a> = Pin<Box<dyn Future<Output = Result<String, AgentError>> + Send + 'a>>;

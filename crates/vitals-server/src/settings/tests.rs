@@ -1,0 +1,168 @@
+//! The settings' external behaviour: defaults, precedence, file keys, one-line errors,
+//! secrets hidden in `--print-config`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use vitals_pool::PoolSizing;
+
+use super::*;
+
+fn args(list: &[&str]) -> Args {
+    Args::try_parse_from(std::iter::once("vitals-server").chain(list.iter().copied()))
+        .expect("arguments parse")
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let s = Settings::resolve(Args::default()).expect("defaults are valid");
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8000");
+    assert_eq!(s.slow_request_ms, 3000);
+    assert_eq!(s.sample_interval_ms, 1000);
+    assert_eq!(s.metrics_namespace, "health_agent");
+    assert_eq!(s.data_dir, PathBuf::from("./data"));
+    let sizing = PoolSizing::detect();
+    assert_eq!((s.pool_min, s.pool_max), (sizing.min, sizing.max));
+}
+
+#[test]
+fn flags_override_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("vitals.toml");
+    std::fs::write(
+        &path,
+        "slow_request_ms = 10\npool_max = 4\nlog_format = \"json\"\n",
+    )
+    .expect("write config");
+    let s = Settings::resolve(args(&[
+        "--config",
+        path.to_str().expect("utf-8 path"),
+        "--slow-request-ms",
+        "20",
+    ]))
+    .expect("valid");
+    assert_eq!(s.slow_request_ms, 20, "flag wins over file");
+    assert_eq!(s.pool_max, 4, "file wins over default");
+    assert_eq!(s.log_format, LogFormat::Json);
+}
+
+#[test]
+fn unknown_file_keys_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("vitals.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:1\"\nslow_ms = 5\n").expect("write config");
+    let e = Settings::resolve(args(&["--config", path.to_str().expect("utf-8")]))
+        .expect_err("unknown key");
+    let text = e.to_string();
+    assert!(
+        text.contains("slow_ms") && text.contains("line 2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn invalid_values_name_the_setting_and_the_fix() {
+    for (list, setting) in [
+        (vec!["--pool-min", "9", "--pool-max", "3"], "--pool-min"),
+        (vec!["--pool-max", "0"], "--pool-max"),
+        (vec!["--sample-interval-ms", "50"], "--sample-interval-ms"),
+        (vec!["--database-url", "mysql://x"], "--database-url"),
+        (vec!["--redis-url", "http://x"], "--redis-url"),
+        (vec!["--metrics-namespace", "9bad"], "--metrics-namespace"),
+        (vec!["--metrics-token", " "], "--metrics-token"),
+        (vec!["--acquire-timeout-ms", "0"], "--acquire-timeout-ms"),
+        (vec!["--log", "==="], "--log"),
+        (vec!["--history-minutes", "0"], "--history-minutes"),
+        (vec!["--history-minutes", "1441"], "--history-minutes"),
+        (vec!["--max-streams", "0"], "--max-streams"),
+        (vec!["--otlp-endpoint", "collector:4318"], "--otlp-endpoint"),
+        (
+            vec!["--otlp-endpoint", "https://collector:4318/v1/metrics"],
+            "--otlp-endpoint",
+        ),
+        (
+            vec!["--otlp-endpoint", "http:///v1/metrics"],
+            "--otlp-endpoint",
+        ),
+    ] {
+        let e = Settings::resolve(args(&list)).expect_err("invalid");
+        assert_eq!(e.setting, setting, "{e}");
+        assert!(!e.to_string().contains('\n'), "one line: {e}");
+    }
+}
+
+#[test]
+fn dashboard_settings_take_a_value_and_default_on() {
+    let d = Settings::resolve(args(&[])).expect("valid");
+    assert!(d.dashboard);
+    assert_eq!(d.history_minutes, 15);
+    let off = Settings::resolve(args(&["--dashboard", "false", "--history-minutes", "5"]))
+        .expect("valid");
+    assert!(!off.dashboard);
+    assert_eq!(off.history_minutes, 5);
+    assert!(Args::try_parse_from(["vitals-server", "--dashboard", "maybe"]).is_err());
+}
+
+#[test]
+fn max_streams_defaults_to_16_and_reaches_the_builder() {
+    assert_eq!(Settings::resolve(args(&[])).expect("valid").max_streams, 16);
+    let s = Settings::resolve(args(&["--max-streams", "3"])).expect("valid");
+    assert_eq!(s.max_streams, 3);
+    assert!(s.to_toml().contains("max_streams = 3"));
+}
+
+#[test]
+fn pprof_takes_a_value_and_is_off_by_default() {
+    assert!(!Settings::resolve(Args::default()).expect("valid").pprof);
+    assert!(
+        Settings::resolve(args(&["--pprof", "true"]))
+            .expect("valid")
+            .pprof
+    );
+    assert!(
+        !Settings::resolve(args(&["--pprof", "false"]))
+            .expect("valid")
+            .pprof
+    );
+    assert!(Args::try_parse_from(["vitals-server", "--pprof", "maybe"]).is_err());
+}
+
+#[test]
+fn otlp_endpoint_resolves_and_its_password_never_prints() {
+    assert_eq!(
+        Settings::resolve(Args::default())
+            .expect("valid")
+            .otlp_endpoint,
+        None
+    );
+    let s = Settings::resolve(args(&[
+        "--otlp-endpoint",
+        "http://otel:s3cret@127.0.0.1:4318/v1/metrics",
+    ]))
+    .expect("valid");
+    assert_eq!(
+        s.otlp_endpoint.as_deref(),
+        Some("http://otel:s3cret@127.0.0.1:4318/v1/metrics")
+    );
+    let text = s.to_toml();
+    assert!(
+        text.contains("otlp_endpoint = \"http://otel:***@127.0.0.1:4318/v1/metrics\""),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"));
+    let e = Settings::resolve(args(&[
+        "--otlp-endpoint",
+        "https://otel:s3cret@collector:4318/v1/metrics",
+    ]))
+    .expect_err("https");
+    assert!(!e.to_string().contains("s3cret"), "{e}");
+    assert!(e.to_string().contains("https"), "{e}");
+}
+
+#[test]
+fn printed_config_hides_the_token() {
+    let s = Settings::resolve(args(&["--metrics-token", "s3cret"])).expect("valid");
+    let text = s.to_toml();
+    assert!(text.contains("metrics_token = \"<hidden>\""), "{text}");
+    assert!(!text.contains("s3cret"));
+}
