@@ -228,7 +228,7 @@ fn request_family<V: Visitor + ?Sized>(
         } else if def.name == HTTP_SLOW_REQUESTS.name {
             visitor.number(family, labels(series, None), Value::Int(fold.slow));
         } else {
-            let exemplars = series.exemplars();
+            let exemplars = requests.exemplars(series);
             let point = HistogramPoint {
                 bounds,
                 le,

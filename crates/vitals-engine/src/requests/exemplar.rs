@@ -34,6 +34,8 @@ pub struct Exemplar {
     pub value_seconds: f64,
     /// When it was recorded, in nanoseconds since the engine started.
     pub at_nanos: u64,
+    /// When it was recorded, in nanoseconds since the Unix epoch.
+    pub unix_nanos: u64,
 }
 
 const TRACE: u64 = 1;
@@ -105,6 +107,7 @@ pub(crate) fn read(words: &[AtomicU64]) -> Option<Exemplar> {
         id,
         value_seconds: value_nanos as f64 / 1e9,
         at_nanos,
+        unix_nanos: 0,
     })
 }
 

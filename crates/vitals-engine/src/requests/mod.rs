@@ -68,6 +68,8 @@ pub struct RequestMetrics {
     count_own: bool,
     next_id: AtomicU64,
     started: Instant,
+    /// `started` on the wall clock, in nanoseconds since the Unix epoch.
+    started_unix_nanos: u64,
     recent: recent::Recent,
 }
 
@@ -106,6 +108,9 @@ impl RequestMetrics {
             count_own,
             next_id: AtomicU64::new(1),
             started,
+            started_unix_nanos: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
             recent: recent::Recent::new(started),
         }))
     }
@@ -203,6 +208,15 @@ impl RequestMetrics {
     /// Distinct `(method, route, status)` label sets recorded so far.
     pub fn series_count(&self) -> usize {
         self.table.label_sets()
+    }
+
+    /// The newest exemplar of each bucket of `series`, with its wall-clock time.
+    pub fn exemplars(&self, series: &RouteSeries) -> Vec<Option<Exemplar>> {
+        let mut all = series.exemplars();
+        for e in all.iter_mut().flatten() {
+            e.unix_nanos = self.started_unix_nanos.saturating_add(e.at_nanos);
+        }
+        all
     }
 
     /// Every series, the overflow one last.
