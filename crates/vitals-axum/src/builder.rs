@@ -37,7 +37,7 @@ impl Default for VitalsBuilder {
     fn default() -> Self {
         Self {
             engine: Engine::builder(),
-            dashboard: true,
+            dashboard: false,
             max_streams: 16,
             #[cfg(feature = "pprof")]
             pprof: false,
@@ -58,7 +58,9 @@ impl VitalsBuilder {
         self
     }
 
-    /// Prefix of Vitals' Prometheus names (default `health_agent`; empty for none).
+    /// Prefix of Vitals' own Prometheus names, joined with `_` (`shop` gives
+    /// `shop_http_requests_total`). None by default: `http_requests_total`. The standard
+    /// `process_*` series and the application's own are never prefixed.
     pub fn namespace(self, namespace: impl Into<String>) -> Self {
         self.engine(|e| e.namespace(namespace))
     }
@@ -146,13 +148,16 @@ impl VitalsBuilder {
     }
 
     /// Serves the dashboard (`GET /dashboard`) and its live endpoints (history, stream,
-    /// alerts), fed by the scheduler, which samples a snapshot every
-    /// [`sample_interval`](Self::sample_interval) (default on). `false` mounts none of them
-    /// and keeps no history.
+    /// alerts) in [`routes`](Vitals::routes), fed by the scheduler, which samples a snapshot
+    /// every [`sample_interval`](Self::sample_interval). Off by default: they show every
+    /// figure to whoever can reach them, so turn them on by name (and protect them with
+    /// [`metrics_token`](Self::metrics_token), or serve them on an admin listener).
     ///
     /// ```
-    /// let vitals = vitals_axum::Vitals::builder().dashboard(false).build().unwrap();
-    /// assert_eq!(vitals.history_bytes(), 0);
+    /// let vitals = vitals_axum::Vitals::builder().build().unwrap();
+    /// assert_eq!(vitals.history_bytes(), 0, "off by default");
+    /// let vitals = vitals_axum::Vitals::builder().dashboard(true).build().unwrap();
+    /// assert!(vitals.history_bytes() > 0);
     /// ```
     pub fn dashboard(mut self, on: bool) -> Self {
         self.dashboard = on;

@@ -16,6 +16,7 @@ const INTERVAL: Duration = Duration::from_millis(100);
 
 fn builder() -> VitalsBuilder {
     Vitals::builder()
+        .dashboard(true)
         .sample_interval(INTERVAL)
         .history(Duration::from_secs(1))
 }
@@ -298,7 +299,9 @@ async fn the_new_endpoints_obey_the_token_and_the_rate_limit() {
 
 #[tokio::test]
 async fn dashboard_off_mounts_nothing_and_starts_no_sampler() {
-    let vitals = Vitals::builder().dashboard(false).build().expect("valid");
+    let vitals = Vitals::builder()
+        .build()
+        .expect("valid: the dashboard is off by default");
     let addr = serve(&vitals).await;
     for path in [
         "/dashboard",
@@ -334,6 +337,7 @@ async fn the_page_is_self_contained() {
 #[test]
 fn bad_dashboard_settings_fail_loudly() {
     let err = |b: VitalsBuilder| b.build().err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err(Vitals::builder().sample_interval(Duration::ZERO)).contains("sample interval"));
-    assert!(err(Vitals::builder().history(Duration::ZERO)).contains("history"));
+    let dashboard = || Vitals::builder().dashboard(true);
+    assert!(err(dashboard().sample_interval(Duration::ZERO)).contains("sample interval"));
+    assert!(err(dashboard().history(Duration::ZERO)).contains("history"));
 }

@@ -217,7 +217,8 @@ mod recent {
             assert_eq!(later.total_reads_recent, 0);
             let mut snapshot = Snapshot::now();
             cache.collect(&mut snapshot);
-            assert_eq!(snapshot.cache.hit_rate_recent_percent, 75.0);
+            let cache = snapshot.cache.as_ref().expect("filled");
+            assert_eq!(cache.hit_rate_recent_percent, 75.0);
         }
     }
 }
@@ -468,7 +469,7 @@ impl<B: CacheBackend> Collector for MeteredCache<B> {
             section.queue_len = Some(stats.queue_len);
         }
         match &self.name {
-            None => snapshot.cache = section,
+            None => snapshot.cache = Some(section),
             Some(name) => {
                 snapshot.caches.insert(name.to_string(), section);
             }

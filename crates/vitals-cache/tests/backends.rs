@@ -49,9 +49,19 @@ async fn counts_exactly<B: CacheBackend>(cache: &MeteredCache<B>, p: &str) {
     );
     let mut snapshot = Snapshot::now();
     cache.collect(&mut snapshot);
-    assert_eq!(snapshot.cache.total_reads, 5);
-    assert_eq!(snapshot.cache.hit_rate_percent, 60.0);
-    assert!(snapshot.cache.enabled);
+    assert_eq!(
+        snapshot.cache.as_ref().expect("cache section").total_reads,
+        5
+    );
+    assert_eq!(
+        snapshot
+            .cache
+            .as_ref()
+            .expect("cache section")
+            .hit_rate_percent,
+        60.0
+    );
+    assert!(snapshot.cache.as_ref().expect("cache section").enabled);
 }
 
 async fn entries_expire<B: CacheBackend>(cache: &MeteredCache<B>, p: &str) {

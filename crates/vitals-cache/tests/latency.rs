@@ -15,7 +15,7 @@ const WINDOW: Duration = Duration::from_millis(1_500);
 fn section<B: vitals_cache::CacheBackend>(cache: &MeteredCache<B>) -> CacheSection {
     let mut snapshot = Snapshot::now();
     cache.collect(&mut snapshot);
-    snapshot.cache
+    snapshot.cache.expect("the cache fills `cache`")
 }
 
 async fn command(backend: &RedisBackend, name: &'static str, args: Vec<&str>) -> Value {

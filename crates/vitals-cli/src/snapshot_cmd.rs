@@ -129,10 +129,9 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
         s.timestamp,
         st.dim(&format!("({:.1} ms)", elapsed.as_secs_f64() * 1000.0))
     ));
-    let sys = &s.system;
-    line(
-        &mut out,
-        "System",
+    // A section the server does not report (nothing registered it) reads "not reported".
+    let absent = || "not reported".to_owned();
+    let system = s.system.as_ref().map_or_else(absent, |sys| {
         format!(
             "CPU {:.1}%  memory {:.1}% ({:.0} MB used, {:.0} MB available)  disk read {:.1} MB, written {:.1} MB",
             sys.cpu_percent,
@@ -141,12 +140,10 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
             sys.memory_available_mb,
             sys.disk_read_mb,
             sys.disk_write_mb
-        ),
-    );
-    let db = &s.database;
-    line(
-        &mut out,
-        "Database",
+        )
+    });
+    line(&mut out, "System", system);
+    let database = s.database.as_ref().map_or_else(absent, |db| {
         format!(
             "pool {}/{} active ({:.1}%), {} idle, min {} max {}{}",
             db.pool_active,
@@ -156,11 +153,11 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
             db.pool_min_size,
             db.pool_max_size,
             tag(&db.backend)
-        ),
-    );
-    let c = &s.cache;
-    let cache = if c.enabled {
-        format!(
+        )
+    });
+    line(&mut out, "Database", database);
+    let cache = match &s.cache {
+        Some(c) if c.enabled => format!(
             "hit rate {:.1}% last minute ({} reads), {:.1}% since start ({} hits / {} reads)  {} sets, {} deletes, {} errors{}",
             c.hit_rate_recent_percent,
             c.total_reads_recent,
@@ -171,9 +168,9 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
             c.deletes,
             c.errors,
             tag(&c.backend)
-        )
-    } else {
-        "disabled".to_owned()
+        ),
+        Some(_) => "disabled".to_owned(),
+        None => absent(),
     };
     line(&mut out, "Cache", cache);
     if let Some(h) = &s.http {
@@ -201,7 +198,7 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
             ),
         );
     }
-    if let Some(e) = &sys.error {
+    if let Some(e) = s.system.as_ref().and_then(|sys| sys.error.as_ref()) {
         out.push_str(&format!("{} system: {e}\n", st.warn("warning:")));
     }
     out
@@ -276,12 +273,14 @@ mod tests {
             timestamp: "2026-01-18T14:23:45.123456Z".into(),
             ..Snapshot::default()
         };
-        s.database.pool_active = 5;
-        s.database.pool_size = 13;
+        let db = s.database.get_or_insert_default();
+        db.pool_active = 5;
+        db.pool_size = 13;
+        s.cache = Some(vitals_core::CacheSection::default());
         let host = Host::parse("127.0.0.1:8000").expect("host");
         let text = summary(&host, &s, Duration::from_millis(2), Style::plain());
         for needle in [
-            "System",
+            "not reported",
             "Database",
             "pool 5/13 active",
             "Cache",

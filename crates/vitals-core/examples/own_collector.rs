@@ -16,15 +16,16 @@ impl Collector for MyCache {
             misses: self.misses,
             ..CacheCounts::default()
         };
-        snapshot.cache = CacheSection::from_counts("my-cache", counts);
+        snapshot.cache = Some(CacheSection::from_counts("my-cache", counts));
     }
 }
 
 fn main() -> Result<(), serde_json::Error> {
     let mut snapshot = Snapshot::now();
     MyCache { hits: 3, misses: 1 }.collect(&mut snapshot);
-    assert_eq!(snapshot.cache.total_reads, 4);
-    assert_eq!(snapshot.cache.hit_rate_percent, 75.0);
+    let cache = snapshot.cache.as_ref().expect("filled by the collector");
+    assert_eq!(cache.total_reads, 4);
+    assert_eq!(cache.hit_rate_percent, 75.0);
     // The document `GET /api/v1/metrics` serves.
     println!("{}", serde_json::to_string_pretty(&snapshot.cache)?);
     Ok(())

@@ -105,19 +105,24 @@ impl MetricDef {
     /// ```
     /// use vitals_core::{Snapshot, catalogue::CPU_PERCENT};
     /// let mut s = Snapshot::default();
-    /// s.system.cpu_percent = 42.5;
+    /// assert_eq!(CPU_PERCENT.read(&s), None, "no system section");
+    /// s.system.get_or_insert_default().cpu_percent = 42.5;
     /// assert_eq!(CPU_PERCENT.read(&s), Some(42.5));
     /// ```
     pub fn read(&self, snapshot: &Snapshot) -> Option<f64> {
         match self.source {
             Source::Recorded => None,
-            Source::System(f) => Some(f(&snapshot.system)),
-            Source::Database(f) => Some(f(&snapshot.database)),
-            Source::Cache(f) => Some(f(&snapshot.cache)),
+            Source::System(f) => snapshot.system.as_ref().map(f),
+            Source::Database(f) => snapshot.database.as_ref().map(f),
+            Source::Cache(f) => snapshot.cache.as_ref().map(f),
             Source::Process(f) => snapshot.process.as_ref().map(f),
             Source::Http(f) => snapshot.http.as_ref().map(f),
             Source::Runtime(f) => snapshot.runtime.as_ref().map(f),
-            Source::Container(f) => snapshot.system.container.as_ref().and_then(f),
+            Source::Container(f) => snapshot
+                .system
+                .as_ref()
+                .and_then(|s| s.container.as_ref())
+                .and_then(f),
         }
     }
 }
@@ -829,7 +834,8 @@ mod tests {
     fn unset_container_limits_are_not_exported() {
         let mut s = Snapshot::default();
         assert_eq!(CONTAINER_MEMORY_LIMIT.read(&s), None, "no container part");
-        s.system.container = Some(ContainerSection::from_figures(
+        let system = s.system.get_or_insert_default();
+        system.container = Some(ContainerSection::from_figures(
             "v1",
             &crate::ContainerFigures {
                 memory_usage_bytes: Some(4096),
@@ -839,7 +845,7 @@ mod tests {
         assert_eq!(CONTAINER_MEMORY_LIMIT.read(&s), None, "unlimited");
         assert_eq!(CONTAINER_CPU_QUOTA.read(&s), None, "unlimited");
         assert_eq!(CONTAINER_MEMORY_WORKING_SET.read(&s), Some(4096.0));
-        s.system.container = Some(ContainerSection::from_figures(
+        s.system.get_or_insert_default().container = Some(ContainerSection::from_figures(
             "v2",
             &crate::ContainerFigures {
                 memory_limit_bytes: Some(1 << 30),

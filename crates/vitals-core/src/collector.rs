@@ -22,13 +22,13 @@ use crate::catalogue::MetricDef;
 /// struct Fixed;
 /// impl Collector for Fixed {
 ///     fn collect(&self, snapshot: &mut Snapshot) {
-///         snapshot.system.cpu_percent = 12.5;
+///         snapshot.system.get_or_insert_default().cpu_percent = 12.5;
 ///     }
 /// }
 ///
 /// let mut snapshot = Snapshot::now();
 /// Fixed.collect(&mut snapshot);
-/// assert_eq!(snapshot.system.cpu_percent, 12.5);
+/// assert_eq!(snapshot.system.map(|s| s.cpu_percent), Some(12.5));
 /// ```
 pub trait Collector: Send + Sync + 'static {
     /// Writes this collector's figures into `snapshot`.

@@ -16,12 +16,13 @@
 //! use vitals_core::{CacheCounts, CacheSection, Snapshot};
 //!
 //! let mut snapshot = Snapshot::now();
-//! snapshot.cache = CacheSection::from_counts(
+//! snapshot.cache = Some(CacheSection::from_counts(
 //!     "memory",
 //!     CacheCounts { hits: 3, misses: 1, ..CacheCounts::default() },
-//! );
-//! assert_eq!(snapshot.cache.total_reads, 4);
-//! assert_eq!(snapshot.cache.hit_rate_percent, 75.0);
+//! ));
+//! let cache = snapshot.cache.as_ref().expect("filled above");
+//! assert_eq!(cache.total_reads, 4);
+//! assert_eq!(cache.hit_rate_percent, 75.0);
 //! ```
 
 pub mod alerts;

@@ -16,15 +16,15 @@ use crate::math::{bytes_to_mb, hit_rate, percent, pool_utilization, round_to};
 pub struct Snapshot {
     /// When the snapshot was assembled: RFC 3339, UTC, microseconds.
     pub timestamp: String,
-    /// Whole-machine figures.
-    #[serde(default)]
-    pub system: SystemSection,
-    /// The database connection pool.
-    #[serde(default)]
-    pub database: DatabaseSection,
-    /// The cache in front of the database.
-    #[serde(default)]
-    pub cache: CacheSection,
+    /// Whole-machine figures (absent when no system collector is registered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemSection>,
+    /// The database connection pool (absent when no unnamed pool is registered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSection>,
+    /// The cache in front of the database (absent when no unnamed cache is registered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSection>,
     /// HTTP traffic of the server (absent when no collector reports it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpSection>,
@@ -707,7 +707,8 @@ mod tests {
     fn optional_sections_and_fields_are_absent_not_null() {
         let s = Snapshot {
             runtime: Some(RuntimeSection::default()),
-            cache: CacheSection::from_counts("memory", CacheCounts::default()),
+            cache: Some(CacheSection::from_counts("memory", CacheCounts::default())),
+            system: Some(SystemSection::default()),
             ..Snapshot::default()
         };
         let json = serde_json::to_value(&s).expect("serializes");
@@ -730,6 +731,11 @@ mod tests {
         // Field order: `runtime` follows `process`.
         let keys: Vec<&String> = json.as_object().expect("object").keys().collect();
         assert_eq!(keys.last().map(|k| k.as_str()), Some("runtime"));
+        // A section nothing filled is absent, not zero.
+        assert!(json.get("database").is_none());
+        let empty = serde_json::to_value(Snapshot::now()).expect("serializes");
+        let keys: Vec<&String> = empty.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["timestamp"]);
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub struct EngineBuilder {
 impl Default for EngineBuilder {
     fn default() -> Self {
         Self {
-            namespace: "health_agent".to_owned(),
+            namespace: String::new(),
             slow: Duration::from_millis(3000),
             collectors: Vec::new(),
             checks: Vec::new(),
@@ -122,7 +122,9 @@ impl Engine {
 }
 
 impl EngineBuilder {
-    /// Prefix of Vitals' Prometheus names (default `health_agent`; empty for none).
+    /// Prefix of Vitals' own Prometheus names, joined with `_` (`shop` gives
+    /// `shop_http_requests_total`). None by default: `http_requests_total`. The standard
+    /// `process_*` series and the application's own are never prefixed.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
         self

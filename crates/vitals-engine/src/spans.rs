@@ -17,7 +17,7 @@
 //! tracing::subscriber::with_default(subscriber, || {
 //!     let _span = tracing::info_span!(target: "my_app", "checkout").entered();
 //! });
-//! assert!(vitals.render_prometheus().contains("health_agent_span_duration_seconds_count{span=\"checkout\"} 1"));
+//! assert!(vitals.render_prometheus().contains("span_duration_seconds_count{span=\"checkout\"} 1"));
 //! assert_eq!(vitals.snapshot().spans.unwrap()[0].name, "checkout");
 //! ```
 

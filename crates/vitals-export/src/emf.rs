@@ -61,9 +61,10 @@ impl std::str::FromStr for EmfOutput {
 pub struct EmfSettings {
     /// Where lines go.
     pub output: EmfOutput,
-    /// CloudWatch namespace (default `HealthAgent`).
+    /// CloudWatch namespace (default `Vitals`).
     pub namespace: String,
-    /// Value of the `ServiceName` dimension (default `health-agent`).
+    /// Value of the `ServiceName` dimension (default
+    /// [`default_service_name`](crate::default_service_name)).
     pub service: String,
     /// Time between lines (default 10 s).
     pub interval: Duration,
@@ -74,8 +75,8 @@ impl EmfSettings {
     pub fn new(output: EmfOutput) -> Self {
         Self {
             output,
-            namespace: "HealthAgent".to_owned(),
-            service: "health-agent".to_owned(),
+            namespace: "Vitals".to_owned(),
+            service: crate::default_service_name(),
             interval: Duration::from_secs(10),
         }
     }
@@ -103,7 +104,8 @@ impl Drop for EmfExporter {
     }
 }
 
-/// Metric names and units of a line, in order.
+/// Metric names and units a line can carry, in order (a metric whose section the snapshot
+/// lacks — no pool, say — is left out of the line).
 pub const METRICS: &[(&str, &str)] = &[
     ("CPUUtilization", "Percent"),
     ("MemoryUsage", "Megabytes"),
@@ -123,20 +125,29 @@ pub(crate) fn document(
     settings: &EmfSettings,
     timestamp_ms: u64,
 ) -> Value {
-    let http = snapshot.http.clone().unwrap_or_default();
     let before = previous.cloned().unwrap_or_default();
+    let http = snapshot.http.as_ref();
+    let since = |now: u64, then: u64| now.saturating_sub(then) as f64;
     let values = [
-        snapshot.system.cpu_percent,
-        snapshot.system.memory_mb,
-        snapshot.database.pool_utilization_percent,
-        snapshot.cache.hit_rate_percent,
-        http.requests_total.saturating_sub(before.requests_total) as f64,
-        http.server_errors_total
-            .saturating_sub(before.server_errors_total) as f64,
-        http.slow_requests_total
-            .saturating_sub(before.slow_requests_total) as f64,
-        http.latency_p95_ms,
+        snapshot.system.as_ref().map(|s| s.cpu_percent),
+        snapshot.system.as_ref().map(|s| s.memory_mb),
+        snapshot
+            .database
+            .as_ref()
+            .map(|d| d.pool_utilization_percent),
+        snapshot.cache.as_ref().map(|c| c.hit_rate_percent),
+        http.map(|h| since(h.requests_total, before.requests_total)),
+        http.map(|h| since(h.server_errors_total, before.server_errors_total)),
+        http.map(|h| since(h.slow_requests_total, before.slow_requests_total)),
+        http.map(|h| h.latency_p95_ms),
     ];
+    let present: Vec<(&str, &str, f64)> = METRICS
+        .iter()
+        .zip(values)
+        .filter_map(|(&(name, unit), v)| {
+            v.map(|v| (name, unit, if v.is_finite() { v } else { 0.0 }))
+        })
+        .collect();
     let mut root = Map::new();
     root.insert(
         "_aws".to_owned(),
@@ -145,17 +156,16 @@ pub(crate) fn document(
             "CloudWatchMetrics": [{
                 "Namespace": settings.namespace,
                 "Dimensions": [["ServiceName"]],
-                "Metrics": METRICS
+                "Metrics": present
                     .iter()
-                    .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
+                    .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
                     .collect::<Vec<_>>(),
             }],
         }),
     );
     root.insert("ServiceName".to_owned(), json!(settings.service));
-    for ((name, _), value) in METRICS.iter().zip(values) {
-        let value = if value.is_finite() { value } else { 0.0 };
-        root.insert((*name).to_owned(), json!(value));
+    for (name, _, value) in present {
+        root.insert(name.to_owned(), json!(value));
     }
     Value::Object(root)
 }
@@ -229,10 +239,11 @@ mod tests {
     #[test]
     fn values_come_from_the_snapshot_and_counts_are_per_interval() {
         let mut s = Snapshot::now();
-        s.system.cpu_percent = 12.5;
-        s.system.memory_mb = 2048.4;
-        s.database.pool_utilization_percent = 40.0;
-        s.cache.hit_rate_percent = 75.25;
+        let system = s.system.get_or_insert_default();
+        system.cpu_percent = 12.5;
+        system.memory_mb = 2048.4;
+        s.database.get_or_insert_default().pool_utilization_percent = 40.0;
+        s.cache.get_or_insert_default().hit_rate_percent = 75.25;
         s.http = Some(HttpSection {
             requests_total: 10,
             server_errors_total: 2,
@@ -247,10 +258,7 @@ mod tests {
         let settings = EmfSettings::new(EmfOutput::Stdout);
         let doc = document(&s, Some(&before), &settings, 1_700_000_000_000);
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000u64);
-        assert_eq!(
-            doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],
-            "HealthAgent"
-        );
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Vitals");
         assert_eq!(doc["CPUUtilization"], 12.5);
         assert_eq!(doc["MemoryUsage"], 2048.4);
         assert_eq!(doc["DatabasePoolUtilization"], 40.0);

@@ -14,3 +14,19 @@
 pub mod emf;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+
+/// The service name an exporter reports unless told otherwise: `$OTEL_SERVICE_NAME` when set
+/// (the OpenTelemetry convention), else `unknown_service:` and the executable's name, as the
+/// OpenTelemetry SDKs do.
+pub fn default_service_name() -> String {
+    std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "process".to_owned());
+            format!("unknown_service:{exe}")
+        })
+}

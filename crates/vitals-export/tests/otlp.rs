@@ -93,7 +93,7 @@ fn errors(vitals: &Vitals) -> u64 {
     vitals
         .render_prometheus()
         .lines()
-        .find_map(|l| l.strip_prefix("health_agent_export_errors_total{exporter=\"otlp\"} "))
+        .find_map(|l| l.strip_prefix("export_errors_total{exporter=\"otlp\"} "))
         .map_or(0, |v| v.parse().expect("a count"))
 }
 
@@ -191,7 +191,7 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
     assert_eq!(point.bucket_counts[at], 3);
     assert!((point.sum.expect("sum") - 0.6).abs() < 1e-9);
     // Vitals' own request counter, for the route the app served.
-    let Some(Data::Sum(requests)) = &find(&request, "health_agent_http_requests_total").data else {
+    let Some(Data::Sum(requests)) = &find(&request, "http_requests_total").data else {
         panic!("a Sum")
     };
     assert!(requests.data_points.iter().any(|p| {

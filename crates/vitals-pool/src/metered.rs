@@ -80,8 +80,9 @@ use crate::occupancy::{self, Occupancy};
 /// let mut snapshot = Snapshot::now();
 /// pool.collect(&mut snapshot);
 /// replica.collect(&mut snapshot);
-/// assert_eq!(snapshot.database.backend, "sqlite");
-/// assert_eq!(snapshot.database.acquires_total, 3);
+/// let primary = snapshot.database.as_ref().expect("the unnamed pool fills `database`");
+/// assert_eq!(primary.backend, "sqlite");
+/// assert_eq!(primary.acquires_total, 3);
 /// assert_eq!(snapshot.databases["replica"].pool_active, 1);
 /// # drop(conn); Ok(()) }
 /// ```
@@ -299,7 +300,7 @@ impl<DB: Database> Collector for MeteredPool<DB> {
     fn collect(&self, snapshot: &mut Snapshot) {
         let section = DatabaseSection::from_figures(&self.backend, &self.figures());
         match &self.name {
-            None => snapshot.database = section,
+            None => snapshot.database = Some(section),
             Some(name) => {
                 snapshot.databases.insert(name.to_string(), section);
             }

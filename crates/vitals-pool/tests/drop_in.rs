@@ -194,7 +194,7 @@ async fn every_form_compiles_and_every_connection_taken_is_counted() {
 
     let mut snapshot = Snapshot::now();
     pool.collect(&mut snapshot);
-    let s = snapshot.database;
+    let s = snapshot.database.expect("the pool fills `database`");
     assert_eq!(s.acquires_total, taken, "one acquire per connection taken");
     assert_eq!(s.acquire_errors_total, 0);
     assert_eq!(

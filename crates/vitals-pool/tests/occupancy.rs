@@ -236,7 +236,8 @@ async fn connections_being_opened_during_an_outage_are_not_open_or_active() {
     );
     let mut snapshot = vitals_core::Snapshot::now();
     metered.collect(&mut snapshot);
-    assert_eq!(snapshot.database.pool_utilization_percent, 0.0);
+    let database = snapshot.database.expect("the pool fills `database`");
+    assert_eq!(database.pool_utilization_percent, 0.0);
 
     // Every caller fails after the acquire timeout; those that went through the metered
     // pool are its acquires and errors.

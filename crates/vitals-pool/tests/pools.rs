@@ -11,7 +11,9 @@ use vitals_testkit::postgres_url;
 fn section<DB: Database>(pool: &MeteredPool<DB>) -> DatabaseSection {
     let mut snapshot = Snapshot::now();
     pool.collect(&mut snapshot);
-    snapshot.database
+    snapshot
+        .database
+        .expect("the unnamed pool fills `database`")
 }
 
 /// Waits until released connections are back in the pool (sqlx returns them from a task;

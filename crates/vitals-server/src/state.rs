@@ -37,6 +37,9 @@ async fn warn_unless_connected(redis: &RedisBackend, url: &str) {
     );
 }
 
+/// The name the exporters give this service (EMF `ServiceName`, OTLP `service.name`).
+const SERVICE_NAME: &str = "health-agent";
+
 /// Starts the EMF and OTLP exporters the settings ask for.
 fn start_exporters(
     vitals: &Vitals,
@@ -47,6 +50,7 @@ fn start_exporters(
         Some(output) => {
             let mut emf = EmfSettings::new(output.parse().unwrap_or(EmfOutput::Stdout));
             emf.namespace.clone_from(&settings.emf_namespace);
+            emf.service = SERVICE_NAME.to_owned();
             emf.interval = Duration::from_millis(settings.export_interval_ms);
             let exporter = EmfExporter::start(vitals.engine(), emf).map_err(|source| {
                 StartupError::Export {
@@ -62,6 +66,7 @@ fn start_exporters(
         Some(endpoint) => {
             let mut otlp = OtlpSettings::new(endpoint);
             otlp.interval = Duration::from_millis(settings.export_interval_ms);
+            otlp.service_name = SERVICE_NAME.to_owned();
             tracing::info!(
                 endpoint = %otlp.endpoint,
                 interval_ms = settings.export_interval_ms,

@@ -13,7 +13,10 @@ fn main() -> Result<(), SamplerError> {
     sampler.sample();
     let mut snapshot = Snapshot::now();
     sampler.collect(&mut snapshot);
-    let system = &snapshot.system;
+    let system = snapshot
+        .system
+        .as_ref()
+        .expect("the sampler fills the system section");
     println!(
         "cpu {}%  memory {} MB ({}%)  disk read {} MB",
         system.cpu_percent, system.memory_mb, system.memory_percent, system.disk_read_mb

@@ -16,7 +16,8 @@
 //! sampler.sample(); // what the scheduler does every second
 //! let mut snapshot = Snapshot::now();
 //! sampler.collect(&mut snapshot);
-//! println!("cpu {}%", snapshot.system.cpu_percent);
+//! let system = snapshot.system.expect("the sampler fills the system section");
+//! println!("cpu {}%", system.cpu_percent);
 //! # Ok::<(), vitals_system::SamplerError>(())
 //! ```
 //!

@@ -131,8 +131,12 @@ impl Collector for SystemSampler {
         let age_ms = sample.taken_at.map_or(0, |t| {
             u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
         });
-        snapshot.system = SystemSection::from_figures(&sample.system, age_ms, sample.error.clone());
-        snapshot.system.container = sample.cgroup.map(|(version, reading)| {
+        let system = snapshot.system.insert(SystemSection::from_figures(
+            &sample.system,
+            age_ms,
+            sample.error.clone(),
+        ));
+        system.container = sample.cgroup.map(|(version, reading)| {
             ContainerSection::from_figures(
                 version.as_str(),
                 &ContainerFigures {

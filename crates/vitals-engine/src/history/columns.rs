@@ -29,13 +29,21 @@ pub(crate) type Row = [f64; NCOLS];
 pub(crate) const COLUMNS: [Column; 37] = [
     // Filled by `row` from the sampling time, not from the snapshot.
     col("t", "unix_ms", |_| None),
-    col("cpu_percent", "percent", |s| Some(s.system.cpu_percent)),
-    col("memory_percent", "percent", |s| {
-        Some(s.system.memory_percent)
+    col("cpu_percent", "percent", |s| {
+        s.system.as_ref().map(|x| x.cpu_percent)
     }),
-    col("memory_mb", "MB", |s| Some(s.system.memory_mb)),
-    col("disk_read_mb", "MB", |s| Some(s.system.disk_read_mb)),
-    col("disk_write_mb", "MB", |s| Some(s.system.disk_write_mb)),
+    col("memory_percent", "percent", |s| {
+        s.system.as_ref().map(|x| x.memory_percent)
+    }),
+    col("memory_mb", "MB", |s| {
+        s.system.as_ref().map(|x| x.memory_mb)
+    }),
+    col("disk_read_mb", "MB", |s| {
+        s.system.as_ref().map(|x| x.disk_read_mb)
+    }),
+    col("disk_write_mb", "MB", |s| {
+        s.system.as_ref().map(|x| x.disk_write_mb)
+    }),
     col("pool_size", "connections", |s| {
         pool(s).map(|d| f64::from(d.pool_size))
     }),
@@ -122,18 +130,19 @@ pub(crate) const COLUMNS: [Column; 37] = [
     col("cache_total_reads", "count", |s| {
         cache(s).map(|c| c.total_reads as f64)
     }),
-    col("memory_total_mb", "MB", |s| Some(s.system.memory_total_mb)),
+    col("memory_total_mb", "MB", |s| {
+        s.system.as_ref().map(|x| x.memory_total_mb)
+    }),
 ];
 
-/// The unnamed pool's section, when there is a pool (a snapshot without one has size and
-/// maximum 0 and no backend).
+/// The unnamed pool's section, when there is a pool.
 fn pool(s: &Snapshot) -> Option<&vitals_core::DatabaseSection> {
-    (!s.database.backend.is_empty() || s.database.pool_max_size > 0).then_some(&s.database)
+    s.database.as_ref()
 }
 
 /// The unnamed cache's section, when there is a cache.
 fn cache(s: &Snapshot) -> Option<&vitals_core::CacheSection> {
-    (!s.cache.backend.is_empty()).then_some(&s.cache)
+    s.cache.as_ref()
 }
 
 /// The row of `snapshot`, sampled at `at`.
@@ -168,7 +177,7 @@ mod tests {
     #[test]
     fn absent_sections_are_nan_present_ones_are_read() {
         let mut s = Snapshot::now();
-        s.system.cpu_percent = 42.5;
+        s.system.get_or_insert_default().cpu_percent = 42.5;
         let r = row(
             &s,
             SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1234),

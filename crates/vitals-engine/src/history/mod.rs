@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(live.capacity(), 3);
         for i in 0..5u32 {
             let mut s = Snapshot::now();
-            s.system.cpu_percent = f64::from(i);
+            s.system.get_or_insert_default().cpu_percent = f64::from(i);
             live.record(&s, SystemTime::now(), Duration::from_secs(u64::from(i)));
         }
         let doc: Value = serde_json::from_str(&live.history_json()).expect("valid JSON");
@@ -329,7 +329,7 @@ mod tests {
     fn alerts_change_state_and_keep_since_while_unchanged() {
         let live = live(10);
         let mut s = Snapshot::now();
-        s.system.memory_percent = 50.0;
+        s.system.get_or_insert_default().memory_percent = 50.0;
         live.record(&s, SystemTime::now(), Duration::ZERO);
         let critical = |live: &Live| {
             let doc = live.alerts_json();
@@ -343,7 +343,7 @@ mod tests {
                 .expect("rule listed")
         };
         assert_eq!(critical(&live)["state"], "ok");
-        s.system.memory_percent = 97.0;
+        s.system.get_or_insert_default().memory_percent = 97.0;
         live.record(&s, SystemTime::now(), Duration::from_secs(1));
         let first = critical(&live);
         assert_eq!(first["state"], "firing");

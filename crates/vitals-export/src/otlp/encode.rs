@@ -411,8 +411,8 @@ mod tests {
             metrics::gauge!("queue_depth").set(2.5);
         });
         let mut snapshot = Snapshot::now();
-        snapshot.system.cpu_percent = 12.5;
-        snapshot.database.pool_size = 4;
+        snapshot.system.get_or_insert_default().cpu_percent = 12.5;
+        snapshot.database.get_or_insert_default().pool_size = 4;
         snapshot.databases.insert(
             "replica".to_owned(),
             DatabaseSection {

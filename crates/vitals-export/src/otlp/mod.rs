@@ -76,7 +76,7 @@ use encode::Identity;
 pub struct OtlpSettings {
     /// Where to POST (e.g. `http://127.0.0.1:4318/v1/metrics`).
     pub endpoint: Endpoint,
-    /// Resource attribute `service.name` (default `health-agent`, as the EMF `ServiceName`).
+    /// Resource attribute `service.name` (default [`default_service_name`](crate::default_service_name)).
     pub service_name: String,
     /// Resource attribute `service.instance.id` (default `HOSTNAME:PID`, see
     /// [`default_instance_id`]): what tells the instances of one service apart.
@@ -98,7 +98,7 @@ impl OtlpSettings {
     pub fn new(endpoint: Endpoint) -> Self {
         Self {
             endpoint,
-            service_name: "health-agent".to_owned(),
+            service_name: crate::default_service_name(),
             service_instance_id: default_instance_id(),
             service_version: None,
             interval: Duration::from_secs(10),
