@@ -36,6 +36,7 @@ mod readiness;
 pub mod registry;
 mod requests;
 pub mod scheduler;
+mod shutdown;
 #[cfg(feature = "spans")]
 pub mod spans;
 pub mod text;

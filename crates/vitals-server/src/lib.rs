@@ -82,6 +82,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> ShutdownReport {
     let db = state.db().clone();
+    // Live streams and a running profile end as soon as shutdown begins; only the
+    // application's own requests are waited for.
+    let shutdown = state.vitals().graceful_shutdown(shutdown);
     let report = listener::serve_connections(listener, app(state), limits, shutdown).await;
     // In-flight requests are done or dropped; give the pool a bounded moment to close.
     if tokio::time::timeout(std::time::Duration::from_secs(2), db.close())
