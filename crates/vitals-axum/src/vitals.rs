@@ -111,6 +111,13 @@ impl Vitals {
         }
     }
 
+    /// Completes once Vitals' shutdown has begun (at once if it has): the signal for a second
+    /// server, such as an admin listener serving [`routes`](Self::routes), to stop with the
+    /// first.
+    pub fn shutdown_begun(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.engine.shutdown_begun()
+    }
+
     /// Tells Vitals' own long requests to end now (what
     /// [`graceful_shutdown`](Self::graceful_shutdown) does when its signal fires), for an
     /// application that drives its shutdown itself.

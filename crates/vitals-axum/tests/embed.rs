@@ -37,7 +37,7 @@ async fn embed_example_shows_its_requests_pool_cache_and_own_metrics() {
     let db = OwnDatabase::create();
     let redis = OwnRedis::start(free_port());
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = embed::app(Some(db.url()), Some(redis.url()), dir.path())
+    let (app, _vitals) = embed::app(Some(db.url()), Some(redis.url()), dir.path())
         .await
         .expect("the example builds");
 
