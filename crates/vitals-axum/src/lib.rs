@@ -1,4 +1,4 @@
-#![doc = include_str!("../../../docs/embedding.md")]
+#![doc = include_str!("../docs/guide.md")]
 
 mod builder;
 mod error;
@@ -23,6 +23,14 @@ pub use vitals_core::{Collector, Importance, Snapshot};
 #[cfg(feature = "spans")]
 pub use vitals_engine::spans;
 pub use vitals_engine::{BuildError, Check, Engine, Readiness};
+/// Caches that count what they do: `MeteredCache` over Redis or an in-process store (the
+/// `vitals-cache` crate; features `redis`, `memory`).
+#[cfg(any(feature = "redis", feature = "memory"))]
+pub use vitals_cache as cache;
+/// sqlx pools that count what they do: `MeteredPool` (the `vitals-pool` crate; features
+/// `postgres`, `sqlite`, `any`). `pool::sqlx` is the sqlx it was built with.
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "any"))]
+pub use vitals_pool as pool;
 #[cfg(feature = "runtime")]
 pub use vitals_runtime::RuntimeCollector;
 #[cfg(feature = "system")]
