@@ -42,6 +42,11 @@ pub mod spans;
 pub mod text;
 pub mod walk;
 
+// The README's example compiles with the crate's tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 pub use access::Denied;
 pub use builder::{BuildError, EngineBuilder};
 pub use engine::Engine;

@@ -8,10 +8,14 @@
 //! read the same snapshot as the dashboard's ring), walks the same series `/metrics` shows,
 //! counts its failures in `<ns>_export_errors_total{exporter}` and never reaches requests.
 //! Dropping an exporter stops it.
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "emf")]
 pub mod emf;
+
+// The README's example compiles with the crate's tests.
+#[cfg(all(doctest, feature = "otlp"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 
