@@ -17,9 +17,11 @@ const SIZE: (u32, u32) = (1200, 600);
 
 /// DejaVu Sans, shipped with vitals-cli; plotters cannot draw text without a registered font.
 const FONT: &[u8] = include_bytes!("../../../crates/vitals-cli/assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+/// The font family name charts draw text with.
+pub const FAMILY: &str = "sans-serif";
 
-const COLOURS: [RGBColor; 6] = [
+/// The palette, in order.
+pub const COLOURS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -28,7 +30,8 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
-fn ensure_font() -> Result<()> {
+/// Registers the chart font once; every chart needs it.
+pub fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     ok.then_some(())
@@ -36,19 +39,33 @@ fn ensure_font() -> Result<()> {
 }
 
 /// One line: its name, colour and points (`None` breaks the line).
-struct Line {
-    name: String,
-    colour: RGBColor,
-    points: Vec<(f64, Option<f64>)>,
-    dashed: bool,
+pub struct Line {
+    /// In the legend.
+    pub name: String,
+    /// Its colour.
+    pub colour: RGBColor,
+    /// `(x, y)`; `None` breaks the line.
+    pub points: Vec<(f64, Option<f64>)>,
+    /// Drawn dashed (thresholds, fits).
+    pub dashed: bool,
 }
 
-struct Chart<'a> {
-    file: &'a str,
-    title: String,
-    y_label: &'a str,
-    lines: Vec<Line>,
+/// One chart: a file name, a title, axis labels and its lines.
+pub struct Chart<'a> {
+    /// File name inside the output folder.
+    pub file: &'a str,
+    /// Caption.
+    pub title: String,
+    /// What the x axis counts.
+    pub x_label: &'a str,
+    /// What the y axis shows.
+    pub y_label: &'a str,
+    /// The lines.
+    pub lines: Vec<Line>,
 }
+
+/// The x axis of the load charts.
+const LOAD_X: &str = "Seconds since the load started";
 
 /// The chart files, for the report.
 pub const FILES: [(&str, &str); 6] = [
@@ -97,6 +114,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
     charts.push(Chart {
         file: FILES[0].0,
         title: "Requests per second, by endpoint (load engine)".into(),
+        x_label: LOAD_X,
         y_label: "requests / s",
         lines,
     });
@@ -113,6 +131,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
     charts.push(Chart {
         file: FILES[1].0,
         title: "Latency per second, all endpoints (load engine)".into(),
+        x_label: LOAD_X,
         y_label: "latency (ms)",
         // p99 first, so p95 stays visible where the two meet (few requests in a second).
         lines: [(0.99, "p99", 2), (0.95, "p95", 1), (0.50, "p50", 0)]
@@ -155,6 +174,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
     charts.push(Chart {
         file: FILES[2].0,
         title: format!("Errors per second (load engine; {total_errors} in all)"),
+        x_label: LOAD_X,
         y_label: "errors / s",
         lines,
     });
@@ -162,6 +182,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
     charts.push(Chart {
         file: FILES[3].0,
         title: "Virtual users (connections) active".into(),
+        x_label: LOAD_X,
         y_label: "users",
         lines: vec![Line {
             name: "users".into(),
@@ -212,6 +233,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         charts.push(Chart {
             file: FILES[4].0,
             title: "Server resident memory (sampled by the load run every second)".into(),
+            x_label: LOAD_X,
             y_label: "RSS (MB)",
             lines,
         });
@@ -225,6 +247,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         charts.push(Chart {
             file: FILES[5].0,
             title: "Server process CPU, percent of all cores".into(),
+            x_label: LOAD_X,
             y_label: "CPU %",
             lines: vec![Line {
                 name: "server process".into(),
@@ -259,7 +282,8 @@ fn segments(points: &[(f64, Option<f64>)]) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
-fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
+/// Draws `chart` into the PNG file `path` (call [`ensure_font`] first).
+pub fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
     let x_max = chart
         .lines
         .iter()
@@ -285,7 +309,7 @@ fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
     c.configure_mesh()
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.y_decimals$}"))
-        .x_desc("Seconds since the load started")
+        .x_desc(chart.x_label)
         .y_desc(chart.y_label)
         .label_style((FAMILY, 16))
         .axis_desc_style((FAMILY, 18))

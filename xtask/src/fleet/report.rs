@@ -1,0 +1,223 @@
+//! The run's report: `report.md` (set-up, checks, figures, dashboard queries) and PNG charts
+//! drawn from the fleet's Prometheus and VictoriaMetrics with the load report's chart code.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::Check;
+use super::measure::Figures;
+use super::promql;
+use crate::load::charts::{COLOURS, Chart, Line, draw, ensure_font};
+
+/// What the report tells.
+pub struct Summary<'a> {
+    /// Instances.
+    pub instances: usize,
+    /// Namespaces or loopback, and why.
+    pub mode: &'a str,
+    /// `host address` of each instance.
+    pub members: Vec<String>,
+    /// Engine versions.
+    pub versions: &'a [String],
+    /// Every check.
+    pub checks: &'a [Check],
+    /// Per-instance figures.
+    pub figures: Option<&'a Figures>,
+    /// `(panel, expr, series)` of every dashboard query.
+    pub queries: &'a [(String, String, usize)],
+    /// Seconds the run took.
+    pub seconds: f64,
+    /// Charts written, as file names.
+    pub charts: &'a [PathBuf],
+}
+
+/// Writes `report.md` into `dir`; its path.
+pub fn write(s: &Summary<'_>, dir: &Path) -> Result<PathBuf> {
+    let mut md = String::new();
+    let passed = s.checks.iter().filter(|c| c.passed).count();
+    let _ = writeln!(md, "# Fleet run\n");
+    let _ = writeln!(
+        md,
+        "{} instances of vitals-server, each on a PostgreSQL database and a redis-server of \
+         its own, placed on {}. Around them a real Prometheus (file-based discovery, \
+         `deploy/prometheus/alerts.yml` unchanged, scrape and evaluation every second), \
+         Alertmanager (the routing tree of `deploy/alertmanager/alertmanager.yml`, its \
+         webhooks pointed at this run and its grouping waits cut to 1 s) and VictoriaMetrics \
+         (fed by Prometheus' remote write). {passed} of {} checks passed in {:.0} s.\n",
+        s.instances,
+        s.mode,
+        s.checks.len(),
+        s.seconds
+    );
+    let _ = writeln!(md, "Engines: {}.\n", s.versions.join("; "));
+    let _ = writeln!(md, "Instances: {}.\n", s.members.join(", "));
+    let _ = writeln!(
+        md,
+        "## Checks\n\n| check | result | what was seen |\n|---|---|---|"
+    );
+    for c in s.checks {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            c.name,
+            if c.passed { "pass" } else { "**FAIL**" },
+            c.detail.replace('|', "\\|")
+        );
+    }
+    if let Some(f) = s.figures {
+        let _ = writeln!(
+            md,
+            "\n## Per-instance figures\n\n| figure | value | how |\n|---|---|---|"
+        );
+        for (what, value, how) in &f.rows {
+            let _ = writeln!(md, "| {what} | {value} | {how} |");
+        }
+    }
+    if !s.queries.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Dashboard queries on Prometheus\n\n| panel | series | query |\n|---|---|---|"
+        );
+        for (panel, expr, n) in s.queries {
+            let _ = writeln!(md, "| {panel} | {n} | `{}` |", expr.replace('|', "\\|"));
+        }
+    }
+    if !s.charts.is_empty() {
+        let _ = writeln!(md, "\n## Charts\n");
+        for chart in s.charts {
+            let name = chart
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let _ = writeln!(md, "![{name}]({name})\n");
+        }
+    }
+    let path = dir.join("report.md");
+    std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// One chart: each series of `promql` on `api` over `[start, end]`, one line per `by` label
+/// value.
+async fn lines(
+    api: SocketAddr,
+    promql: &str,
+    by: &str,
+    start: f64,
+    end: f64,
+    dashed: bool,
+) -> Result<Vec<Line>> {
+    let series = promql::query_range(api, promql, start, end, 1.0).await?;
+    Ok(series
+        .iter()
+        .enumerate()
+        .map(|(k, s)| Line {
+            name: if by.is_empty() {
+                promql.to_owned()
+            } else {
+                s.label(by).to_owned()
+            },
+            colour: COLOURS[k % COLOURS.len()],
+            points: s
+                .points
+                .iter()
+                .map(|&(t, v)| (t - start, Some(v)))
+                .collect(),
+            dashed,
+        })
+        .collect())
+}
+
+/// Draws the run's charts into `dir`.
+pub async fn charts(
+    prometheus: SocketAddr,
+    victoria: SocketAddr,
+    start: f64,
+    end: f64,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    ensure_font()?;
+    let x = "Seconds since the fleet started";
+    let mut requests = lines(
+        prometheus,
+        "sum by (host) (rate(health_agent_http_requests_total[5s]))",
+        "host",
+        start,
+        end,
+        false,
+    )
+    .await?;
+    for line in lines(
+        victoria,
+        "sum(rate(health_agent_http_requests_total[5s]))",
+        "",
+        start,
+        end,
+        true,
+    )
+    .await?
+    {
+        requests.push(Line {
+            name: "whole fleet, from VictoriaMetrics".into(),
+            colour: plotters::style::RGBColor(60, 60, 60),
+            ..line
+        });
+    }
+    let charts = [
+        Chart {
+            file: "fleet_requests.png",
+            title: "Requests per second by instance (Prometheus) and in all (VictoriaMetrics)"
+                .into(),
+            x_label: x,
+            y_label: "requests / s",
+            lines: requests,
+        },
+        Chart {
+            file: "fleet_up.png",
+            title: "up: whether Prometheus reached each instance".into(),
+            x_label: x,
+            y_label: "up (1 = scraped)",
+            lines: lines(prometheus, "up", "host", start, end, false).await?,
+        },
+        Chart {
+            file: "fleet_pool.png",
+            title: "Database pool utilization by instance".into(),
+            x_label: x,
+            y_label: "percent",
+            lines: lines(
+                prometheus,
+                "max by (host) (health_agent_db_pool_utilization_percent)",
+                "host",
+                start,
+                end,
+                false,
+            )
+            .await?,
+        },
+        Chart {
+            file: "fleet_alerts.png",
+            title: "Firing alerts (Prometheus ALERTS), by alert".into(),
+            x_label: x,
+            y_label: "instances firing",
+            lines: lines(
+                prometheus,
+                "sum by (alertname) (ALERTS{alertstate=\"firing\"})",
+                "alertname",
+                start,
+                end,
+                false,
+            )
+            .await?,
+        },
+    ];
+    let mut written = Vec::new();
+    for chart in &charts {
+        let path = dir.join(chart.file);
+        draw(chart, &path).with_context(|| format!("cannot draw {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}

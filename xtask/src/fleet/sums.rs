@@ -1,0 +1,129 @@
+//! Fleet-wide sums: the same PromQL on Prometheus and on VictoriaMetrics (fed by Prometheus'
+//! remote write) against the sum of the instances' own JSON counters.
+//!
+//! - Rates, under steady load: `sum(rate(X[W]))` at the end of a window of W seconds against
+//!   the growth of the JSON counters between readings W seconds apart, within 5 %.
+//! - Counters, once the load has stopped and every instance has been scraped since:
+//!   `sum(X)` must equal the JSON sum exactly (waiting a bounded while for the last scrape to
+//!   reach VictoriaMetrics).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::promql;
+use super::traffic::Traffic;
+use super::{Check, Fleet};
+use crate::load::server::get;
+
+/// The figures compared, as `(Prometheus counter, JSON path)`.
+const COUNTERS: [(&str, &str); 2] = [
+    ("health_agent_http_requests_total", "http.requests_total"),
+    ("health_agent_cache_hits_total", "cache.hits"),
+];
+
+/// Load per instance, requests per second.
+const RATE: f64 = 25.0;
+/// Load before the window opens.
+const WARM_UP: Duration = Duration::from_secs(5);
+/// The rate window, seconds.
+const WINDOW: u64 = 30;
+/// Tolerance for rates.
+const RATE_TOLERANCE: f64 = 0.05;
+
+/// Unix time now, in seconds.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The JSON counters of every instance, summed, and the moment they were read (the middle of
+/// the reads).
+async fn json_sums(addrs: &[SocketAddr]) -> Result<([f64; 2], f64)> {
+    let before = unix_now();
+    let mut sums = [0.0; 2];
+    for &addr in addrs {
+        let (status, body) = get(addr, "/api/v1/metrics").await?;
+        anyhow::ensure!(status == 200, "{addr} answered {status} to /api/v1/metrics");
+        let doc: Value = serde_json::from_str(&body).context("snapshot JSON")?;
+        for (sum, (_, path)) in sums.iter_mut().zip(COUNTERS) {
+            *sum += path
+                .split('.')
+                .try_fold(&doc, |v, k| v.get(k))
+                .and_then(Value::as_f64)
+                .with_context(|| format!("{addr}: no {path} in the snapshot"))?;
+        }
+    }
+    Ok((sums, (before + unix_now()) / 2.0))
+}
+
+/// Load, the rate comparison during it, then the exact comparison at a quiet moment.
+pub async fn check(fleet: &Fleet) -> Result<Vec<Check>> {
+    let addrs: Vec<SocketAddr> = fleet.instances.iter().map(|i| i.addr).collect();
+    let traffic = Traffic::start(&addrs, RATE, WARM_UP + Duration::from_secs(WINDOW + 3));
+    tokio::time::sleep(WARM_UP).await;
+    let (first, t1) = json_sums(&addrs).await?;
+    let opened = Instant::now();
+    tokio::time::sleep(Duration::from_secs(WINDOW).saturating_sub(opened.elapsed())).await;
+    let (second, t2) = json_sums(&addrs).await?;
+    let (answered, errors) = traffic.stop().await;
+    eprintln!(
+        "fleet: load of {RATE} req/s per instance: {answered} answered, {errors} failed; \
+         rate window {:.1} s",
+        t2 - t1
+    );
+
+    // Let the last scrapes and remote-write batches land.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut checks = Vec::new();
+    for (k, (metric, path)) in COUNTERS.iter().enumerate() {
+        let expected = (second[k] - first[k]) / (t2 - t1);
+        let promql = format!("sum(rate({metric}[{WINDOW}s]))");
+        for (engine, api) in fleet.engines.apis() {
+            let got = promql::scalar(api, &promql, Some(t2)).await?;
+            let off = got.map(|g| (g - expected).abs() / expected.max(f64::MIN_POSITIVE));
+            checks.push(Check {
+                name: format!("rate of {metric} on {engine}"),
+                passed: expected > 0.0 && off.is_some_and(|o| o <= RATE_TOLERANCE),
+                detail: format!(
+                    "`{promql}` = {} /s; the instances' `{path}` grew {expected:.2} /s \
+                     ({}; at most 5 % apart)",
+                    got.map_or("no data".into(), |g| format!("{g:.2}")),
+                    off.map_or("no data".into(), |o| format!("{:.2} % apart", o * 100.0)),
+                ),
+            });
+        }
+    }
+
+    // Quiet: nothing moves the counters any more.
+    let (quiet, _) = json_sums(&addrs).await?;
+    for (k, (metric, path)) in COUNTERS.iter().enumerate() {
+        let promql = format!("sum({metric})");
+        for (engine, api) in fleet.engines.apis() {
+            let started = Instant::now();
+            let mut got = None;
+            while started.elapsed() < Duration::from_secs(20) {
+                got = promql::scalar(api, &promql, None).await?;
+                if got == Some(quiet[k]) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            checks.push(Check {
+                name: format!("{metric} at a quiet moment on {engine}"),
+                passed: got == Some(quiet[k]) && quiet[k] > 0.0,
+                detail: format!(
+                    "`{promql}` = {}; the instances' `{path}` add up to {} (exact; agreed after \
+                     {:.1} s)",
+                    got.map_or("no data".into(), |g| g.to_string()),
+                    quiet[k],
+                    started.elapsed().as_secs_f64()
+                ),
+            });
+        }
+    }
+    Ok(checks)
+}
