@@ -58,8 +58,9 @@ const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, and
-          the smoke load test on both backends (--no-lint, --no-load skip parts; needs
+  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, the
+          fleet run and the smoke load test on both backends (--no-lint, --no-fleet,
+          --no-load skip parts; needs
           PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
   chaos   the chaos suite alone, with its tables: chat/history load on PostgreSQL + Redis
           while Redis is killed, SIGSTOPped and restarted with its data, PostgreSQL is cut and

@@ -1,7 +1,8 @@
 //! Every PromQL query of `deploy/grafana/dashboards/vitals.json` against the fleet's
 //! Prometheus, with Grafana's variables filled in as a user looking at all instances would
-//! have them. Each must return at least one series, except the few that are empty by nature
-//! on this fleet (listed in [`EMPTY_BY_NATURE`] with the reason).
+//! have them. Each must return at least one series, except those empty by nature on this
+//! fleet, which [`empty_by_nature`] derives from what the instances report about their
+//! container: a limit that is not set is not exported, so its query has nothing to show.
 
 use std::net::SocketAddr;
 
@@ -11,18 +12,43 @@ use serde_json::Value;
 use super::Check;
 use super::promql;
 
-/// Queries that have no series on a fleet like this one, and why. A query is matched by a
-/// piece of its text.
-pub const EMPTY_BY_NATURE: &[(&str, &str)] = &[
-    (
-        "container_memory_limit_bytes",
-        "the instances run without a cgroup memory limit, and an unset limit is not exported",
-    ),
-    (
-        "container_cpu_quota_cores",
-        "the instances run without a CPU quota, and an unset quota is not exported",
-    ),
-];
+/// Queries that have no series on this fleet, and why, from an instance's `system.container`
+/// (JSON): a query is matched by a metric name in its text.
+pub fn empty_by_nature(container: &Value) -> Vec<(&'static str, String)> {
+    let unset = |field: &str| container.get(field).is_none_or(Value::is_null);
+    let cgroup = container
+        .get("cgroup")
+        .and_then(Value::as_str)
+        .unwrap_or("none");
+    let mut out = Vec::new();
+    if unset("memory_limit_mb") {
+        out.push((
+            "container_memory_limit_bytes",
+            format!("no cgroup memory limit is set (cgroup {cgroup}), and an unset limit is not exported"),
+        ));
+    }
+    if unset("cpu_quota_cores") {
+        for metric in [
+            "container_cpu_quota_cores",
+            "container_cpu_quota_used_percent",
+        ] {
+            out.push((
+                metric,
+                format!("no cgroup CPU quota is set (cgroup {cgroup}), so there is no quota to use or show"),
+            ));
+        }
+    }
+    if unset("memory_usage_mb") {
+        out.push((
+            "container_memory_working_set_bytes",
+            format!(
+                "the instances cannot read their cgroup's memory (cgroup {cgroup}: `ip netns exec` \
+                 mounts a /sys of the namespace's own, without the cgroup hierarchy)"
+            ),
+        ));
+    }
+    out
+}
 
 /// The dashboard's queries: `(panel title, expr)`, the annotation included.
 fn queries(dash: &Value) -> Vec<(String, String)> {
@@ -58,8 +84,13 @@ fn fill(expr: &str) -> String {
         .replace("$instance", ".*")
 }
 
-/// One check per query, plus the queries' outcome as a table for the report.
-pub async fn check(prometheus: SocketAddr) -> Result<(Vec<Check>, Vec<(String, String, usize)>)> {
+/// One check per query that fails, one for the whole, and the queries' outcome as a table for
+/// the report; `container` is an instance's `system.container`.
+pub async fn check(
+    prometheus: SocketAddr,
+    container: &Value,
+) -> Result<(Vec<Check>, Vec<(String, String, usize)>)> {
+    let empty = empty_by_nature(container);
     let path = crate::workspace_root().join("deploy/grafana/dashboards/vitals.json");
     let dash: Value = serde_json::from_str(
         &std::fs::read_to_string(&path)
@@ -71,9 +102,7 @@ pub async fn check(prometheus: SocketAddr) -> Result<(Vec<Check>, Vec<(String, S
     for (title, expr) in queries(&dash) {
         let promql = fill(&expr);
         let series = promql::query(prometheus, &promql, None).await?;
-        let nature = EMPTY_BY_NATURE
-            .iter()
-            .find(|(piece, _)| expr.contains(piece));
+        let nature = empty.iter().find(|(piece, _)| expr.contains(piece));
         table.push((title.clone(), expr.clone(), series.len()));
         match (series.is_empty(), nature) {
             (false, None) => {}
@@ -82,8 +111,8 @@ pub async fn check(prometheus: SocketAddr) -> Result<(Vec<Check>, Vec<(String, S
                 name: format!("dashboard query of \"{title}\""),
                 passed: false,
                 detail: format!(
-                    "`{expr}` is listed as empty by nature but returned {} series; \
-                     take it off the list",
+                    "`{expr}` should be empty here (the instances report no such limit) but \
+                     returned {} series",
                     series.len()
                 ),
             }),
@@ -128,11 +157,17 @@ mod tests {
                 .any(|(t, e)| t == "Firing alerts" && e.starts_with("ALERTS"))
         );
         assert!(found.iter().all(|(_, e)| !fill(e).contains('$')));
-        for (piece, _) in EMPTY_BY_NATURE {
+        let bare = serde_json::json!({"cgroup": "none"});
+        let empty = empty_by_nature(&bare);
+        assert_eq!(empty.len(), 4);
+        for (piece, _) in &empty {
             assert!(
                 found.iter().any(|(_, e)| e.contains(piece)),
                 "{piece} is not in the dashboard any more"
             );
         }
+        let limited = serde_json::json!({"cgroup": "v2", "memory_limit_mb": 512.0,
+            "cpu_quota_cores": 1.5, "memory_usage_mb": 100.0});
+        assert!(empty_by_nature(&limited).is_empty());
     }
 }

@@ -121,9 +121,12 @@ impl Engines {
             alertmanager,
             victoria,
             versions: vec![
-                version(&["prometheus", "--version"]),
-                version(&["prometheus-alertmanager", "--version"]),
-                version(&["victoria-metrics", "-version"]),
+                version(&["prometheus", "--version"], "prometheus"),
+                version(
+                    &["prometheus-alertmanager", "--version"],
+                    "prometheus-alertmanager",
+                ),
+                version(&["victoria-metrics", "-version"], "victoria-metrics"),
             ],
             processes,
         };
@@ -168,9 +171,10 @@ fn spawn(mut cmd: Command, name: &'static str, log: &Path) -> Result<Process> {
     Ok(Process::adopt(child, name))
 }
 
-/// The first line of `program --version`, whichever stream it goes to.
-fn version(argv: &[&str]) -> String {
-    Command::new(argv[0])
+/// The first line of `program --version`, whichever stream it goes to; the Debian package's
+/// version when the binary prints none (Debian's VictoriaMetrics build does not).
+fn version(argv: &[&str], package: &str) -> String {
+    let printed = Command::new(argv[0])
         .args(&argv[1..])
         .output()
         .ok()
@@ -180,9 +184,22 @@ fn version(argv: &[&str]) -> String {
                 String::from_utf8_lossy(&o.stdout),
                 String::from_utf8_lossy(&o.stderr)
             );
-            text.lines().next().map(str::to_owned)
-        })
-        .unwrap_or_else(|| format!("{} (version unknown)", argv[0]))
+            text.lines()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+        });
+    printed.unwrap_or_else(|| {
+        let packaged = Command::new("dpkg-query")
+            .args(["-W", "-f", "${Version}", package])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|v| !v.is_empty());
+        match packaged {
+            Some(v) => format!("{} {v} (Debian package {package})", argv[0]),
+            None => format!("{} (version unknown)", argv[0]),
+        }
+    })
 }
 
 async fn wait_ready(addr: SocketAddr, path: &str, name: &str) -> Result<()> {

@@ -12,7 +12,7 @@ use vitals_testkit::{Gate, OwnDatabase, OwnRedis};
 use super::net::Host;
 use crate::load::server::{Process, spawn_server};
 
-/// The pool of every instance: small, so a stalled database exhausts it at once.
+/// The pool of every instance: small, so a slow database exhausts it at once.
 pub const POOL_MAX: u32 = 4;
 
 /// The port instances listen on inside their own namespace.
@@ -32,12 +32,13 @@ pub struct Instance {
     server: Option<Process>,
     dir: PathBuf,
     bin: PathBuf,
+    extra: Vec<String>,
     starts: u32,
 }
 
 impl Instance {
-    /// Creates its database, Redis and gate, and starts the server.
-    pub async fn start(host: Host, bin: &Path, run_dir: &Path) -> Result<Self> {
+    /// Creates its database, Redis and gate, and starts the server with `extra` settings.
+    pub async fn start(host: Host, bin: &Path, run_dir: &Path, extra: &[&str]) -> Result<Self> {
         let dir = run_dir.join(&host.name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -64,6 +65,7 @@ impl Instance {
             server: None,
             dir,
             bin: bin.to_path_buf(),
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
             starts: 0,
         };
         instance.start_server()?;
@@ -87,12 +89,7 @@ impl Instance {
                 &format!("redis://{}", SocketAddr::new(gateway, self.redis_port)),
             ])
             .args(["--pool-min", "1", "--pool-max", &POOL_MAX.to_string()])
-            .args([
-                "--acquire-timeout-ms",
-                "1000",
-                "--request-timeout-ms",
-                "5000",
-            ]);
+            .args(&self.extra);
         let log = self.dir.join(format!("server-{}.log", self.starts));
         let (process, addr) = spawn_server(cmd, &log)?;
         anyhow::ensure!(
@@ -127,18 +124,34 @@ impl Instance {
         }
     }
 
+    /// Its database's URL on the machine's PostgreSQL, past the gate.
+    pub fn database_url(&self) -> String {
+        self.db.url()
+    }
+
     /// `host:port` as Prometheus labels it (`instance`).
     pub fn target(&self) -> String {
         self.addr.to_string()
     }
 }
 
-/// A Redis of its own; in a namespace run it also listens on the host's gateway address.
+/// A Redis of its own; in a namespace run it also listens on the host's gateway address,
+/// which its instance reaches from another network namespace: Redis' protected mode would
+/// refuse that client (no password), so it is off, on an address only this run routes.
 fn start_redis(port: u16, gateway: IpAddr) -> OwnRedis {
     if gateway.is_loopback() {
         OwnRedis::start(port)
     } else {
-        OwnRedis::start_with(port, &["--bind", "127.0.0.1", &gateway.to_string()])
+        OwnRedis::start_with(
+            port,
+            &[
+                "--bind",
+                "127.0.0.1",
+                &gateway.to_string(),
+                "--protected-mode",
+                "no",
+            ],
+        )
     }
 }
 

@@ -81,8 +81,8 @@ pub async fn take(
     row(
         "series per instance (`/metrics` samples)",
         series.to_string(),
-        "sample lines of one instance's `/metrics` after the fleet's load (routes, statuses, \
-         a named pool and cache of the default catalogue as vitals-server registers them)",
+        "sample lines of one instance's `/metrics` after the fleet's load: the default \
+         catalogue with every route and status the load used, histogram buckets included",
     );
     row(
         "`/metrics` bytes",
@@ -139,7 +139,8 @@ pub async fn take(
         format!("{per_instance_s:.1}"),
         &format!(
             "`prometheus_tsdb_head_samples_appended_total` over 10 s, scraping every \
-             {INTERVAL_SECONDS} s (so also samples per scrape, with the 5 series Prometheus adds)"
+             {INTERVAL_SECONDS} s: the samples of one scrape, the 5 series Prometheus adds per \
+             target and the alert rules' own series"
         ),
     );
     row(

@@ -126,8 +126,8 @@ async fn run_async(args: FleetArgs, bin: PathBuf) -> Result<()> {
     eprintln!("fleet: {n} instances on {}", network.mode);
     let webhook = Webhook::start().await?;
     let mut instances = Vec::new();
-    for host in network.hosts.clone() {
-        let instance = Instance::start(host, &bin, &out).await?;
+    for (k, host) in network.hosts.clone().into_iter().enumerate() {
+        let instance = Instance::start(host, &bin, &out, faults::extra_args(k)).await?;
         crate::load::server::wait_ready(instance.addr, Duration::from_secs(60)).await?;
         instances.push(instance);
     }
@@ -172,7 +172,12 @@ async fn run_async(args: FleetArgs, bin: PathBuf) -> Result<()> {
     .await?;
     checks.extend(faults::check(&mut fleet).await?);
     wait_all_up(&fleet, n).await?;
-    let (dashboard_checks, queries) = dashboard::check(fleet.engines.prometheus).await?;
+    let (_, snapshot) =
+        crate::load::server::get(fleet.instances[0].addr, "/api/v1/metrics").await?;
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&snapshot).context("the snapshot of vitals-1 is not JSON")?;
+    let (dashboard_checks, queries) =
+        dashboard::check(fleet.engines.prometheus, &snapshot["system"]["container"]).await?;
     checks.extend(dashboard_checks);
     if let Some(dead) = fleet.engines.dead() {
         checks.push(Check {

@@ -121,12 +121,48 @@ async fn lines(
                 s.label(by).to_owned()
             },
             colour: COLOURS[k % COLOURS.len()],
-            points: s
-                .points
-                .iter()
-                .map(|&(t, v)| (t - start, Some(v)))
-                .collect(),
+            points: with_gaps(&s.points, start),
             dashed,
+        })
+        .collect())
+}
+
+/// Points relative to `start`, with a break wherever a step is missing (the series was
+/// absent there), so a line does not bridge the gap.
+fn with_gaps(points: &[(f64, f64)], start: f64) -> Vec<(f64, Option<f64>)> {
+    let mut out = Vec::with_capacity(points.len());
+    let mut previous: Option<f64> = None;
+    for &(t, v) in points {
+        if previous.is_some_and(|p| t - p > 1.5) {
+            out.push((t - start - 1.0, None));
+        }
+        out.push((t - start, Some(v)));
+        previous = Some(t);
+    }
+    out
+}
+
+/// One lane per firing alert and instance: lane k is drawn at height k while it fires.
+async fn alert_lanes(api: SocketAddr, start: f64, end: f64) -> Result<Vec<Line>> {
+    let series = promql::query_range(api, "ALERTS{alertstate=\"firing\"}", start, end, 1.0).await?;
+    Ok(series
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let lane = (k + 1) as f64;
+            let who = match s.label("host") {
+                "" => s.label("instance"),
+                host => host,
+            };
+            Line {
+                name: format!("{} {who}", s.label("alertname")),
+                colour: COLOURS[k % COLOURS.len()],
+                points: with_gaps(&s.points, start)
+                    .into_iter()
+                    .map(|(t, v)| (t, v.map(|_| lane)))
+                    .collect(),
+                dashed: false,
+            }
         })
         .collect())
 }
@@ -199,18 +235,10 @@ pub async fn charts(
         },
         Chart {
             file: "fleet_alerts.png",
-            title: "Firing alerts (Prometheus ALERTS), by alert".into(),
+            title: "Firing alerts (Prometheus ALERTS): one lane per alert and instance".into(),
             x_label: x,
-            y_label: "instances firing",
-            lines: lines(
-                prometheus,
-                "sum by (alertname) (ALERTS{alertstate=\"firing\"})",
-                "alertname",
-                start,
-                end,
-                false,
-            )
-            .await?,
+            y_label: "lane (drawn while firing)",
+            lines: alert_lanes(prometheus, start, end).await?,
         },
     ];
     let mut written = Vec::new();
@@ -220,4 +248,24 @@ pub async fn charts(
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_step_breaks_the_line() {
+        let points = [(100.0, 1.0), (101.0, 1.0), (105.0, 1.0)];
+        let drawn = with_gaps(&points, 100.0);
+        assert_eq!(
+            drawn,
+            [
+                (0.0, Some(1.0)),
+                (1.0, Some(1.0)),
+                (4.0, None),
+                (5.0, Some(1.0))
+            ]
+        );
+    }
 }

@@ -26,7 +26,7 @@ impl Traffic {
                 let plan = Plan {
                     addr,
                     scenario: Scenario::Steady,
-                    // Enough connections for requests held by a stalled database.
+                    // Enough connections for requests held up by a slow database.
                     users: 32,
                     duration: limit,
                     rate: Some(rate),
