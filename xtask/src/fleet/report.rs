@@ -142,26 +142,39 @@ fn with_gaps(points: &[(f64, f64)], start: f64) -> Vec<(f64, Option<f64>)> {
     out
 }
 
-/// One lane per firing alert and instance: lane k is drawn at height k while it fires.
+/// One lane per alert and instance: drawn dashed while pending, solid while firing.
 async fn alert_lanes(api: SocketAddr, start: f64, end: f64) -> Result<Vec<Line>> {
-    let series = promql::query_range(api, "ALERTS{alertstate=\"firing\"}", start, end, 1.0).await?;
+    let series = promql::query_range(api, "ALERTS", start, end, 1.0).await?;
+    let who = |s: &promql::Series| match s.label("host") {
+        "" => s.label("instance").to_owned(),
+        host => host.to_owned(),
+    };
+    let mut lanes: Vec<(String, String)> = series
+        .iter()
+        .map(|s| (s.label("alertname").to_owned(), who(s)))
+        .collect();
+    lanes.sort();
+    lanes.dedup();
     Ok(series
         .iter()
-        .enumerate()
-        .map(|(k, s)| {
+        .map(|s| {
+            let key = (s.label("alertname").to_owned(), who(s));
+            let k = lanes.iter().position(|l| *l == key).unwrap_or(0);
             let lane = (k + 1) as f64;
-            let who = match s.label("host") {
-                "" => s.label("instance"),
-                host => host,
-            };
+            let pending = s.label("alertstate") == "pending";
             Line {
-                name: format!("{} {who}", s.label("alertname")),
+                name: format!(
+                    "{} {}{}",
+                    key.0,
+                    key.1,
+                    if pending { " (pending)" } else { "" }
+                ),
                 colour: COLOURS[k % COLOURS.len()],
                 points: with_gaps(&s.points, start)
                     .into_iter()
                     .map(|(t, v)| (t, v.map(|_| lane)))
                     .collect(),
-                dashed: false,
+                dashed: pending,
             }
         })
         .collect())
@@ -235,9 +248,9 @@ pub async fn charts(
         },
         Chart {
             file: "fleet_alerts.png",
-            title: "Firing alerts (Prometheus ALERTS): one lane per alert and instance".into(),
+            title: "Alerts (Prometheus ALERTS): one lane per alert and instance".into(),
             x_label: x,
-            y_label: "lane (drawn while firing)",
+            y_label: "lane (dashed: pending, solid: firing)",
             lines: alert_lanes(prometheus, start, end).await?,
         },
     ];
