@@ -40,8 +40,9 @@ const QUIET: [(&str, &str); 2] = [
 const REQUESTS: (&str, &str) = ("health_agent_http_requests_total", "http.requests_total");
 
 /// Requests an instance may have counted since its last scrape at a quiet moment: the
-/// scrape in progress, the snapshot read just before, and one to spare.
-const IN_FLIGHT_PER_INSTANCE: f64 = 3.0;
+/// scrape that took the last sample (counted once it ends), the snapshot read just before,
+/// a scrape between the start of the reads and the read, and one to spare.
+const IN_FLIGHT_PER_INSTANCE: f64 = 4.0;
 
 /// Load per instance, requests per second.
 const RATE: f64 = 25.0;
