@@ -220,6 +220,11 @@ pub async fn charts(
             ..line
         });
     }
+    let lanes = alert_lanes(prometheus, start, end).await?;
+    let lanes_top = lanes
+        .iter()
+        .flat_map(|l| l.points.iter().filter_map(|p| p.1))
+        .fold(0.0f64, f64::max);
     let charts = [
         Chart {
             file: "fleet_requests.png",
@@ -227,6 +232,7 @@ pub async fn charts(
                 .into(),
             x_label: x,
             y_label: "requests / s",
+            y_max: None,
             lines: requests,
         },
         Chart {
@@ -234,6 +240,7 @@ pub async fn charts(
             title: "up: whether Prometheus reached each instance".into(),
             x_label: x,
             y_label: "up (1 = scraped)",
+            y_max: None,
             lines: lines(prometheus, "up", "host", start, end, false).await?,
         },
         Chart {
@@ -241,6 +248,7 @@ pub async fn charts(
             title: "Database pool utilization by instance".into(),
             x_label: x,
             y_label: "percent",
+            y_max: None,
             lines: lines(
                 prometheus,
                 "max by (host) (health_agent_db_pool_utilization_percent)",
@@ -256,7 +264,9 @@ pub async fn charts(
             title: "Alerts (Prometheus ALERTS): one lane per alert and instance".into(),
             x_label: x,
             y_label: "lane (dashed: pending, solid: firing)",
-            lines: alert_lanes(prometheus, start, end).await?,
+            // The lanes in the lower half, the legend above them.
+            y_max: Some((lanes_top * 2.2).max(2.0)),
+            lines: lanes,
         },
     ];
     let mut written = Vec::new();

@@ -60,6 +60,8 @@ pub struct Chart<'a> {
     pub x_label: &'a str,
     /// What the y axis shows.
     pub y_label: &'a str,
+    /// The top of the y axis; `None`: the data's maximum plus room for the legend.
+    pub y_max: Option<f64>,
     /// The lines.
     pub lines: Vec<Line>,
 }
@@ -116,6 +118,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         title: "Requests per second, by endpoint (load engine)".into(),
         x_label: LOAD_X,
         y_label: "requests / s",
+        y_max: None,
         lines,
     });
 
@@ -133,6 +136,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         title: "Latency per second, all endpoints (load engine)".into(),
         x_label: LOAD_X,
         y_label: "latency (ms)",
+        y_max: None,
         // p99 first, so p95 stays visible where the two meet (few requests in a second).
         lines: [(0.99, "p99", 2), (0.95, "p95", 1), (0.50, "p50", 0)]
             .iter()
@@ -176,6 +180,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         title: format!("Errors per second (load engine; {total_errors} in all)"),
         x_label: LOAD_X,
         y_label: "errors / s",
+        y_max: None,
         lines,
     });
 
@@ -184,6 +189,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         title: "Virtual users (connections) active".into(),
         x_label: LOAD_X,
         y_label: "users",
+        y_max: None,
         lines: vec![Line {
             name: "users".into(),
             colour: COLOURS[0],
@@ -235,6 +241,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
             title: "Server resident memory (sampled by the load run every second)".into(),
             x_label: LOAD_X,
             y_label: "RSS (MB)",
+            y_max: None,
             lines,
         });
     }
@@ -249,6 +256,7 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
             title: "Server process CPU, percent of all cores".into(),
             x_label: LOAD_X,
             y_label: "CPU %",
+            y_max: None,
             lines: vec![Line {
                 name: "server process".into(),
                 colour: COLOURS[1],
@@ -296,7 +304,9 @@ pub fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
     // Headroom above the data for the legend box in the upper right.
-    let y_max = (y_max * if chart.lines.len() > 1 { 1.4 } else { 1.15 }).max(1.0);
+    let y_max = chart
+        .y_max
+        .unwrap_or_else(|| (y_max * if chart.lines.len() > 1 { 1.4 } else { 1.15 }).max(1.0));
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let mut c = ChartBuilder::on(&root)
