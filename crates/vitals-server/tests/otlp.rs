@@ -24,7 +24,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
-use common::exposition::{Samples, le, parse_exposition};
+use common::exposition::{Samples, assert_same_samples, le, parse_exposition};
 use common::*;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
@@ -327,30 +327,7 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
     );
 
     let samples = push_samples(&pushed.request);
-    let names = |s: &Samples| {
-        s.keys()
-            .map(|(n, l)| format!("{n}{l:?}"))
-            .collect::<std::collections::BTreeSet<_>>()
-    };
-    assert_eq!(
-        names(&samples),
-        names(&exposition),
-        "the push and /metrics list the same series"
-    );
-    // The request reading /metrics is in flight while it renders; everything else is still.
-    let moving = ["health_agent_http_requests_in_flight"];
-    let mut compared = 0;
-    for (key, value) in &exposition {
-        if moving.contains(&key.0.as_str()) {
-            continue;
-        }
-        let pushed = samples[key];
-        assert!(
-            pushed == *value || (pushed.is_nan() && value.is_nan()),
-            "{key:?}: pushed {pushed}, /metrics {value}"
-        );
-        compared += 1;
-    }
+    let compared = assert_same_samples(&samples, &exposition, "the receiver");
     assert!(compared > 100, "only {compared} samples compared");
     let requests_key = |route: &str, status: &str| {
         (

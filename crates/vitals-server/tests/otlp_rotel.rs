@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::exposition::{Samples, le, parse_exposition};
+use common::exposition::{Samples, assert_same_samples, le, parse_exposition};
 use common::*;
 
 const INTERVAL_MS: u64 = 1000;
@@ -342,30 +342,7 @@ fn rotel_receives_counters_gauges_and_histograms_with_the_values_of_metrics() {
         "resource attributes: {:?}",
         last.resource
     );
-    let names = |s: &Samples| {
-        s.keys()
-            .map(|(n, l)| format!("{n}{l:?}"))
-            .collect::<std::collections::BTreeSet<_>>()
-    };
-    assert_eq!(
-        names(&last.samples),
-        names(&exposition),
-        "rotel received the same series /metrics lists"
-    );
-    // The request reading /metrics is in flight while it renders; everything else is still.
-    let moving = ["health_agent_http_requests_in_flight"];
-    let mut compared = 0;
-    for (key, value) in &exposition {
-        if moving.contains(&key.0.as_str()) {
-            continue;
-        }
-        let received = last.samples[key];
-        assert!(
-            received == *value || (received.is_nan() && value.is_nan()),
-            "{key:?}: rotel printed {received}, /metrics shows {value}"
-        );
-        compared += 1;
-    }
+    let compared = assert_same_samples(&last.samples, &exposition, "rotel");
     assert!(compared > 100, "only {compared} samples compared");
 
     // Each kind arrived as its kind, with a value the load made.

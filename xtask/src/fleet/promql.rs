@@ -92,14 +92,7 @@ fn parse(data: &Value) -> Result<Vec<Series>> {
             .context("no result list")?
             .iter()
             .map(|s| Series {
-                labels: s["metric"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                labels: labels_of(&s["metric"]),
                 points: match s.get("values").and_then(Value::as_array) {
                     Some(values) => values.iter().filter_map(number).collect(),
                     None => number(&s["value"]).into_iter().collect(),
@@ -108,6 +101,18 @@ fn parse(data: &Value) -> Result<Vec<Series>> {
             .collect()),
         other => bail!("unexpected result type {other:?}"),
     }
+}
+
+/// A JSON object of string labels (`{"instance": "…"}`) as a map; other values read as "".
+pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
+    object
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn parse_value(v: &str) -> f64 {

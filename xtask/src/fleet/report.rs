@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::Check;
 use super::measure::Figures;
 use super::promql;
-use crate::load::charts::{COLOURS, Chart, Line, draw, ensure_font};
+use crate::load::charts::{COLOURS, Chart, Line, draw_into, ensure_font};
 
 /// What the report tells.
 pub struct Summary<'a> {
@@ -269,13 +269,7 @@ pub async fn charts(
             lines: lanes,
         },
     ];
-    let mut written = Vec::new();
-    for chart in &charts {
-        let path = dir.join(chart.file);
-        draw(chart, &path).with_context(|| format!("cannot draw {}", path.display()))?;
-        written.push(path);
-    }
-    Ok(written)
+    draw_into(&charts, dir)
 }
 
 #[cfg(test)]

@@ -127,14 +127,7 @@ fn parse(body: &[u8]) -> Option<Vec<Alert>> {
             .iter()
             .map(|a| Alert {
                 status: a["status"].as_str().unwrap_or_default().to_owned(),
-                labels: a["labels"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                labels: super::promql::labels_of(&a["labels"]),
             })
             .collect(),
     )

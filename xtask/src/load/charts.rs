@@ -266,9 +266,14 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         });
     }
 
+    draw_into(&charts, dir)
+}
+
+/// Draws every chart into `dir` (created if missing); the files written.
+pub fn draw_into(charts: &[Chart<'_>], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = Vec::new();
-    for chart in &charts {
+    for chart in charts {
         let path = dir.join(chart.file);
         draw(chart, &path).with_context(|| format!("cannot draw {}", path.display()))?;
         written.push(path);

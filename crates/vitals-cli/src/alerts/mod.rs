@@ -230,6 +230,35 @@ fn unknown(format: Format, host: &Host, at: &str, mode: &str, error: &str, st: S
     }
 }
 
+/// One watch poll's output: transitions and a status line (then the error, if any), or one
+/// JSON line.
+fn print_poll(
+    format: Format,
+    host: &Host,
+    at: &str,
+    verdict: Verdict,
+    statuses: &[eval::RuleStatus],
+    error: Option<&str>,
+    st: Style,
+) {
+    match format {
+        Format::Text => {
+            let time = chrono::Local::now().format("%H:%M:%S").to_string();
+            print!(
+                "{}",
+                render::watch_lines(&time, host.as_str(), verdict, statuses, st)
+            );
+            if let Some(e) = error {
+                println!("{time} {}", st.dim(e));
+            }
+        }
+        Format::Json => println!(
+            "{}",
+            render::json(host.as_str(), at, "watch", verdict, statuses, error)
+        ),
+    }
+}
+
 fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
     let st = Style::stdout();
     let stop = Stop::install()?;
@@ -251,19 +280,7 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
             Ok(body) => {
                 let statuses = ev.observe(now, |p| figure(&body, p));
                 last = eval::verdict(&statuses);
-                match args.format {
-                    Format::Text => {
-                        let time = chrono::Local::now().format("%H:%M:%S").to_string();
-                        print!(
-                            "{}",
-                            render::watch_lines(&time, host.as_str(), last, &statuses, st)
-                        );
-                    }
-                    Format::Json => println!(
-                        "{}",
-                        render::json(host.as_str(), &at, "watch", last, &statuses, None)
-                    ),
-                }
+                print_poll(args.format, host, &at, last, &statuses, None, st);
             }
             Err(Failure::Unreachable(e)) => {
                 // Only InstanceDown moves; the other rules keep their states. Until it fires,
@@ -273,20 +290,7 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
                     Verdict::Ok => Verdict::Unknown,
                     v => v,
                 };
-                match args.format {
-                    Format::Text => {
-                        let time = chrono::Local::now().format("%H:%M:%S").to_string();
-                        print!(
-                            "{}",
-                            render::watch_lines(&time, host.as_str(), last, &statuses, st)
-                        );
-                        println!("{time} {}", st.dim(&e));
-                    }
-                    Format::Json => println!(
-                        "{}",
-                        render::json(host.as_str(), &at, "watch", last, &statuses, Some(&e))
-                    ),
-                }
+                print_poll(args.format, host, &at, last, &statuses, Some(&e), st);
             }
             Err(Failure::Unreadable(e)) => {
                 // Keep the rule states: one unreadable poll neither fires nor resolves anything.

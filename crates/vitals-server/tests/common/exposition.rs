@@ -60,3 +60,34 @@ pub fn le(edge: f64) -> String {
         format!("{edge}")
     }
 }
+
+/// Asserts that `received` (what an exporter delivered) holds exactly the series of
+/// `exposition` (one `/metrics` answer read after it) with the same values, `who` naming the
+/// receiver in failures. The in-flight gauge is left out: the request reading `/metrics` is in
+/// flight while it renders. Returns how many samples were compared.
+pub fn assert_same_samples(received: &Samples, exposition: &Samples, who: &str) -> usize {
+    let names = |s: &Samples| {
+        s.keys()
+            .map(|(n, l)| format!("{n}{l:?}"))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        names(received),
+        names(exposition),
+        "{who} got the same series /metrics lists"
+    );
+    let moving = ["health_agent_http_requests_in_flight"];
+    let mut compared = 0;
+    for (key, value) in exposition {
+        if moving.contains(&key.0.as_str()) {
+            continue;
+        }
+        let got = received[key];
+        assert!(
+            got == *value || (got.is_nan() && value.is_nan()),
+            "{key:?}: {who} got {got}, /metrics shows {value}"
+        );
+        compared += 1;
+    }
+    compared
+}
