@@ -161,17 +161,21 @@ async fn run_async(args: FleetArgs, bin: PathBuf) -> Result<()> {
         fleet.engines.victoria
     );
 
-    let mut checks = sums::check(&fleet).await?;
-    let figures = measure::take(
+    let result = sums::check(&fleet).await;
+    let mut checks = fleet.explain(result, &out)?;
+    let result = measure::take(
         fleet.instances[0].addr,
         n,
         fleet.engines.prometheus,
         fleet.engines.victoria,
         &out,
     )
-    .await?;
-    checks.extend(faults::check(&mut fleet).await?);
-    wait_all_up(&fleet, n).await?;
+    .await;
+    let figures = fleet.explain(result, &out)?;
+    let result = faults::check(&mut fleet).await;
+    checks.extend(fleet.explain(result, &out)?);
+    let result = wait_all_up(&fleet, n).await;
+    fleet.explain(result, &out)?;
     let (_, snapshot) =
         crate::load::server::get(fleet.instances[0].addr, "/api/v1/metrics").await?;
     let snapshot: serde_json::Value =
@@ -243,6 +247,20 @@ async fn run_async(args: FleetArgs, bin: PathBuf) -> Result<()> {
         began.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+impl Fleet {
+    /// A failed phase, with the reason when an engine died under it (a full disk stops
+    /// Prometheus, for one).
+    fn explain<T>(&mut self, result: Result<T>, out: &std::path::Path) -> Result<T> {
+        result.map_err(|e| match self.engines.dead() {
+            Some(dead) => e.context(format!(
+                "{dead} exited during the run; see its log in {}",
+                out.display()
+            )),
+            None => e,
+        })
+    }
 }
 
 /// Waits until Prometheus has scraped every instance successfully.
