@@ -50,35 +50,34 @@ impl Engines {
     /// Writes the configurations and starts the three, waiting until each is ready.
     pub async fn start(setup: &Setup<'_>) -> Result<Self> {
         let root = crate::workspace_root();
-        let free = || -> Result<SocketAddr> {
-            Ok(SocketAddr::from((
-                [127, 0, 0, 1],
-                vitals_testkit::free_port(),
-            )))
-        };
-        let (prometheus, alertmanager, victoria) = (free()?, free()?, free()?);
         let dir = setup.dir;
         let targets_file = dir.join("targets.json");
         write_targets(&targets_file, setup.targets)?;
-
+        let mut taken = Vec::new();
         let mut processes = Vec::new();
 
         let vm_dir = dir.join("victoria-metrics");
-        let mut vm = Command::new("victoria-metrics");
-        vm.arg(format!("-httpListenAddr={victoria}"))
-            .arg(format!("-storageDataPath={}", vm_dir.display()))
-            .args([
-                "-retentionPeriod=1d",
-                // Answer queries up to now: the default hides the last 30 seconds.
-                "-search.latencyOffset=0s",
-                "-search.disableCache",
-                "-loggerLevel=WARN",
-            ]);
-        processes.push(spawn(
-            vm,
-            "victoria-metrics",
+        let (vm, victoria) = launch(
+            "VictoriaMetrics",
+            |addr| {
+                let mut vm = Command::new("victoria-metrics");
+                vm.arg(format!("-httpListenAddr={addr}"))
+                    .arg(format!("-storageDataPath={}", vm_dir.display()))
+                    .args([
+                        "-retentionPeriod=1d",
+                        // Answer queries up to now: the default hides the last 30 seconds.
+                        "-search.latencyOffset=0s",
+                        "-search.disableCache",
+                        "-loggerLevel=WARN",
+                    ]);
+                vm
+            },
+            "/health",
             &dir.join("victoria-metrics.log"),
-        )?);
+            &mut taken,
+        )
+        .await?;
+        processes.push(vm);
 
         let am_config = dir.join("alertmanager.yml");
         std::fs::write(
@@ -88,17 +87,27 @@ impl Engines {
                 setup.webhook,
             )?,
         )?;
-        let mut am = Command::new("prometheus-alertmanager");
-        am.arg(format!("--config.file={}", am_config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.join("alertmanager").display()
-            ))
-            .arg(format!("--web.listen-address={alertmanager}"))
-            // A single Alertmanager: no cluster port.
-            .arg("--cluster.listen-address=")
-            .arg("--log.level=warn");
-        processes.push(spawn(am, "alertmanager", &dir.join("alertmanager.log"))?);
+        let (am, alertmanager) = launch(
+            "Alertmanager",
+            |addr| {
+                let mut am = Command::new("prometheus-alertmanager");
+                am.arg(format!("--config.file={}", am_config.display()))
+                    .arg(format!(
+                        "--storage.path={}",
+                        dir.join("alertmanager").display()
+                    ))
+                    .arg(format!("--web.listen-address={addr}"))
+                    // A single Alertmanager: no cluster port.
+                    .arg("--cluster.listen-address=")
+                    .arg("--log.level=warn");
+                am
+            },
+            "/-/ready",
+            &dir.join("alertmanager.log"),
+            &mut taken,
+        )
+        .await?;
+        processes.push(am);
 
         let prom_config = dir.join("prometheus.yml");
         let rules = root.join("deploy/prometheus/alerts.yml");
@@ -106,17 +115,27 @@ impl Engines {
             &prom_config,
             prometheus_config(&rules, &targets_file, alertmanager, victoria)?,
         )?;
-        let mut prom = Command::new("prometheus");
-        prom.arg(format!("--config.file={}", prom_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("prometheus").display()
-            ))
-            .arg(format!("--web.listen-address={prometheus}"))
-            .args(["--storage.tsdb.retention.time=1d", "--log.level=warn"]);
-        processes.push(spawn(prom, "prometheus", &dir.join("prometheus.log"))?);
+        let (prom, prometheus) = launch(
+            "Prometheus",
+            |addr| {
+                let mut prom = Command::new("prometheus");
+                prom.arg(format!("--config.file={}", prom_config.display()))
+                    .arg(format!(
+                        "--storage.tsdb.path={}",
+                        dir.join("prometheus").display()
+                    ))
+                    .arg(format!("--web.listen-address={addr}"))
+                    .args(["--storage.tsdb.retention.time=1d", "--log.level=warn"]);
+                prom
+            },
+            "/-/ready",
+            &dir.join("prometheus.log"),
+            &mut taken,
+        )
+        .await?;
+        processes.push(prom);
 
-        let engines = Self {
+        Ok(Self {
             prometheus,
             alertmanager,
             victoria,
@@ -129,11 +148,7 @@ impl Engines {
                 version(&["victoria-metrics", "-version"], "victoria-metrics"),
             ],
             processes,
-        };
-        wait_ready(victoria, "/health", "VictoriaMetrics").await?;
-        wait_ready(alertmanager, "/-/ready", "Alertmanager").await?;
-        wait_ready(prometheus, "/-/ready", "Prometheus").await?;
-        Ok(engines)
+        })
     }
 
     /// The two PromQL APIs, named.
@@ -202,17 +217,48 @@ fn version(argv: &[&str], package: &str) -> String {
     })
 }
 
-async fn wait_ready(addr: SocketAddr, path: &str, name: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok((200, _)) = get(addr, path).await {
-            return Ok(());
+/// Starts `name` on a free loopback port (`command` gets the address) and waits until `ready`
+/// answers 200. Another process can take a free port between the pick and the bind: an engine
+/// that exits before it is ready is started again on another port, three times at most.
+async fn launch(
+    name: &'static str,
+    command: impl Fn(SocketAddr) -> Command,
+    ready: &str,
+    log: &Path,
+    taken: &mut Vec<u16>,
+) -> Result<(Process, SocketAddr)> {
+    for attempt in 1..=3 {
+        let port = loop {
+            let port = vitals_testkit::free_port();
+            if !taken.contains(&port) {
+                taken.push(port);
+                break port;
+            }
+        };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut process = spawn(command(addr), name, log)?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((200, _)) = get(addr, ready).await {
+                return Ok((process, addr));
+            }
+            if process.exited() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{name} on {addr} was not ready within 30 s; see {}",
+                    log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if Instant::now() > deadline {
-            bail!("{name} on {addr} was not ready within 30 s; see its log in the run folder");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        eprintln!(
+            "fleet: {name} exited before it was ready on {addr} (attempt {attempt} of 3); see {}",
+            log.display()
+        );
     }
+    bail!("{name} did not start; see {}", log.display())
 }
 
 /// The file_sd target list: one group per instance, labelled with its host name.

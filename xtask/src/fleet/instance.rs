@@ -68,8 +68,23 @@ impl Instance {
             extra: extra.iter().map(|a| (*a).to_owned()).collect(),
             starts: 0,
         };
-        instance.start_server()?;
-        Ok(instance)
+        // On loopback another process can take the free port before the server binds it:
+        // start again on another one, three times at most.
+        let mut attempt = 1;
+        loop {
+            match instance.start_server() {
+                Ok(()) => return Ok(instance),
+                Err(e) if instance.host.netns.is_some() || attempt == 3 => return Err(e),
+                Err(e) => {
+                    eprintln!(
+                        "fleet: {} did not start on {} ({e:#}); another port",
+                        instance.host.name, instance.addr
+                    );
+                    instance.addr.set_port(vitals_testkit::free_port());
+                    attempt += 1;
+                }
+            }
+        }
     }
 
     /// Starts its server (again, after [`Instance::stop_server`]) on the same address.
