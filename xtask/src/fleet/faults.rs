@@ -28,6 +28,7 @@ use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::instance;
+use super::promql;
 use super::traffic::Traffic;
 use super::webhook::{Alert, Notification};
 use super::{Check, Fleet};
@@ -36,6 +37,10 @@ use super::{Check, Fleet};
 const RATE: f64 = 10.0;
 /// Longest wait for the three alerts (the two rules with a `for: 1m` need a little more).
 const FIRE_LIMIT: Duration = Duration::from_secs(120);
+/// How long the faults stay on once everything fired: the alerts must keep firing (no
+/// flapping), and the charts show them firing, not only pending.
+const FIRING_HOLD: Duration = Duration::from_secs(8);
+
 /// Longest wait for a resolved notification.
 const RESOLVE_LIMIT: Duration = Duration::from_secs(30);
 
@@ -236,6 +241,13 @@ pub async fn check(fleet: &mut Fleet) -> Result<Vec<Check>> {
         .map(|&(k, name, _, _)| (name, "firing", targets[k].clone()))
         .collect();
     let fired = wait_for(fleet, t0, &wanted, FIRE_LIMIT).await;
+    tokio::time::sleep(FIRING_HOLD).await;
+    let still = promql::query(
+        fleet.engines.prometheus,
+        "ALERTS{alertstate=\"firing\", alertname=~\"InstanceDown|CacheErrors|DatabasePoolExhausted\"}",
+        None,
+    )
+    .await?;
 
     // Recovery: the stopped instance comes back on the same address.
     fleet.instances[1].start_server()?;
@@ -268,15 +280,26 @@ pub async fn check(fleet: &mut Fleet) -> Result<Vec<Check>> {
         // Rules that add up per instance (CacheErrors) keep only `instance`; the others keep
         // every target label, `host` from the discovery file included.
         let host_ok = labels.get("host").is_none_or(|h| *h == hosts[*k]);
+        let firing_still = still
+            .iter()
+            .any(|s| s.label("alertname") == *name && s.label("instance") == targets[*k]);
         checks.push(Check {
             name: format!("{name} for {} only", hosts[*k]),
-            passed: seen.as_ref().is_some_and(|(_, r)| r == route) && wrong.is_empty() && host_ok,
+            passed: seen.as_ref().is_some_and(|(_, r)| r == route)
+                && wrong.is_empty()
+                && host_ok
+                && firing_still,
             detail: match seen {
                 Some((at, receiver)) => format!(
                     "{} {fault}: `{name}` reached the webhook's `{receiver}` receiver {:.1} s \
-                     later with labels {labels:?}{}",
+                     later with labels {labels:?}; {} {FIRING_HOLD:?} later{}",
                     hosts[*k],
                     at.duration_since(t0).as_secs_f64(),
+                    if firing_still {
+                        "still firing"
+                    } else {
+                        "NOT firing any more"
+                    },
                     if wrong.is_empty() {
                         String::new()
                     } else {
