@@ -364,3 +364,46 @@ pub fn alertmanager_config(deployed: &Path, webhook: SocketAddr) -> Result<Strin
     );
     Ok(serde_yaml::to_string(&config)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The routing of deploy/alertmanager survives; only the URLs and the waits change, and
+    /// the result passes `amtool check-config` (Debian's `prometheus-alertmanager`).
+    #[test]
+    fn alertmanager_config_keeps_the_routing_and_points_at_the_run() {
+        let deployed = crate::workspace_root().join("deploy/alertmanager/alertmanager.yml");
+        let hook: SocketAddr = "127.0.0.1:9".parse().expect("address");
+        let text = alertmanager_config(&deployed, hook).expect("config");
+        let config: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+        let route = &config["route"];
+        assert_eq!(route["group_interval"], "1s");
+        assert_eq!(route["receiver"], "chat");
+        let routes = route["routes"].as_sequence().expect("sub-routes");
+        assert_eq!(routes.len(), 3);
+        assert!(routes.iter().all(|r| r["group_wait"] == "1s"));
+        assert_eq!(config["inhibit_rules"].as_sequence().map(Vec::len), Some(3));
+        for receiver in ["pager", "chat"] {
+            assert!(
+                text.contains(&format!("http://127.0.0.1:9/hook/{receiver}")),
+                "{text}"
+            );
+        }
+        assert!(!text.contains("example.invalid"));
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("alertmanager.yml");
+        std::fs::write(&file, &text).expect("write");
+        let out = Command::new("amtool")
+            .arg("check-config")
+            .arg(&file)
+            .output()
+            .expect("amtool is installed (.ci/setup: apt-get install prometheus-alertmanager)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
