@@ -3,6 +3,7 @@
 //! - `ci`: formatting, lints, docs and the whole test suite, as CI runs them.
 //! - `docs`: regenerate docs written from code (the metrics table).
 //! - `load`: load tests with a report and a verdict; `load-calibrate`: the engine beside wrk.
+//! - `fleet`: several servers on real Prometheus, Alertmanager and VictoriaMetrics, checked.
 //! - `bench`: every performance comparison, written to `docs/performance.md`.
 //! - `release`: release archives and their checksums.
 //! - `screenshot`: docs/images/dashboard.png from a real run; `dashboard-budget`: the
@@ -16,6 +17,7 @@ mod bench;
 mod ci;
 mod dashboard;
 mod docs;
+mod fleet;
 mod load;
 mod release;
 
@@ -37,6 +39,7 @@ fn run() -> Result<()> {
         Some("ci") => ci::run(&rest),
         Some("docs") => docs::run(),
         Some("load") => load::run(&rest),
+        Some("fleet") => fleet::run(&rest),
         Some("load-calibrate") => load::calibrate(&rest),
         Some("bench") => bench::run(&rest),
         Some("release") => release::run(&rest),
@@ -55,14 +58,21 @@ const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, and
-          the smoke load test on both backends (--no-lint, --no-load skip parts; needs
+  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, the
+          fleet run and the smoke load test on both backends (--no-lint, --no-fleet,
+          --no-load skip parts; needs
           PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
   chaos   the chaos suite alone, with its tables: chat/history load on PostgreSQL + Redis
           while Redis is killed, SIGSTOPped and restarted with its data, PostgreSQL is cut and
           stalled behind a proxy, silent and slow-header sockets pile up and SIGTERM arrives
           mid-load (about a minute, loopback only; `ci` runs it with every other test)
-  docs    regenerate the metrics table of docs/metrics.md from the catalogue
+  docs    regenerate the metrics table of docs/metrics.md from the catalogue and the
+          topology picture docs/images/fleet-topology.png
+  fleet   [--instances N] [--loopback] [--out DIR]  N vitals-server instances (default 4) on
+          PostgreSQL + their own Redis, in network namespaces of their own when root (else
+          loopback ports), with a real Prometheus, Alertmanager and VictoriaMetrics: fleet-wide
+          sums, InstanceDown / CacheErrors / DatabasePoolExhausted for the right instance only,
+          every dashboard query answered; a report with charts (target/fleet/); about 3 minutes
   load    load test: cargo xtask load <smoke|steady|spike|stress|soak> [--target URL]
           [--users N] [--duration D] [--rate R] [--out DIR] [--database-url URL]
           [--redis-url URL] [--no-fail]; `cargo xtask load --help` for all options

@@ -19,14 +19,14 @@ pub use metrics;
 pub use builder::VitalsBuilder;
 pub use error::ApiError;
 pub use vitals::Vitals;
-pub use vitals_core::{Collector, Importance, Snapshot};
-#[cfg(feature = "spans")]
-pub use vitals_engine::spans;
-pub use vitals_engine::{BuildError, Check, Engine, Readiness};
 /// Caches that count what they do: `MeteredCache` over Redis or an in-process store (the
 /// `vitals-cache` crate; features `redis`, `memory`).
 #[cfg(any(feature = "redis", feature = "memory"))]
 pub use vitals_cache as cache;
+pub use vitals_core::{Collector, Importance, Snapshot};
+#[cfg(feature = "spans")]
+pub use vitals_engine::spans;
+pub use vitals_engine::{BuildError, Check, Engine, Readiness};
 /// sqlx pools that count what they do: `MeteredPool` (the `vitals-pool` crate; features
 /// `postgres`, `sqlite`, `any`). `pool::sqlx` is the sqlx it was built with.
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "any"))]

@@ -13,10 +13,14 @@
 //! `Increased` rules compare a counter with its reading at the previous poll, so they need
 //! two polls. In [`Mode::Instant`] (one-shot checks) `for` durations are ignored: a condition
 //! that holds fires at once.
+//!
+//! A poll that reached no server at all goes to [`Evaluator::observe_unreachable`]: only
+//! InstanceDown (the rules reading [`UP_FIGURE`]) learns from it; every other rule keeps the
+//! state it had, as nothing was read to move it.
 
 use std::time::Duration;
 
-use crate::alerts::{AlertRule, Condition, RULES, Severity};
+use crate::alerts::{AlertRule, Condition, RULES, Severity, UP_FIGURE};
 use serde::Serialize;
 
 /// How `for` durations are treated.
@@ -110,6 +114,30 @@ impl Evaluator {
             .iter()
             .zip(self.states.iter_mut())
             .map(|(rule, state)| step(self.mode, rule, state, now, read(rule.json)))
+            .collect()
+    }
+
+    /// Feeds a poll taken at `now` that reached no server (refused, timed out, no route):
+    /// [`UP_FIGURE`] reads 0, so InstanceDown pends, then fires once its `for` has passed
+    /// (at once in [`Mode::Instant`]). The other rules are reported not evaluable for this
+    /// poll and keep their state: one missed poll neither fires nor resolves them.
+    pub fn observe_unreachable(&mut self, now: Duration) -> Vec<RuleStatus> {
+        self.rules
+            .iter()
+            .zip(self.states.iter_mut())
+            .map(|(rule, state)| {
+                if rule.json == UP_FIGURE {
+                    step(self.mode, rule, state, now, Some(0.0))
+                } else {
+                    RuleStatus {
+                        rule,
+                        phase: Phase::NotEvaluable,
+                        value: None,
+                        held_for: None,
+                        transition: None,
+                    }
+                }
+            })
             .collect()
     }
 }
@@ -237,6 +265,9 @@ pub const SINCE_START_HIT_RATE: &str = "cache.hit_rate_percent";
 /// A rule's figure read from a snapshot document (the JSON of `/api/v1/metrics`), by its
 /// dotted path; what `vitals alerts` and the dashboard both hand to [`Evaluator::observe`].
 ///
+/// [`UP_FIGURE`] is not a field: a document in hand means its server answered, so it reads 1
+/// (InstanceDown stays quiet); unreachable servers go to [`Evaluator::observe_unreachable`].
+///
 /// A hit rate means nothing without cache reads (or with the cache disabled), so it is absent
 /// then: LowCacheHitRate is not evaluable on an idle server instead of firing on its 0 %, as
 /// the Prometheus rule's rate of nothing does not fire. A server that predates
@@ -249,8 +280,12 @@ pub const SINCE_START_HIT_RATE: &str = "cache.hit_rate_percent";
 /// assert_eq!(figure(&idle, RECENT_HIT_RATE), None);
 /// let doc = serde_json::json!({"system": {"cpu_percent": 12.5}});
 /// assert_eq!(figure(&doc, "system.cpu_percent"), Some(12.5));
+/// assert_eq!(figure(&doc, vitals_core::alerts::UP_FIGURE), Some(1.0));
 /// ```
 pub fn figure(doc: &serde_json::Value, path: &str) -> Option<f64> {
+    if path == UP_FIGURE {
+        return Some(1.0);
+    }
     let number = |p: &str| {
         p.split('.')
             .try_fold(doc, |node, key| node.get(key))
@@ -444,6 +479,66 @@ mod tests {
         let s = ev.observe(Duration::from_secs(5), slow(2.0));
         assert_eq!(status(&s, "SlowRequests").phase, Phase::Firing);
         assert_eq!(verdict(&s), Verdict::Ok);
+    }
+
+    #[test]
+    fn an_answering_server_is_up_and_an_unreachable_one_pends_then_fires() {
+        let down = rule("InstanceDown");
+        assert_eq!((down.json, down.for_seconds), (UP_FIGURE, 60));
+        let mut clock = FakeClock(Duration::ZERO);
+        let mut ev = Evaluator::new(Mode::Sustained);
+        // Answering, with the CPU above the warning line: the CPU rule starts its timer.
+        let busy = json!({"system": {"cpu_percent": 85.0, "memory_percent": 10.0}});
+        let s = ev.observe(clock.0, |p| figure(&busy, p));
+        assert_eq!(status(&s, "InstanceDown").phase, Phase::Inactive);
+        assert_eq!(status(&s, "InstanceDown").value, Some(1.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Pending);
+
+        let s = ev.observe_unreachable(clock.advance(15));
+        assert_eq!(status(&s, "InstanceDown").phase, Phase::Pending);
+        assert_eq!(status(&s, "InstanceDown").value, Some(0.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::NotEvaluable);
+        assert_eq!(status(&s, "HighCPUUsage").transition, None);
+        assert_eq!(verdict(&s), Verdict::Ok, "pending is not firing");
+        let s = ev.observe_unreachable(clock.advance(59));
+        assert_eq!(
+            status(&s, "InstanceDown").phase,
+            Phase::Pending,
+            "59 s < 1 min"
+        );
+        let s = ev.observe_unreachable(clock.advance(1));
+        assert_eq!(status(&s, "InstanceDown").phase, Phase::Firing);
+        assert_eq!(
+            status(&s, "InstanceDown").transition,
+            Some(Transition::Firing)
+        );
+        assert_eq!(verdict(&s), Verdict::Critical);
+
+        // Back: resolved, and the CPU rule kept its timer through the outage (held since 0).
+        let s = ev.observe(clock.advance(225), |p| figure(&busy, p));
+        assert_eq!(
+            status(&s, "InstanceDown").transition,
+            Some(Transition::Resolved)
+        );
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Firing);
+        assert_eq!(
+            status(&s, "HighCPUUsage").held_for,
+            Some(Duration::from_secs(300))
+        );
+    }
+
+    #[test]
+    fn a_one_shot_check_of_an_unreachable_server_fires_instance_down_at_once() {
+        let mut ev = Evaluator::new(Mode::Instant);
+        let s = ev.observe_unreachable(Duration::ZERO);
+        assert_eq!(status(&s, "InstanceDown").phase, Phase::Firing);
+        let firing: Vec<_> = s
+            .iter()
+            .filter(|st| st.phase == Phase::Firing)
+            .map(|st| st.rule.name)
+            .collect();
+        assert_eq!(firing, ["InstanceDown"]);
+        assert_eq!(verdict(&s), Verdict::Critical);
     }
 
     #[test]

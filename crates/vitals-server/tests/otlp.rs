@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +24,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
+use common::exposition::{Samples, assert_same_samples, le, parse_exposition};
 use common::*;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
@@ -140,54 +140,6 @@ impl Hung {
     }
 }
 
-type Samples = BTreeMap<(String, Vec<(String, String)>), f64>;
-
-/// `name{labels} value` lines of the exposition.
-fn parse_exposition(text: &str) -> Samples {
-    let mut out = Samples::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let (series, value) = line.rsplit_once(' ').expect("a sample line");
-        let (name, labels) = match series.split_once('{') {
-            Some((n, rest)) => (n, rest.strip_suffix('}').expect("closing brace")),
-            None => (series, ""),
-        };
-        let mut pairs = Vec::new();
-        let mut chars = labels.chars().peekable();
-        while chars.peek().is_some() {
-            let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
-            assert_eq!(chars.next(), Some('"'), "{line}");
-            let mut value = String::new();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => match chars.next() {
-                        Some('n') => value.push('\n'),
-                        Some(other) => value.push(other),
-                        None => {}
-                    },
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-            if chars.peek() == Some(&',') {
-                chars.next();
-            }
-            pairs.push((key, value));
-        }
-        pairs.sort();
-        let value = match value {
-            "+Inf" => f64::INFINITY,
-            "-Inf" => f64::NEG_INFINITY,
-            "NaN" => f64::NAN,
-            v => v.parse().unwrap_or_else(|e| panic!("{line}: {e}")),
-        };
-        out.insert((name.to_owned(), pairs), value);
-    }
-    out
-}
-
 fn string_attrs(list: &[KeyValue]) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = list
         .iter()
@@ -200,15 +152,6 @@ fn string_attrs(list: &[KeyValue]) -> Vec<(String, String)> {
         .collect();
     pairs.sort();
     pairs
-}
-
-/// An edge as `le="…"` writes it.
-fn le(edge: f64) -> String {
-    if edge.fract() == 0.0 && edge.abs() < 1e15 {
-        (edge as i64).to_string()
-    } else {
-        format!("{edge}")
-    }
 }
 
 /// The push in the exposition's terms: each data point as the samples Prometheus would show
@@ -385,30 +328,7 @@ fn pushes_match_metrics_and_survive_a_receiver_that_goes_away() {
     );
 
     let samples = push_samples(&pushed.request);
-    let names = |s: &Samples| {
-        s.keys()
-            .map(|(n, l)| format!("{n}{l:?}"))
-            .collect::<std::collections::BTreeSet<_>>()
-    };
-    assert_eq!(
-        names(&samples),
-        names(&exposition),
-        "the push and /metrics list the same series"
-    );
-    // The request reading /metrics is in flight while it renders; everything else is still.
-    let moving = ["health_agent_http_requests_in_flight"];
-    let mut compared = 0;
-    for (key, value) in &exposition {
-        if moving.contains(&key.0.as_str()) {
-            continue;
-        }
-        let pushed = samples[key];
-        assert!(
-            pushed == *value || (pushed.is_nan() && value.is_nan()),
-            "{key:?}: pushed {pushed}, /metrics {value}"
-        );
-        compared += 1;
-    }
+    let compared = assert_same_samples(&samples, &exposition, "the receiver");
     assert!(compared > 100, "only {compared} samples compared");
     let requests_key = |route: &str, status: &str| {
         (
