@@ -69,7 +69,7 @@ use http::{HeaderValue, header};
 use vitals_engine::Engine;
 
 pub use crate::push::{Endpoint, EndpointError, default_instance_id};
-use crate::push::{Pipeline, Plan, Wire, unix_nanos};
+use crate::push::{Payload, Pipeline, Plan, Wire, unix_nanos};
 
 use encode::Identity;
 
@@ -175,7 +175,10 @@ impl OtlpExporter {
         let source = engine.clone();
         let pipeline = Pipeline::start(engine, plan, move |snapshot, at| {
             let body = encode::request(&source, snapshot, &identity, start_ns, unix_nanos(at));
-            Bytes::from(if gzip { gzip::compress(&body) } else { body })
+            Payload {
+                uncompressed: body.len(),
+                body: Bytes::from(if gzip { gzip::compress(&body) } else { body }),
+            }
         })?;
         Ok(Self { pipeline })
     }

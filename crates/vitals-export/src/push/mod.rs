@@ -24,6 +24,12 @@ use vitals_engine::scheduler::Scheduled;
 pub use endpoint::{Endpoint, EndpointError};
 pub(crate) use transport::Wire;
 
+/// One encoded push: the body as sent, and its size before compression.
+pub(crate) struct Payload {
+    pub(crate) body: Bytes,
+    pub(crate) uncompressed: usize,
+}
+
 /// What one exporter's pipeline is: its name, its receiver and its pace.
 pub(crate) struct Plan {
     /// The `exporter` label of its error counter, and its thread's name (`vitals-<name>`).
@@ -57,12 +63,12 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     /// Starts encoding with `encode` (given the tick's snapshot and wall-clock time) once now,
-    /// then every `plan.interval`, and sending what it makes. An error only means a thread
-    /// could not start.
+    /// then every `plan.interval`, and sending what it makes. Each payload's size is logged at
+    /// DEBUG (target `vitals_export::push`). An error only means a thread could not start.
     pub(crate) fn start(
         engine: &Engine,
         plan: Plan,
-        mut encode: impl FnMut(&vitals_core::Snapshot, SystemTime) -> Bytes + Send + 'static,
+        mut encode: impl FnMut(&vitals_core::Snapshot, SystemTime) -> Payload + Send + 'static,
     ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
@@ -77,9 +83,17 @@ impl Pipeline {
         let scheduled = {
             let queue = Arc::clone(&queue);
             let stats = Arc::clone(&stats);
+            let exporter = plan.exporter;
             engine.every_from_now(plan.interval, move |tick| {
                 if let Some(snapshot) = tick.snapshot() {
-                    queue.push(encode(&snapshot, tick.at), &stats);
+                    let payload = encode(&snapshot, tick.at);
+                    tracing::debug!(
+                        exporter,
+                        bytes = payload.body.len(),
+                        uncompressed_bytes = payload.uncompressed,
+                        "payload encoded"
+                    );
+                    queue.push(payload.body, &stats);
                 }
             })?
         };

@@ -44,7 +44,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, header};
 use vitals_engine::Engine;
 
-use crate::push::{Endpoint, Pipeline, Plan, Wire, default_instance_id, unix_nanos};
+use crate::push::{Endpoint, Payload, Pipeline, Plan, Wire, default_instance_id, unix_nanos};
 
 /// The path a URL without one gets (Prometheus' and VictoriaMetrics' receiver).
 const DEFAULT_PATH: &str = "/api/v1/write";
@@ -141,7 +141,11 @@ impl RemoteWriteExporter {
         let pipeline = Pipeline::start(engine, plan, move |snapshot, at| {
             let millis = i64::try_from(unix_nanos(at) / 1_000_000).unwrap_or(i64::MAX);
             let request = encode::request(&source, snapshot, &target, millis);
-            Bytes::from(encode::body(&request).0)
+            let (body, uncompressed) = encode::body(&request);
+            Payload {
+                body: Bytes::from(body),
+                uncompressed,
+            }
         })?;
         Ok(Self { pipeline })
     }

@@ -16,6 +16,9 @@ use vitals_server::{AppState, Settings};
 
 pub use vitals_testkit::{OwnRedis, Proxy, free_port, redis_url, unique};
 
+mod exposition;
+pub use exposition::{Samples, parse_exposition};
+
 /// The PostgreSQL database these tests use: one of this test process's own (the server
 /// migrates it), never the shared `test` database.
 pub fn postgres_url() -> String {
