@@ -38,10 +38,18 @@ impl Receiver {
         std::fs::write(&config, "global:\n  scrape_interval: 1m\n").expect("config");
         let mut cmd = Command::new("prometheus");
         cmd.arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-remote-write-receiver");
-        Self::start(cmd, port, "/-/ready", "prometheus (Debian package prometheus)")
+        Self::start(
+            cmd,
+            port,
+            "/-/ready",
+            "prometheus (Debian package prometheus)",
+        )
     }
 
     /// VictoriaMetrics single node on `port`, storing in `dir`, answering queries with the
@@ -70,9 +78,11 @@ impl Receiver {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             child,
         };
-        wait_until(&format!("{what} to be ready"), Duration::from_secs(30), || {
-            matches!(receiver.call("GET", ready, &[], &[]), Some((200, _)))
-        });
+        wait_until(
+            &format!("{what} to be ready"),
+            Duration::from_secs(30),
+            || matches!(receiver.call("GET", ready, &[], &[]), Some((200, _))),
+        );
         receiver
     }
 
@@ -86,7 +96,9 @@ impl Receiver {
         body: &[u8],
     ) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
         let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {}\r\n", self.addr);
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -159,13 +171,14 @@ impl Receiver {
         };
         // An empty message is zero bytes; snappy's block format writes it as one byte (its
         // length, 0).
-        let snappy = snap::raw::Encoder::new()
-            .compress_vec(&[])
-            .expect("snappy");
+        let snappy = snap::raw::Encoder::new().compress_vec(&[]).expect("snappy");
         let (status, body) = self
             .call("POST", "/api/v1/write", &headers("snappy"), &snappy)
             .expect("an answer");
-        assert!((200..300).contains(&status), "snappy refused: {status} {body}");
+        assert!(
+            (200..300).contains(&status),
+            "snappy refused: {status} {body}"
+        );
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gzip.write_all(&[]).expect("gzip");
         let gzip = gzip.finish().expect("gzip");
@@ -259,12 +272,7 @@ fn exposition(server: &Server) -> Samples {
 
 /// Polls `promql` until it reads back `/metrics` (values still: the load stopped), each
 /// value equal within `relative` (0: exactly); gives how many samples matched.
-fn reads_back_metrics(
-    receiver: &Receiver,
-    promql: &str,
-    server: &Server,
-    relative: f64,
-) -> usize {
+fn reads_back_metrics(receiver: &Receiver, promql: &str, server: &Server, relative: f64) -> usize {
     let equal = |a: f64, b: f64| {
         a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= relative * a.abs().max(b.abs())
     };
@@ -274,9 +282,9 @@ fn reads_back_metrics(
         let mut stored = receiver.query(promql);
         stored.remove(&("health_agent_http_requests_in_flight".to_owned(), vec![]));
         let same = expected.len() == stored.len()
-            && expected.iter().all(|(k, v)| {
-                stored.get(k).is_some_and(|s| equal(*s, *v))
-            });
+            && expected
+                .iter()
+                .all(|(k, v)| stored.get(k).is_some_and(|s| equal(*s, *v)));
         if same {
             return expected.len();
         }
@@ -374,7 +382,10 @@ fn prometheus_reads_back_metrics_and_pushes_survive_its_restart() {
     let query = "health_agent_export_errors_total{exporter=\"remote_write\",instance=\"test-1\"}";
     wait_until("pushes to resume", Duration::from_secs(20), || {
         let now = errors(&server) as f64;
-        prometheus.query(query).values().any(|v| *v == now && now > 0.0)
+        prometheus
+            .query(query)
+            .values()
+            .any(|v| *v == now && now > 0.0)
     });
     let settled = errors(&server);
     std::thread::sleep(Duration::from_millis(2 * INTERVAL_MS));
@@ -395,8 +406,10 @@ fn prometheus_reads_back_metrics_and_pushes_survive_its_restart() {
         .count();
     assert_eq!(recovered, 1, "{output:#?}");
     assert!(
-        output.iter().any(|l| l.contains("pushing metrics over Prometheus remote write")
-            && l.contains("vitals:***@127.0.0.1")),
+        output.iter().any(
+            |l| l.contains("pushing metrics over Prometheus remote write")
+                && l.contains("vitals:***@127.0.0.1")
+        ),
         "{output:#?}"
     );
     assert!(

@@ -666,9 +666,12 @@ mod tests {
         assert!(traced.span_id.is_empty());
         assert!(traced.filtered_attributes.is_empty());
         assert_eq!(traced.value, Some(exemplar::Value::AsDouble(0.5)));
+        // Wall-clock time of the recording (the engine's start plus a monotonic offset, so
+        // within a little of the clock read around it).
+        let slack = 1_000_000_000;
         assert!(
-            (before..=after).contains(&traced.time_unix_nano),
-            "{} not within the recording",
+            (before - slack..=after + slack).contains(&traced.time_unix_nano),
+            "{} not within the recording ({before}..{after})",
             traced.time_unix_nano
         );
         // The overflow bucket: the request id, as an attribute.

@@ -20,7 +20,7 @@
 //!
 //! See docs/export.md for receiver configurations.
 //!
-//! ```
+//! ```no_run
 //! use std::time::Duration;
 //! use vitals_engine::Engine;
 //! use vitals_export::remote_write::{RemoteWriteExporter, RemoteWriteSettings};

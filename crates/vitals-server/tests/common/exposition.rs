@@ -50,4 +50,3 @@ pub fn parse_exposition(text: &str) -> Samples {
     }
     out
 }
-
