@@ -17,7 +17,9 @@ use vitals_server::{AppState, Settings};
 pub use vitals_testkit::{OwnRedis, Proxy, free_port, redis_url, unique};
 
 mod exposition;
+mod refusal;
 pub use exposition::{Samples, parse_exposition};
+pub use refusal::refused_before_the_database;
 
 /// The PostgreSQL database these tests use: one of this test process's own (the server
 /// migrates it), never the shared `test` database.
