@@ -1,4 +1,4 @@
-//! gzip bodies (RFC 1952), which every OTLP/HTTP receiver must accept
+//! gzip bodies (RFC 1952), as the OTLP specification lets a client send them
 //! (opentelemetry-proto's docs/specification.md, "OTLP/HTTP Request").
 
 use std::io::Write;
@@ -6,7 +6,7 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-/// `body` in gzip, at the default level (6): OTLP protobuf shrinks to about a sixth.
+/// `body` in gzip, at the default level (6): OTLP protobuf shrinks to a third or less.
 pub(crate) fn compress(body: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(
         Vec::with_capacity(body.len() / 4 + 64),

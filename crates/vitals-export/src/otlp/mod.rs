@@ -97,8 +97,8 @@ pub struct OtlpSettings {
     /// Most payloads waiting to be sent (default 8, at least 1); past it the oldest is
     /// dropped.
     pub max_queue: usize,
-    /// Compress bodies with gzip and say so with `Content-Encoding: gzip` (default `true`;
-    /// every OTLP/HTTP receiver must accept it).
+    /// Compress bodies with gzip and say so with `Content-Encoding: gzip` (default `true`:
+    /// the OTLP specification allows it and collectors accept it).
     pub gzip: bool,
     /// For an `https://` endpoint: the certificate authorities to trust instead of the
     /// system's store (default `None`: the system's store).
