@@ -17,6 +17,7 @@ pub mod agent;
 mod brain;
 pub mod db;
 mod error;
+mod exporters;
 pub mod listener;
 pub mod memory;
 mod message;
