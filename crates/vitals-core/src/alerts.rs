@@ -209,8 +209,9 @@ const fn with_expr(rule: AlertRule, expr: Expr) -> AlertRule {
     AlertRule { expr, ..rule }
 }
 
-/// Every rule, in the order `deploy/prometheus/alerts.yml` lists them: the guide's nine, then
-/// RuntimeSaturated and InstanceDown.
+/// Every rule, in the order `deploy/prometheus/alerts.yml` lists them (docs/metrics.md has
+/// the table): the nine machine, pool, cache and request rules, then RuntimeSaturated and
+/// InstanceDown.
 pub const RULES: &[AlertRule] = &[
     rule(
         "HighCPUUsage",

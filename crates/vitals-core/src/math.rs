@@ -3,7 +3,7 @@
 //! The rules: a ratio with a zero denominator is 0 (never NaN or infinity), percentages are
 //! rounded to 2 decimals and megabytes to 1.
 
-/// Bytes in one megabyte as the contract counts it (MiB).
+/// Bytes in one megabyte as docs/metrics-endpoint.md counts it (MiB).
 pub const BYTES_PER_MB: f64 = 1_048_576.0;
 
 /// Rounds `value` to `decimals` places; a non-finite input becomes 0.

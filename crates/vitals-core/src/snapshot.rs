@@ -1,6 +1,7 @@
 //! The `GET /api/v1/metrics` document.
 //!
-//! Field order follows the contract: its seed fields first, Vitals' extras after. Every
+//! Field order follows docs/metrics-endpoint.md: the fields every client of the endpoint
+//! relies on first, in a fixed order, the others after. Every
 //! section derives its computed fields (percentages, totals, megabytes) from raw figures
 //! through one constructor, so no caller can get the arithmetic wrong.
 
