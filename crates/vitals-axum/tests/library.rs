@@ -15,7 +15,7 @@ use tower::ServiceExt;
 use vitals_axum::{BuildError, Importance, Vitals};
 use vitals_cache::{MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 use vitals_pool::MeteredPool;
-use vitals_testkit::{OwnDatabase, free_port};
+use vitals_testkit::{OwnDatabase, assert_promtool_clean, free_port};
 
 async fn call(app: &Router, uri: &str) -> (u16, String) {
     let request = Request::get(uri).body(Body::empty()).expect("request");
@@ -208,4 +208,43 @@ async fn a_private_recorder_serves_what_is_recorded_into_it() {
     );
     assert_eq!(series(&text, "jobs_done_total{queue=\"fast\"}"), 3.0);
     assert_eq!(series(&text, "queue_depth"), 4.5);
+}
+
+#[tokio::test]
+async fn without_a_namespace_no_name_is_listed_twice() {
+    // With no namespace, Vitals' own process series would share their names with the
+    // standard unprefixed ones; each name must still appear once, and so must an
+    // application metric that takes one of them.
+    let vitals = Vitals::builder()
+        .collector(vitals_axum::SystemSampler::new(Duration::from_millis(200)).expect("sampler"))
+        .collector(
+            vitals_axum::RuntimeCollector::current(Duration::from_millis(100)).expect("runtime"),
+        )
+        .build()
+        .expect("builds");
+    let recorder = vitals.engine().recorder();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::gauge!("process_resident_memory_bytes").set(1.0);
+        metrics::counter!("jobs_done_total").increment(1);
+    });
+    // The sampler's first reading lands within a second or so.
+    let mut text = vitals.render_prometheus();
+    for _ in 0..100 {
+        if text.contains("\nprocess_resident_memory_bytes ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text = vitals.render_prometheus();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for name in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let name = name.split(' ').next().expect("a name");
+        assert!(seen.insert(name.to_owned()), "{name} listed twice:\n{text}");
+    }
+    assert!(
+        series(&text, "process_resident_memory_bytes") > 1.0,
+        "Vitals' own reading, not the application's: {text}"
+    );
+    assert!(seen.contains("jobs_done_total"), "{text}");
+    assert_promtool_clean(&text);
 }

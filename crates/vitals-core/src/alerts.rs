@@ -38,9 +38,13 @@ pub enum Condition {
     Below(f64),
     /// value == threshold (for 0/1 figures such as `up`).
     Equals(f64),
-    /// The counter grew since the previous reading.
+    /// The counter grew over the last [`INCREASE_WINDOW_SECONDS`].
     Increased,
 }
+
+/// How far back an [`Condition::Increased`] rule looks: `increase(x[5m]) > 0` in Prometheus,
+/// and the same in the evaluator, so an alert fires for as long in both.
+pub const INCREASE_WINDOW_SECONDS: u64 = 300;
 
 impl Condition {
     /// Whether the condition holds for `value`, given the `previous` reading of the same
@@ -144,7 +148,8 @@ impl AlertRule {
             }
             // Per instance, so an alert names the server it is about.
             (Expr::Metric, Condition::Increased) => {
-                format!("sum by (instance) (increase({name}[5m])) {suffix}")
+                let window = duration(INCREASE_WINDOW_SECONDS);
+                format!("sum by (instance) (increase({name}[{window}])) {suffix}")
             }
             (Expr::Metric, _) => format!("{name} {suffix}"),
         }

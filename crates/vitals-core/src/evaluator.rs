@@ -10,17 +10,19 @@
 //! - *firing*: it has held for at least `for` (at once when `for` is 0);
 //! - *not evaluable*: the figure is absent from the snapshot (e.g. no `http` section).
 //!
-//! `Increased` rules compare a counter with its reading at the previous poll, so they need
-//! two polls. In [`Mode::Instant`] (one-shot checks) `for` durations are ignored: a condition
+//! `Increased` rules compare a counter with its oldest reading of the last
+//! [`INCREASE_WINDOW_SECONDS`] (as Prometheus' `increase(x[5m]) > 0` does), so they need two
+//! polls and keep firing while the growth is inside the window. In [`Mode::Instant`] (one-shot checks) `for` durations are ignored: a condition
 //! that holds fires at once.
 //!
 //! A poll that reached no server at all goes to [`Evaluator::observe_unreachable`]: only
 //! InstanceDown (the rules reading [`UP_FIGURE`]) learns from it; every other rule keeps the
 //! state it had, as nothing was read to move it.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::alerts::{AlertRule, Condition, RULES, Severity, UP_FIGURE};
+use crate::alerts::{AlertRule, Condition, INCREASE_WINDOW_SECONDS, RULES, Severity, UP_FIGURE};
 use serde::Serialize;
 
 /// How `for` durations are treated.
@@ -78,12 +80,38 @@ fn rule_name<S: serde::Serializer>(rule: &&'static AlertRule, s: S) -> Result<S:
     s.serialize_str(rule.name)
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct State {
     /// Since when the condition holds without a break.
     since: Option<Duration>,
     firing: bool,
-    previous: Option<f64>,
+    /// Readings of the figure: the last one for threshold rules, those of the last
+    /// [`INCREASE_WINDOW_SECONDS`] for `Increased` ones.
+    readings: VecDeque<(Duration, f64)>,
+}
+
+impl State {
+    /// Keeps the reading `v` taken at `now`; gives the one to compare it with (the previous
+    /// reading, or for `Increased` the oldest inside the window).
+    fn keep(&mut self, condition: Condition, now: Duration, v: f64) -> Option<f64> {
+        let window = Duration::from_secs(INCREASE_WINDOW_SECONDS);
+        let reference = if condition == Condition::Increased {
+            while self
+                .readings
+                .front()
+                .is_some_and(|&(at, _)| now.saturating_sub(at) > window)
+            {
+                self.readings.pop_front();
+            }
+            self.readings.front().map(|&(_, r)| r)
+        } else {
+            let last = self.readings.back().map(|&(_, r)| r);
+            self.readings.clear();
+            last
+        };
+        self.readings.push_back((now, v));
+        reference
+    }
 }
 
 /// The evaluator.
@@ -160,7 +188,7 @@ fn step(
             transition: was_firing.then_some(Transition::Resolved),
         };
     };
-    let previous = state.previous.replace(v);
+    let previous = state.keep(rule.condition, now, v);
     if rule.condition == Condition::Increased && previous.is_none() {
         return RuleStatus {
             rule,
@@ -460,7 +488,13 @@ mod tests {
         let s = ev.observe(clock.advance(5), errors(4.0));
         assert_eq!(status(&s, "CacheErrors").phase, Phase::Firing);
         assert_eq!(verdict(&s), Verdict::Warning);
+        // Still firing while the growth is inside the 5-minute window, as in Prometheus...
         let s = ev.observe(clock.advance(5), errors(4.0));
+        assert_eq!(status(&s, "CacheErrors").phase, Phase::Firing);
+        let s = ev.observe(clock.advance(200), errors(4.0));
+        assert_eq!(status(&s, "CacheErrors").phase, Phase::Firing);
+        // ...and resolved once it has left it.
+        let s = ev.observe(clock.advance(120), errors(4.0));
         assert_eq!(
             status(&s, "CacheErrors").transition,
             Some(Transition::Resolved)

@@ -281,7 +281,7 @@ async fn gzip_can_be_turned_off() {
     receiver.wait_for(1).await;
     let (headers, request) = receiver.last();
     assert!(headers.get("content-encoding").is_none(), "{headers:?}");
-    find(&request, "health_agent_http_requests_in_flight");
+    find(&request, "http_requests_in_flight");
     drop(exporter);
 }
 
@@ -390,11 +390,7 @@ async fn a_real_collector_decodes_pushes_with_and_without_gzip() {
     drop(exporters);
     // Its debug exporter printed what it decoded from each.
     let output = rotel.output();
-    for needle in [
-        "gzip-true",
-        "gzip-false",
-        "health_agent_http_requests_in_flight",
-    ] {
+    for needle in ["gzip-true", "gzip-false", "http_requests_in_flight"] {
         assert!(output.contains(needle), "{needle} not in:\n{output}");
     }
 }

@@ -107,7 +107,7 @@ async fn receiver(pki: &Pki) -> (u16, Seen) {
 }
 
 fn errors(engine: &Engine, exporter: &str) -> u64 {
-    let prefix = format!("health_agent_export_errors_total{{exporter=\"{exporter}\"}} ");
+    let prefix = format!("export_errors_total{{exporter=\"{exporter}\"}} ");
     engine
         .render_prometheus()
         .lines()

@@ -314,7 +314,14 @@ fn rotel_receives_counters_gauges_and_histograms_with_the_values_of_metrics() {
         .args(["--otlp-endpoint", &endpoint]);
     let server = Server::start(cmd);
 
-    for path in ["/health", "/health/ready", "/no/such/page"] {
+    // Vitals' own endpoints are not the application's traffic: the history route and the
+    // unknown page are what shows.
+    for path in [
+        "/health",
+        "/health/ready",
+        "/api/v1/users/u1/history",
+        "/no/such/page",
+    ] {
         for _ in 0..3 {
             server.request("GET", path, &[]);
         }
@@ -359,11 +366,14 @@ fn rotel_receives_counters_gauges_and_histograms_with_the_values_of_metrics() {
         kind_of("health_agent_http_request_duration_seconds"),
         Kind::Histogram
     );
-    let get_health = vec![
+    let get_history = vec![
         ("method".to_owned(), "GET".to_owned()),
-        ("route".to_owned(), "/health".to_owned()),
+        (
+            "route".to_owned(),
+            "/api/v1/users/{user_id}/history".to_owned(),
+        ),
     ];
-    let mut with_status = get_health.clone();
+    let mut with_status = get_history.clone();
     with_status.push(("status".to_owned(), "200".to_owned()));
     with_status.sort();
     assert_eq!(
@@ -373,7 +383,7 @@ fn rotel_receives_counters_gauges_and_histograms_with_the_values_of_metrics() {
     assert_eq!(
         last.samples[&(
             "health_agent_http_request_duration_seconds_count".to_owned(),
-            get_health
+            get_history
         )],
         3.0
     );

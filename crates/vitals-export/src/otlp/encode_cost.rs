@@ -220,6 +220,9 @@ fn reference() -> (Engine, Snapshot, Identity) {
         }
     }
     let mut snapshot = Snapshot::now();
+    snapshot.system = Some(vitals_core::SystemSection::default());
+    snapshot.database = Some(vitals_core::DatabaseSection::default());
+    snapshot.cache = Some(vitals_core::CacheSection::default());
     snapshot.process = Some(vitals_core::ProcessSection::default());
     snapshot.runtime = Some(vitals_core::RuntimeSection::default());
     snapshot.app = Some(vitals_core::AppSection::default());

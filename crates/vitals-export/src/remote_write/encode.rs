@@ -182,6 +182,7 @@ mod tests {
     fn engine() -> Engine {
         let engine = Engine::builder()
             .namespace("shop")
+            .slow_threshold(std::time::Duration::from_millis(100))
             .buckets(
                 catalogue::full_name("shop", &HTTP_REQUEST_DURATION),
                 &[0.1, 1.0],
@@ -222,8 +223,18 @@ mod tests {
             .unwrap_or_else(|| panic!("{name} {extra:?} missing"))
     }
 
+    /// A snapshot with the sections a server with a pool and a cache fills.
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            system: Some(vitals_core::SystemSection::default()),
+            database: Some(vitals_core::DatabaseSection::default()),
+            cache: Some(vitals_core::CacheSection::default()),
+            ..Snapshot::now()
+        }
+    }
+
     fn decoded(engine: &Engine) -> WriteRequest {
-        let request = request(engine, &Snapshot::now(), &target(), 1_700_000_000_123);
+        let request = request(engine, &snapshot(), &target(), 1_700_000_000_123);
         let (packed, raw_len) = body(&request);
         let raw = snap::raw::Decoder::new()
             .decompress_vec(&packed)
@@ -283,7 +294,7 @@ mod tests {
         assert_eq!(value("_count", &[]), 4.0);
         assert!((value("_sum", &[]) - 3.65).abs() < 1e-9);
         // The same samples as the text exposition, one time series per sample line.
-        let text = engine.render_snapshot(&Snapshot::now());
+        let text = engine.render_snapshot(&snapshot());
         let lines = text.lines().filter(|l| !l.starts_with('#')).count();
         assert_eq!(request.timeseries.len(), lines, "{text}");
     }
