@@ -4,7 +4,10 @@
 //! Vitals' endpoints (metrics, readiness, dashboard, CPU profiles) are served on an admin
 //! listener of their own, so the public port shows none of them.
 //!
-//! The lines that exist for Vitals are marked `// vitals`: seven of them.
+//! The lines that exist for Vitals end in `// vitals`: 28 of them. Seven serve Vitals'
+//! endpoints on the admin port (a service with one port merges `vitals.routes()` instead),
+//! two turn on the dashboard and CPU profiles, and the cache picks Redis or an in-process
+//! store at run time, so it names both backends.
 //!
 //! ```sh
 //! cargo run -p vitals-axum --example service
@@ -33,15 +36,15 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use vitals_axum::{RuntimeCollector, SystemSampler, Vitals}; // vitals
-use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
-use vitals_pool::MeteredPool;
+use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig}; // vitals
+use vitals_pool::MeteredPool; // vitals
 
 /// The service's own state. The pool is a `MeteredPool` — sqlx's pool, timed and counted —
 /// used exactly as a `sqlx::AnyPool` would be.
 #[derive(Clone)]
 struct AppState {
-    pool: MeteredPool<Any>, // vitals
-    cache: MeteredCache<Backend>,
+    pool: MeteredPool<Any>,       // vitals
+    cache: MeteredCache<Backend>, // vitals
 }
 
 /// An error as this service answers it.
@@ -149,27 +152,27 @@ pub async fn service(
     sqlx::query(schema).execute(&pool).await?;
     let backend = match redis_url {
         Some(url) => {
-            let redis = RedisBackend::connect(&RedisConfig::new(url))?;
+            let redis = RedisBackend::connect(&RedisConfig::new(url))?; // vitals
             if !redis.wait_connected(Duration::from_secs(2)).await {
                 tracing::warn!("Redis is not reachable yet; serving without the cache meanwhile");
             }
-            Backend::Redis(redis)
+            Backend::Redis(redis) // vitals
         }
-        None => Backend::Memory(MemoryBackend::new(16 << 20)),
+        None => Backend::Memory(MemoryBackend::new(16 << 20)), // vitals
     };
     let state = AppState {
-        pool: MeteredPool::from(pool), // vitals
-        cache: MeteredCache::new(backend),
+        pool: MeteredPool::from(pool),     // vitals
+        cache: MeteredCache::new(backend), // vitals
     };
 
     let vitals = Vitals::builder() // vitals
-        .collector(SystemSampler::new(Duration::from_secs(1))?)
-        .collector(RuntimeCollector::current(Duration::from_secs(1))?)
-        .collector(state.pool.clone())
-        .collector(state.cache.clone())
-        .dashboard(true)
-        .pprof(true)
-        .build()?;
+        .collector(SystemSampler::new(Duration::from_secs(1))?) // vitals
+        .collector(RuntimeCollector::current(Duration::from_secs(1))?) // vitals
+        .collector(state.pool.clone()) // vitals
+        .collector(state.cache.clone()) // vitals
+        .dashboard(true) // vitals
+        .pprof(true) // vitals
+        .build()?; // vitals
 
     let public = Router::new()
         .nest(
@@ -235,21 +238,22 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let public_listener =
         tokio::net::TcpListener::bind(env("VITALS_LISTEN", "127.0.0.1:8000")).await?;
-    let admin_listener =
-        tokio::net::TcpListener::bind(env("ADMIN_LISTEN", "127.0.0.1:9100")).await?;
+    let admin_address = env("ADMIN_LISTEN", "127.0.0.1:9100"); // vitals
+    let admin_listener = tokio::net::TcpListener::bind(admin_address).await?; // vitals
     tracing::info!(
         "service listening on http://{}",
         public_listener.local_addr()?
     );
-    tracing::info!("admin listening on http://{}", admin_listener.local_addr()?);
+    tracing::info!("admin listening on http://{}", admin_listener.local_addr()?); // vitals
     // SIGTERM stops the public server gracefully; Vitals' streams and profiles end at once,
     // and the admin server follows as soon as Vitals' shutdown has begun.
     let public = axum::serve(public_listener, public)
         .with_graceful_shutdown(vitals.graceful_shutdown(terminated())); // vitals
-    let admin = axum::serve(admin_listener, admin).with_graceful_shutdown(vitals.shutdown_begun());
-    let (public, admin) = tokio::join!(public, admin);
+    let admin = axum::serve(admin_listener, admin) // vitals
+        .with_graceful_shutdown(vitals.shutdown_begun()); // vitals
+    let (public, admin) = tokio::join!(public, admin); // vitals
     public?;
-    admin?;
+    admin?; // vitals
     tracing::info!("stopped");
     Ok(())
 }
