@@ -248,3 +248,37 @@ async fn without_a_namespace_no_name_is_listed_twice() {
     assert!(seen.contains("jobs_done_total"), "{text}");
     assert_promtool_clean(&text);
 }
+
+#[tokio::test]
+async fn histogram_figures_stay_within_what_was_recorded() {
+    let vitals = Vitals::builder().build().expect("builds");
+    let recorder = vitals.engine().recorder();
+    // Added in this order, these make 242.50000000000003 in f64.
+    let prices = [0.99, 0.1, 0.2, 120.0, 120.0, 1.21];
+    assert_ne!(prices.iter().fold(0.0, |a, b| a + b), 242.5);
+    metrics::with_local_recorder(&recorder, || {
+        for p in prices {
+            metrics::histogram!("item_price").record(p);
+        }
+    });
+    let (_, json) = {
+        let app = Router::new().merge(vitals.routes());
+        json(&app, "/api/v1/metrics").await
+    };
+    let h = &json["app"]["histograms"][0];
+    assert_eq!(h["name"], "item_price");
+    assert_eq!(h["count"], 6);
+    assert_eq!(h["sum"].as_f64(), Some(242.5), "{h}");
+    assert_eq!(h["min"].as_f64(), Some(0.1), "{h}");
+    assert_eq!(h["max"].as_f64(), Some(120.0), "{h}");
+    for q in ["p50", "p95", "p99"] {
+        let v = h[q].as_f64().expect("a number");
+        assert!(
+            (0.1..=120.0).contains(&v),
+            "{q} = {v} outside what was recorded: {h}"
+        );
+    }
+    let text = vitals.render_prometheus();
+    assert_eq!(series(&text, "item_price_sum"), 242.5, "{text}");
+    assert_eq!(series(&text, "item_price_count"), 6.0, "{text}");
+}

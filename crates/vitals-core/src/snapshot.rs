@@ -537,6 +537,13 @@ pub struct AppSection {
     pub histograms: Vec<AppHistogram>,
 }
 
+impl AppSection {
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty() && self.gauges.is_empty() && self.histograms.is_empty()
+    }
+}
+
 /// One counter series of the application.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AppCounter {

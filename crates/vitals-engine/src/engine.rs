@@ -143,8 +143,11 @@ impl Engine {
             c.collect(&mut snapshot);
         }
         snapshot.http = Some(inner.requests.section());
-        if inner.app_section {
-            snapshot.app = Some(inner.registry.app_section());
+        // With the global recorder the section is always there; with a private one, once
+        // something was recorded into it (`Engine::recorder`).
+        let app = inner.registry.app_section();
+        if inner.app_section || !app.is_empty() {
+            snapshot.app = Some(app);
         }
         #[cfg(feature = "spans")]
         if let Some(spans) = &inner.spans {

@@ -358,7 +358,8 @@ impl Grouped {
                         le: h.le(),
                         counts: &counts,
                         count,
-                        sum,
+                        // The noise a long float sum gathers, dropped as in the JSON.
+                        sum: vitals_core::math::round_significant(sum),
                         exemplars: &[],
                     };
                     visitor.histogram(family, labels(s), &point);
