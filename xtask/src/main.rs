@@ -4,6 +4,8 @@
 //! - `docs`: regenerate docs written from code (the metrics table).
 //! - `load`: load tests with a report and a verdict; `load-calibrate`: the engine beside wrk.
 //! - `bench`: every performance comparison, written to `docs/performance.md`.
+//! - `instructions`: instruction counts of the request path, `/metrics` and the JSON snapshot
+//!   against the committed baseline (part of `ci`).
 //! - `release`: release archives and their checksums.
 //! - `screenshot`: docs/images/dashboard.png from a real run; `dashboard-budget`: the
 //!   dashboard's budgets.
@@ -16,6 +18,7 @@ mod bench;
 mod ci;
 mod dashboard;
 mod docs;
+mod instructions;
 mod load;
 mod release;
 
@@ -39,6 +42,7 @@ fn run() -> Result<()> {
         Some("load") => load::run(&rest),
         Some("load-calibrate") => load::calibrate(&rest),
         Some("bench") => bench::run(&rest),
+        Some("instructions") => instructions::run(&rest),
         Some("release") => release::run(&rest),
         Some("screenshot") => dashboard::screenshot(),
         Some("dashboard-budget") => dashboard::budget(),
@@ -55,9 +59,10 @@ const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, and
-          the smoke load test on both backends (--no-lint, --no-load skip parts; needs
-          PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
+  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), the instruction
+          counts, every test, and the smoke load test on both backends (--no-lint,
+          --no-instructions, --no-load skip parts; needs PostgreSQL on 127.0.0.1:5432 and
+          Redis on 127.0.0.1:6379; .ci/run starts them)
   chaos   the chaos suite alone, with its tables: chat/history load on PostgreSQL + Redis
           while Redis is killed, SIGSTOPped and restarted with its data, PostgreSQL is cut and
           stalled behind a proxy, silent and slow-header sockets pile up and SIGTERM arrives
@@ -71,6 +76,10 @@ Tasks:
   bench   [--quick] [--out FILE]  per-request cost, wrk throughput, metrics endpoints and
           /metrics render time, baselines beside ours, written to docs/performance.md
           (needs wrk: apt-get install -y wrk; --quick is a smoke run)
+  instructions [--update]  instructions per request of Vitals' layer over bare axum, per
+          /metrics render with 1,000 series and per JSON snapshot, counted by callgrind
+          (needs valgrind), against xtask/baseline/instructions.json: fails when one grew
+          more than 10 %; --update rewrites the baseline (`ci` runs the check)
   release [--allow-dirty] [--out DIR]  release build of vitals-server and vitals, packed as
           vitals-<version>-<target>.tar.gz with README, licences and deploy/, plus SHA256SUMS
           (default DIR: target/dist)

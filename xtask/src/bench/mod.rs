@@ -7,7 +7,7 @@
 
 mod client;
 mod flood;
-mod machine;
+pub(crate) mod machine;
 mod metrics_endpoint;
 mod oneshot;
 mod process;
