@@ -33,6 +33,19 @@ pub struct Count {
     pub allocations: u64,
 }
 
+/// Fails early, with how to fix it, when valgrind cannot run.
+pub fn require_valgrind() -> Result<()> {
+    let ok = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    anyhow::ensure!(
+        ok,
+        "valgrind is needed to count instructions: apt-get install -y valgrind (.ci/setup does)"
+    );
+    Ok(())
+}
+
 /// Runs `bench args…` under callgrind, its output in `scratch`, and reads the main thread's
 /// totals.
 pub fn count(bench: &Path, args: &[String], scratch: &Path) -> Result<Count> {

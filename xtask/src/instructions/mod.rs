@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+pub use callgrind::require_valgrind;
 pub use measure::PerUnit;
 use measure::{Job, run_all};
 
@@ -127,6 +128,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
     let started = std::time::Instant::now();
+    require_valgrind()?;
     let bench = build_bench()?;
     let counts = Counts::measure(&bench, &CHECKED_MODES, false)?;
     print!("{}", per_request_lines(&counts));
