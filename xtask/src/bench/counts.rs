@@ -94,9 +94,9 @@ pub fn markdown(s: &mut String, r: &Results) {
     for (what, f) in rows {
         let _ = writeln!(
             s,
-            "| {what} | {} | {:.0} |",
+            "| {what} | {} | {} |",
             whole(f.instructions),
-            f.allocations
+            whole(f.allocations)
         );
     }
     s.push('\n');
