@@ -75,7 +75,7 @@ Tasks:
           GET /health beside wrk's, both orders, with CPU time per request (needs wrk)
   bench   [--quick] [--out FILE]  per-request cost, wrk throughput, metrics endpoints and
           /metrics render time, baselines beside ours, written to docs/performance.md
-          (needs wrk: apt-get install -y wrk; --quick is a smoke run)
+          (needs wrk and valgrind: apt-get install -y wrk valgrind; --quick is a smoke run)
   instructions [--update]  instructions per request of Vitals' layer over bare axum, per
           /metrics render with 1,000 series and per JSON snapshot, counted by callgrind
           (needs valgrind), against xtask/baseline/instructions.json: fails when one grew

@@ -693,16 +693,17 @@ fn notes(s: &mut String, r: &Results) {
          - **No timed tests.** Tests prove behaviour; this report is where speed is measured.\n\n\
          ## Re-running\n\n\
          ```sh\n\
-         apt-get install -y wrk        # once\n\
-         cargo xtask bench             # about 7 minutes after the build; writes docs/performance.md\n\
-         cargo xtask bench --quick     # smoke run, well under 2 minutes once built\n\
+         apt-get install -y wrk valgrind   # once\n\
+         cargo xtask bench                 # about 9 minutes after the build; writes docs/performance.md\n\
+         cargo xtask bench --quick         # smoke run, about 3 minutes once built\n\
          cargo xtask bench --out /tmp/perf.md\n\
          ```\n\n\
          All load goes to 127.0.0.1, is bounded in time (wrk `-d`) and stops by itself; the \
          bench servers also exit on their own after 15 minutes.\n\n\
          ## Instruction counts in CI\n\n\
-         `cargo xtask ci` runs `cargo xtask instructions` (about half a minute once \
-         `vitals-bench` is built; needs valgrind, which `.ci/setup` installs): callgrind \
+         `cargo xtask ci` runs `cargo xtask instructions` (about half a minute once the \
+         release `vitals-bench` is built, which takes 2 to 5 minutes more on these 2 shared \
+         CPUs from a cold cache; needs valgrind, which `.ci/setup` installs): callgrind \
          counts, as in section 1, the instructions per request of Vitals' layer over bare (with \
          bare and noop printed beside it), one `/metrics` render with 1,000 series and one \
          JSON snapshot, and compares them with xtask/baseline/instructions.json. A count more \
