@@ -5,10 +5,11 @@ use anyhow::Result;
 use crate::cargo;
 
 /// Runs the checks; `--no-setup` skips `.ci/setup` (packages, PostgreSQL, Redis),
-/// `--no-lint` fmt, clippy and doc, `--no-load` the smoke load tests, `--no-fleet` the fleet
-/// run.
+/// `--no-lint` fmt, clippy and doc, `--no-instructions` the instruction counts, `--no-load`
+/// the smoke load tests, `--no-fleet` the fleet run.
 pub fn run(args: &[String]) -> Result<()> {
     let setup = !args.iter().any(|a| a == "--no-setup");
+    let instructions = !args.iter().any(|a| a == "--no-instructions");
     let lint = !args.iter().any(|a| a == "--no-lint");
     let load = !args.iter().any(|a| a == "--no-load");
     let fleet = !args.iter().any(|a| a == "--no-fleet");
@@ -44,6 +45,10 @@ pub fn run(args: &[String]) -> Result<()> {
             &["doc", "--workspace", "--no-deps"],
             &[("RUSTDOCFLAGS", "-D warnings")],
         )?;
+    }
+    if instructions {
+        // The request path, /metrics and the JSON snapshot against the committed counts.
+        crate::instructions::run(&[])?;
     }
     // Snapshot tests must match what is committed: never write new snapshots in CI.
     cargo(&["test", "--workspace"], &[("INSTA_UPDATE", "no")])?;

@@ -5,6 +5,8 @@
 //! - `load`: load tests with a report and a verdict; `load-calibrate`: the engine beside wrk.
 //! - `fleet`: several servers on real Prometheus, Alertmanager and VictoriaMetrics, checked.
 //! - `bench`: every performance comparison, written to `docs/performance.md`.
+//! - `instructions`: instruction counts of the request path, `/metrics` and the JSON snapshot
+//!   against the committed baseline (part of `ci`).
 //! - `release`: release archives and their checksums.
 //! - `screenshot`: docs/images/dashboard.png from a real run; `dashboard-budget`: the
 //!   dashboard's budgets.
@@ -18,6 +20,7 @@ mod ci;
 mod dashboard;
 mod docs;
 mod fleet;
+mod instructions;
 mod load;
 mod release;
 
@@ -42,6 +45,7 @@ fn run() -> Result<()> {
         Some("fleet") => fleet::run(&rest),
         Some("load-calibrate") => load::calibrate(&rest),
         Some("bench") => bench::run(&rest),
+        Some("instructions") => instructions::run(&rest),
         Some("release") => release::run(&rest),
         Some("screenshot") => dashboard::screenshot(),
         Some("dashboard-budget") => dashboard::budget(),
@@ -58,10 +62,10 @@ const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, the
-          fleet run and the smoke load test on both backends (--no-lint, --no-fleet,
-          --no-load skip parts; needs
-          PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
+  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), the instruction
+          counts, every test, the fleet run and the smoke load test on both backends
+          (--no-lint, --no-instructions, --no-fleet, --no-load skip parts; needs PostgreSQL
+          on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
   chaos   the chaos suite alone, with its tables: chat/history load on PostgreSQL + Redis
           while Redis is killed, SIGSTOPped and restarted with its data, PostgreSQL is cut and
           stalled behind a proxy, silent and slow-header sockets pile up and SIGTERM arrives
@@ -80,7 +84,11 @@ Tasks:
           GET /health beside wrk's, both orders, with CPU time per request (needs wrk)
   bench   [--quick] [--out FILE]  per-request cost, wrk throughput, metrics endpoints and
           /metrics render time, baselines beside ours, written to docs/performance.md
-          (needs wrk: apt-get install -y wrk; --quick is a smoke run)
+          (needs wrk and valgrind: apt-get install -y wrk valgrind; --quick is a smoke run)
+  instructions [--update]  instructions per request of Vitals' layer over bare axum, per
+          /metrics render with 1,000 series and per JSON snapshot, counted by callgrind
+          (needs valgrind), against xtask/baseline/instructions.json: fails when one grew
+          more than 10 %; --update rewrites the baseline (`ci` runs the check)
   release [--allow-dirty] [--out DIR]  release build of vitals-server and vitals, packed as
           vitals-<version>-<target>.tar.gz with README, licences and deploy/, plus SHA256SUMS
           (default DIR: target/dist)
