@@ -69,7 +69,8 @@ Tasks:
   chaos   the chaos suite alone, with its tables: chat/history load on PostgreSQL + Redis
           while Redis is killed, SIGSTOPped and restarted with its data, PostgreSQL is cut and
           stalled behind a proxy, silent and slow-header sockets pile up and SIGTERM arrives
-          mid-load (about a minute, loopback only; `ci` runs it with every other test)
+          mid-load; then the hardening suite (protocol abuse, overload, secrets, shutdown)
+          (a few minutes, loopback only; `ci` runs them with every other test)
   docs    regenerate the metrics table of docs/metrics.md from the catalogue and the
           topology picture docs/images/fleet-topology.png
   fleet   [--instances N] [--loopback] [--out DIR]  N vitals-server instances (default 4) on
@@ -98,8 +99,8 @@ Tasks:
           rows, RSS with a dashboard open, /health throughput beside a stream (needs wrk)
 ";
 
-/// `cargo xtask chaos`: the two chaos tests of vitals-server, one after the other, printing
-/// what each phase did and what held.
+/// `cargo xtask chaos`: the chaos tests and the hardening suite of vitals-server, one after
+/// the other, printing what each phase did and what held.
 fn chaos() -> Result<()> {
     cargo(
         &[
@@ -110,6 +111,8 @@ fn chaos() -> Result<()> {
             "chaos_cache",
             "--test",
             "chaos_server",
+            "--test",
+            "hardening",
             "--",
             "--nocapture",
             "--test-threads",
