@@ -42,7 +42,8 @@ pub fn run(args: &[String]) -> Result<()> {
             &[],
         )?;
         cargo(
-            &["doc", "--workspace", "--no-deps"],
+            // Every feature, as docs.rs builds each library crate.
+            &["doc", "--workspace", "--no-deps", "--all-features"],
             &[("RUSTDOCFLAGS", "-D warnings")],
         )?;
     }
