@@ -22,6 +22,7 @@ use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
 use tower::{Layer, ServiceExt};
 use vitals_axum::Vitals;
+use vitals_testkit::assert_promtool_clean;
 
 use grpc::{GET, GetRequest, GrpcCodeLayer, HANDLED, Item, METHODS, PUT};
 
@@ -113,33 +114,6 @@ fn value(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
-}
-
-fn promtool_is_clean(text: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (.ci/run installs it)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("promtool");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "promtool: {said}\n{text}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,7 +238,7 @@ async fn calls_and_figures(at: SocketAddr, side: SocketAddr) {
     assert_eq!(value(&text, &handled("Get", "OK")), 5.0);
     assert_eq!(value(&text, &handled("Get", "NotFound")), 3.0);
     assert_eq!(value(&text, &handled("unknown", "Unimplemented")), 1.0);
-    promtool_is_clean(&text);
+    assert_promtool_clean(&text);
 
     // The JSON says the same, and shows no error: the blind spot the example's docs describe.
     let (status, body) = get(side, "/api/v1/metrics").await;
