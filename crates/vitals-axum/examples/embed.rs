@@ -114,22 +114,6 @@ pub async fn app(
     Ok((router, vitals))
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = term => {},
-    }
-}
-
 #[tokio::main]
 #[allow(dead_code)]
 async fn main() -> anyhow::Result<()> {
@@ -148,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
         listener.local_addr()?
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(vitals.graceful_shutdown(stop_signal())) // vitals
+        .with_graceful_shutdown(vitals.graceful_shutdown(vitals_axum::shutdown_signal())) // vitals
         .await?;
     Ok(())
 }

@@ -381,22 +381,6 @@ pub fn vitals() -> Result<Vitals, vitals_axum::BuildError> {
     Vitals::builder().install_global_recorder().build() // vitals
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = term => {},
-    }
-}
-
 #[tokio::main]
 #[allow(dead_code)]
 async fn main() -> anyhow::Result<()> {
@@ -406,5 +390,5 @@ async fn main() -> anyhow::Result<()> {
     let admin = TcpListener::bind(env("ADMIN_LISTEN", "127.0.0.1:9100")).await?;
     let (at, side): (SocketAddr, SocketAddr) = (grpc.local_addr()?, admin.local_addr()?);
     tracing::info!("gRPC listening on http://{at}, Vitals on http://{side}/metrics");
-    run(vitals()?, grpc, admin, stop_signal()).await
+    run(vitals()?, grpc, admin, vitals_axum::shutdown_signal()).await
 }

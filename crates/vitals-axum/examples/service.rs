@@ -201,25 +201,6 @@ pub async fn service(
     })
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn terminated() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-}
-
 #[tokio::main]
 #[allow(dead_code)]
 async fn main() -> anyhow::Result<()> {
@@ -248,7 +229,7 @@ async fn main() -> anyhow::Result<()> {
     // SIGTERM stops the public server gracefully; Vitals' streams and profiles end at once,
     // and the admin server follows as soon as Vitals' shutdown has begun.
     let public = axum::serve(public_listener, public)
-        .with_graceful_shutdown(vitals.graceful_shutdown(terminated())); // vitals
+        .with_graceful_shutdown(vitals.graceful_shutdown(vitals_axum::shutdown_signal())); // vitals
     let admin = axum::serve(admin_listener, admin) // vitals
         .with_graceful_shutdown(vitals.shutdown_begun()); // vitals
     let (public, admin) = tokio::join!(public, admin); // vitals

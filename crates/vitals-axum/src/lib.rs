@@ -9,6 +9,7 @@ pub mod layer;
 pub mod pprof;
 mod request_id;
 mod routes;
+mod signal;
 mod vitals;
 
 /// The `metrics` facade Vitals records from: record your own metrics through this one
@@ -18,6 +19,7 @@ pub use metrics;
 
 pub use builder::VitalsBuilder;
 pub use error::ApiError;
+pub use signal::shutdown_signal;
 pub use vitals::Vitals;
 /// Caches that count what they do: `MeteredCache` over Redis or an in-process store (the
 /// `vitals-cache` crate; features `redis`, `memory`).
