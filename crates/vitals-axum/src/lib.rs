@@ -19,6 +19,7 @@ pub use metrics;
 pub use builder::VitalsBuilder;
 pub use error::ApiError;
 pub use vitals::Vitals;
+pub use vitals_core::slo::{Objective, SloKind};
 pub use vitals_core::{Collector, Importance, Snapshot};
 #[cfg(feature = "spans")]
 pub use vitals_engine::spans;
