@@ -13,6 +13,7 @@ use std::fmt::Write;
 use super::{Objective, SloKind};
 use crate::alerts::Severity;
 use crate::catalogue::{self, HTTP_REQUEST_DURATION, HTTP_REQUESTS};
+use crate::math::round_to;
 
 /// A window of a burn-rate alert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,10 +249,13 @@ pub fn rules_yaml(namespace: &str, objectives: &[Objective]) -> String {
                 o.name, a.factor, a.long.label, a.short.label
             );
             let description = format!(
-                "Objective: {}. {{{{ $value | humanizePercentage }}}} of the answers were bad over the last {} (the budget is {}%).",
+                "Objective: {}. Over the last {} and {}, bad answers spent the error budget ({}% of answers) more than {}x as fast as the objective allows: at this pace a 30-day budget lasts {} days.",
                 promise(o),
                 a.long.label,
-                100.0 - o.target_percent
+                a.short.label,
+                round_to(100.0 - o.target_percent, 6),
+                a.factor,
+                round_to(30.0 / a.factor, 1)
             );
             let _ = writeln!(
                 out,
