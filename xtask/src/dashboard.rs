@@ -142,7 +142,7 @@ impl Traffic {
                         &format!("{{\"user_id\":\"{user}\",\"message\":\"hello {i}\"}}"),
                         &format!(
                             "traceparent: 00-{:032x}-00f067aa0ba902b7-01\r\n",
-                            0x4bf9_2f35_77b3_4da6_u128 << 64 | u128::from(i) * 0x9e37_79b9
+                            (0x4bf9_2f35_77b3_4da6_u128 << 64) | (u128::from(i) * 0x9e37_79b9)
                         ),
                     ),
                     1 | 2 => request(addr, "GET", &format!("/api/v1/users/{user}/history"), ""),

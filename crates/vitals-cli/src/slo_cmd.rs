@@ -22,7 +22,7 @@ enum Command {
     Rules(RulesArgs),
 }
 
-/// Print Prometheus recording rules and multiwindow, multi-burn-rate alerts for the [[slo]]
+/// Print Prometheus recording rules and multiwindow, multi-burn-rate alerts for the `[[slo]]`
 /// tables of a server config file.
 ///
 /// For each objective: one recording rule per window (`slo:sli_error:ratio_rate5m`, 30m, 1h,
@@ -36,7 +36,7 @@ vitals slo rules --config vitals.toml > slo-rules.yml\n  \
 vitals slo rules --config vitals.toml --namespace shop -o /etc/prometheus/rules/slo.yml\n\n\
 Exit status: 0 written, 1 the file cannot be read or written, 2 bad arguments or objectives.")]
 struct RulesArgs {
-    /// The server's TOML config file (vitals-server --config), with [[slo]] tables.
+    /// The server's TOML config file (vitals-server --config), with `[[slo]]` tables.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Prefix of the metric names [default: the file's metrics_namespace, else health_agent].
