@@ -1,4 +1,5 @@
-//! `cargo xtask docs`: regenerates the parts of `docs/` written from code.
+//! `cargo xtask docs`: regenerates the parts of `docs/` written from code: the metrics table
+//! and the fleet's topology picture.
 
 use anyhow::{Context, Result, bail};
 
@@ -7,7 +8,8 @@ use crate::workspace_root;
 const START: &str = "<!-- catalogue:start -->\n";
 const END: &str = "<!-- catalogue:end -->";
 
-/// Rewrites the metrics table of `docs/metrics.md` from the catalogue.
+/// Rewrites the metrics table of `docs/metrics.md` from the catalogue and draws
+/// `docs/images/fleet-topology.png`.
 pub fn run() -> Result<()> {
     let path = workspace_root().join("docs/metrics.md");
     let doc = std::fs::read_to_string(&path)
@@ -22,5 +24,8 @@ pub fn run() -> Result<()> {
     std::fs::write(&path, format!("{head}{START}{table}{END}{tail}"))
         .with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!("wrote {}", path.display());
+    let picture = workspace_root().join("docs/images/fleet-topology.png");
+    crate::fleet::topology::draw(&picture)?;
+    eprintln!("wrote {}", picture.display());
     Ok(())
 }

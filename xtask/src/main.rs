@@ -3,7 +3,10 @@
 //! - `ci`: formatting, lints, docs and the whole test suite, as CI runs them.
 //! - `docs`: regenerate docs written from code (the metrics table).
 //! - `load`: load tests with a report and a verdict; `load-calibrate`: the engine beside wrk.
+//! - `fleet`: several servers on real Prometheus, Alertmanager and VictoriaMetrics, checked.
 //! - `bench`: every performance comparison, written to `docs/performance.md`.
+//! - `instructions`: instruction counts of the request path, `/metrics` and the JSON snapshot
+//!   against the committed baseline (part of `ci`).
 //! - `release`: release archives and their checksums.
 //! - `screenshot`: docs/images/dashboard.png from a real run; `dashboard-budget`: the
 //!   dashboard's budgets.
@@ -16,6 +19,8 @@ mod bench;
 mod ci;
 mod dashboard;
 mod docs;
+mod fleet;
+mod instructions;
 mod load;
 mod release;
 
@@ -37,8 +42,10 @@ fn run() -> Result<()> {
         Some("ci") => ci::run(&rest),
         Some("docs") => docs::run(),
         Some("load") => load::run(&rest),
+        Some("fleet") => fleet::run(&rest),
         Some("load-calibrate") => load::calibrate(&rest),
         Some("bench") => bench::run(&rest),
+        Some("instructions") => instructions::run(&rest),
         Some("release") => release::run(&rest),
         Some("screenshot") => dashboard::screenshot(),
         Some("dashboard-budget") => dashboard::budget(),
@@ -55,14 +62,22 @@ const HELP: &str = "\
 cargo xtask <task>
 
 Tasks:
-  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), every test, and
-          the smoke load test on both backends (--no-lint, --no-load skip parts; needs
-          PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
+  ci      cargo fmt --check, clippy -D warnings, cargo doc (warnings denied), the instruction
+          counts, every test, the fleet run and the smoke load test on both backends
+          (--no-lint, --no-instructions, --no-fleet, --no-load skip parts; needs PostgreSQL
+          on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; .ci/run starts them)
   chaos   the chaos suite alone, with its tables: chat/history load on PostgreSQL + Redis
           while Redis is killed, SIGSTOPped and restarted with its data, PostgreSQL is cut and
           stalled behind a proxy, silent and slow-header sockets pile up and SIGTERM arrives
-          mid-load (about a minute, loopback only; `ci` runs it with every other test)
-  docs    regenerate the metrics table of docs/metrics.md from the catalogue
+          mid-load; then the hardening suite (protocol abuse, overload, secrets, shutdown)
+          (a few minutes, loopback only; `ci` runs them with every other test)
+  docs    regenerate the metrics table of docs/metrics.md from the catalogue and the
+          topology picture docs/images/fleet-topology.png
+  fleet   [--instances N] [--loopback] [--out DIR]  N vitals-server instances (default 4) on
+          PostgreSQL + their own Redis, in network namespaces of their own when root (else
+          loopback ports), with a real Prometheus, Alertmanager and VictoriaMetrics: fleet-wide
+          sums, InstanceDown / CacheErrors / DatabasePoolExhausted for the right instance only,
+          every dashboard query answered; a report with charts (target/fleet/); about 3 minutes
   load    load test: cargo xtask load <smoke|steady|spike|stress|soak> [--target URL]
           [--users N] [--duration D] [--rate R] [--out DIR] [--database-url URL]
           [--redis-url URL] [--no-fail]; `cargo xtask load --help` for all options
@@ -70,7 +85,11 @@ Tasks:
           GET /health beside wrk's, both orders, with CPU time per request (needs wrk)
   bench   [--quick] [--out FILE]  per-request cost, wrk throughput, metrics endpoints and
           /metrics render time, baselines beside ours, written to docs/performance.md
-          (needs wrk: apt-get install -y wrk; --quick is a smoke run)
+          (needs wrk and valgrind: apt-get install -y wrk valgrind; --quick is a smoke run)
+  instructions [--update]  instructions per request of Vitals' layer over bare axum, per
+          /metrics render with 1,000 series and per JSON snapshot, counted by callgrind
+          (needs valgrind), against xtask/baseline/instructions.json: fails when one grew
+          more than 10 %; --update rewrites the baseline (`ci` runs the check)
   release [--allow-dirty] [--out DIR]  release build of vitals-server and vitals, packed as
           vitals-<version>-<target>.tar.gz with README, licences and deploy/, plus SHA256SUMS
           (default DIR: target/dist)
@@ -80,8 +99,8 @@ Tasks:
           rows, RSS with a dashboard open, /health throughput beside a stream (needs wrk)
 ";
 
-/// `cargo xtask chaos`: the two chaos tests of vitals-server, one after the other, printing
-/// what each phase did and what held.
+/// `cargo xtask chaos`: the chaos tests and the hardening suite of vitals-server, one after
+/// the other, printing what each phase did and what held.
 fn chaos() -> Result<()> {
     cargo(
         &[
@@ -92,6 +111,8 @@ fn chaos() -> Result<()> {
             "chaos_cache",
             "--test",
             "chaos_server",
+            "--test",
+            "hardening",
             "--",
             "--nocapture",
             "--test-threads",

@@ -1,10 +1,12 @@
 //! An ordinary axum service — its own pool, its own cache, a metric of its own — with Vitals
 //! added.
 //!
-//! The Vitals-specific lines are the four marked `// vitals`: the `use`, the builder (one
-//! statement), `merge(vitals.routes())` and `layer(vitals.layer())`. Wrapping the pool and the
-//! cache in `MeteredPool` / `MeteredCache` is how they get counted; everything else is what
-//! the service would have anyway.
+//! The Vitals-specific lines are the ones marked `// vitals`: the `use`, the pool's type, the
+//! builder (one statement), `merge(vitals.routes())`, `layer(vitals.layer())` and the
+//! graceful shutdown. `MeteredPool` is sqlx's pool, timed and counted, and is queried as
+//! `&pool` like any sqlx pool; everything else is what the service would have anyway. The
+//! dashboard is on (`/dashboard`), and SIGTERM or Ctrl-C stop the service gracefully: open
+//! dashboard streams end at once.
 //!
 //! ```sh
 //! cargo run --release -p vitals-axum --example embed
@@ -33,7 +35,7 @@ use vitals_pool::MeteredPool;
 /// The service's own state: its pool and its cache.
 #[derive(Clone)]
 pub struct Shop {
-    pool: MeteredPool<Any>,
+    pool: MeteredPool<Any>, // vitals
     cache: MeteredCache<Backend>,
 }
 
@@ -41,14 +43,11 @@ pub struct Shop {
 async fn create_order(State(shop): State<Shop>, body: Bytes) -> (StatusCode, String) {
     let started = Instant::now();
     let text = String::from_utf8_lossy(&body).into_owned();
-    let stored = async {
-        let mut conn = shop.pool.acquire().await?;
-        sqlx::query_scalar::<_, i64>("INSERT INTO orders (body) VALUES ($1) RETURNING id")
-            .bind(text)
-            .fetch_one(&mut *conn)
-            .await
-    };
-    let id = match stored.await {
+    let stored = sqlx::query_scalar::<_, i64>("INSERT INTO orders (body) VALUES ($1) RETURNING id")
+        .bind(text)
+        .fetch_one(&shop.pool)
+        .await;
+    let id = match stored {
         Ok(id) => id,
         Err(e) => {
             tracing::warn!(error = %e, "order not stored");
@@ -66,13 +65,13 @@ async fn create_order(State(shop): State<Shop>, body: Bytes) -> (StatusCode, Str
     (StatusCode::CREATED, format!("{{\"id\":{id}}}"))
 }
 
-/// The app: `database_url` / `redis_url` when given, else SQLite under `data_dir` and an
-/// in-process cache.
+/// The app and its `Vitals`: `database_url` / `redis_url` when given, else SQLite under
+/// `data_dir` and an in-process cache.
 pub async fn app(
     database_url: Option<String>,
     redis_url: Option<String>,
     data_dir: &Path,
-) -> anyhow::Result<Router> {
+) -> anyhow::Result<(Router, Vitals)> {
     sqlx::any::install_default_drivers();
     let url = database_url
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("shop.db").display()));
@@ -94,7 +93,7 @@ pub async fn app(
         None => Backend::Memory(MemoryBackend::new(16 << 20)),
     };
     let shop = Shop {
-        pool: MeteredPool::new(pool),
+        pool: MeteredPool::from(pool), // vitals
         cache: MeteredCache::new(backend),
     };
 
@@ -104,13 +103,15 @@ pub async fn app(
         .collector(shop.pool.clone())
         .collector(shop.cache.clone())
         .install_global_recorder()
+        .dashboard(true)
         .build()?;
 
-    Ok(Router::new()
+    let router = Router::new()
         .route("/orders", post(create_order))
         .merge(vitals.routes()) // vitals
         .layer(vitals.layer()) // vitals
-        .with_state(shop))
+        .with_state(shop);
+    Ok((router, vitals))
 }
 
 #[tokio::main]
@@ -119,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
     let listen = std::env::var("VITALS_LISTEN").unwrap_or_else(|_| "127.0.0.1:8000".into());
     let data = tempfile::tempdir()?;
-    let app = app(
+    let (app, vitals) = app(
         std::env::var("DATABASE_URL").ok(),
         std::env::var("REDIS_URL").ok(),
         data.path(),
@@ -130,6 +131,8 @@ async fn main() -> anyhow::Result<()> {
         "embed example listening on http://{}",
         listener.local_addr()?
     );
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(vitals.graceful_shutdown(vitals_axum::shutdown_signal())) // vitals
+        .await?;
     Ok(())
 }

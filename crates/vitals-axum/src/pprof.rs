@@ -110,9 +110,10 @@ pub async fn profile(
     };
     // Sampling sleeps and symbolising is CPU work: both stay off the async workers. The claim
     // moves along, so an abandoned request still frees the profiler when sampling ends.
+    let engine = vitals.engine().clone();
     let task = tokio::task::spawn_blocking(move || {
         let _running = running;
-        take(Duration::from_secs(seconds), format)
+        take(Duration::from_secs(seconds), format, &engine)
     });
     match task.await {
         Ok(Ok(body)) => {
@@ -155,8 +156,13 @@ enum Failure {
     Profiler(pprof::Error),
 }
 
-/// Samples the process for `length`, then renders the report. Blocks.
-fn take(length: Duration, format: Format) -> Result<Vec<u8>, Failure> {
+/// Samples the process for `length` (less when the application starts shutting down: the
+/// report then covers the time sampled), then renders the report. Blocks.
+fn take(
+    length: Duration,
+    format: Format,
+    engine: &vitals_engine::Engine,
+) -> Result<Vec<u8>, Failure> {
     let guard = pprof::ProfilerGuardBuilder::default()
         .frequency(FREQUENCY_HZ)
         .blocklist(&["libc", "libgcc", "pthread", "vdso"])
@@ -165,7 +171,13 @@ fn take(length: Duration, format: Format) -> Result<Vec<u8>, Failure> {
             pprof::Error::Running => Failure::Busy,
             e => Failure::Profiler(e),
         })?;
-    std::thread::sleep(length);
+    let started = std::time::Instant::now();
+    if engine.wait_for_shutdown(length) {
+        tracing::info!(
+            sampled_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "CPU profile cut short by shutdown; answering with what was sampled"
+        );
+    }
     let report = guard.report().build().map_err(Failure::Profiler)?;
     drop(guard);
     let mut body = Vec::new();

@@ -85,6 +85,46 @@ impl Vitals {
         MetricsLayer::new(self.engine.requests())
     }
 
+    /// A shutdown signal for `axum::serve(..).with_graceful_shutdown(..)`: it completes when
+    /// `signal` does, after telling Vitals' own long requests (live streams, a running CPU
+    /// profile) to end at once, so the graceful shutdown waits only for the application's
+    /// own requests.
+    ///
+    /// ```no_run
+    /// # async fn run(vitals: vitals_axum::Vitals, app: axum::Router) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    /// axum::serve(listener, app)
+    ///     .with_graceful_shutdown(vitals.graceful_shutdown(async {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///     }))
+    ///     .await
+    /// # }
+    /// ```
+    pub fn graceful_shutdown<F>(&self, signal: F) -> impl Future<Output = ()> + Send + 'static
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let engine = self.engine.clone();
+        async move {
+            signal.await;
+            engine.begin_shutdown();
+        }
+    }
+
+    /// Completes once Vitals' shutdown has begun (at once if it has): the signal for a second
+    /// server, such as an admin listener serving [`routes`](Self::routes), to stop with the
+    /// first.
+    pub fn shutdown_begun(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.engine.shutdown_begun()
+    }
+
+    /// Tells Vitals' own long requests to end now (what
+    /// [`graceful_shutdown`](Self::graceful_shutdown) does when its signal fires), for an
+    /// application that drives its shutdown itself.
+    pub fn begin_shutdown(&self) {
+        self.engine.begin_shutdown();
+    }
+
     /// Live streams (`GET /api/v1/metrics/stream`) open now.
     pub fn open_streams(&self) -> usize {
         self.web.open_streams.load(Ordering::Acquire)

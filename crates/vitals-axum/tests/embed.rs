@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use vitals_axum::{BuildError, Vitals};
-use vitals_testkit::{OwnDatabase, OwnRedis, free_port};
+use vitals_testkit::{OwnDatabase, OwnRedis, assert_promtool_clean, free_port};
 
 async fn call(app: &Router, request: Request<Body>) -> (u16, String) {
     let response = app.clone().oneshot(request).await.expect("infallible");
@@ -37,7 +37,7 @@ async fn embed_example_shows_its_requests_pool_cache_and_own_metrics() {
     let db = OwnDatabase::create();
     let redis = OwnRedis::start(free_port());
     let dir = tempfile::tempdir().expect("temp dir");
-    let app = embed::app(Some(db.url()), Some(redis.url()), dir.path())
+    let (app, _vitals) = embed::app(Some(db.url()), Some(redis.url()), dir.path())
         .await
         .expect("the example builds");
 
@@ -105,38 +105,11 @@ async fn embed_example_shows_its_requests_pool_cache_and_own_metrics() {
         series(&text, "shop_db_pool_acquire_duration_seconds_count"),
         ORDERS as f64
     );
-    promtool_is_clean(&text);
+    assert_promtool_clean(&text);
 
     // The recorder is taken now: a second install is refused, clearly.
     let second = Vitals::builder().install_global_recorder().build();
     let err = second.expect_err("a second global install fails");
     assert!(matches!(err, BuildError::GlobalRecorderTaken), "{err}");
     assert!(err.to_string().contains("already installed"), "{err}");
-}
-
-fn promtool_is_clean(text: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (.ci/run installs it)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("promtool");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && said.trim().is_empty(),
-        "promtool: {said}\n{text}"
-    );
 }

@@ -15,7 +15,7 @@ use tower::ServiceExt;
 use vitals_axum::{BuildError, Importance, Vitals};
 use vitals_cache::{MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
 use vitals_pool::MeteredPool;
-use vitals_testkit::{OwnDatabase, free_port};
+use vitals_testkit::{OwnDatabase, assert_promtool_clean, free_port};
 
 async fn call(app: &Router, uri: &str) -> (u16, String) {
     let request = Request::get(uri).body(Body::empty()).expect("request");
@@ -208,4 +208,77 @@ async fn a_private_recorder_serves_what_is_recorded_into_it() {
     );
     assert_eq!(series(&text, "jobs_done_total{queue=\"fast\"}"), 3.0);
     assert_eq!(series(&text, "queue_depth"), 4.5);
+}
+
+#[tokio::test]
+async fn without_a_namespace_no_name_is_listed_twice() {
+    // With no namespace, Vitals' own process series would share their names with the
+    // standard unprefixed ones; each name must still appear once, and so must an
+    // application metric that takes one of them.
+    let vitals = Vitals::builder()
+        .collector(vitals_axum::SystemSampler::new(Duration::from_millis(200)).expect("sampler"))
+        .collector(
+            vitals_axum::RuntimeCollector::current(Duration::from_millis(100)).expect("runtime"),
+        )
+        .build()
+        .expect("builds");
+    let recorder = vitals.engine().recorder();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::gauge!("process_resident_memory_bytes").set(1.0);
+        metrics::counter!("jobs_done_total").increment(1);
+    });
+    // The sampler's first reading lands within a second or so.
+    let mut text = vitals.render_prometheus();
+    for _ in 0..100 {
+        if text.contains("\nprocess_resident_memory_bytes ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text = vitals.render_prometheus();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for name in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let name = name.split(' ').next().expect("a name");
+        assert!(seen.insert(name.to_owned()), "{name} listed twice:\n{text}");
+    }
+    assert!(
+        series(&text, "process_resident_memory_bytes") > 1.0,
+        "Vitals' own reading, not the application's: {text}"
+    );
+    assert!(seen.contains("jobs_done_total"), "{text}");
+    assert_promtool_clean(&text);
+}
+
+#[tokio::test]
+async fn histogram_figures_stay_within_what_was_recorded() {
+    let vitals = Vitals::builder().build().expect("builds");
+    let recorder = vitals.engine().recorder();
+    // Added in this order, these make 242.50000000000003 in f64.
+    let prices = [0.99, 0.1, 0.2, 120.0, 120.0, 1.21];
+    assert_ne!(prices.iter().fold(0.0, |a, b| a + b), 242.5);
+    metrics::with_local_recorder(&recorder, || {
+        for p in prices {
+            metrics::histogram!("item_price").record(p);
+        }
+    });
+    let (_, json) = {
+        let app = Router::new().merge(vitals.routes());
+        json(&app, "/api/v1/metrics").await
+    };
+    let h = &json["app"]["histograms"][0];
+    assert_eq!(h["name"], "item_price");
+    assert_eq!(h["count"], 6);
+    assert_eq!(h["sum"].as_f64(), Some(242.5), "{h}");
+    assert_eq!(h["min"].as_f64(), Some(0.1), "{h}");
+    assert_eq!(h["max"].as_f64(), Some(120.0), "{h}");
+    for q in ["p50", "p95", "p99"] {
+        let v = h[q].as_f64().expect("a number");
+        assert!(
+            (0.1..=120.0).contains(&v),
+            "{q} = {v} outside what was recorded: {h}"
+        );
+    }
+    let text = vitals.render_prometheus();
+    assert_eq!(series(&text, "item_price_sum"), 242.5, "{text}");
+    assert_eq!(series(&text, "item_price_count"), 6.0, "{text}");
 }

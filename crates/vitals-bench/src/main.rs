@@ -4,18 +4,28 @@
 //! ```text
 //! vitals-bench oneshot [--warmup N] [--iters N] [--runs N] [--only MODE,…]
 //! vitals-bench render  [--iters N]
+//! vitals-bench json    [--iters N]
 //! vitals-bench spans   [--warmup N] [--iters N] [--runs N]
-//! vitals-bench serve   --mode bare|vitals|axum-prometheus [--listen ADDR] [--max-seconds S]
+//! vitals-bench serve   --mode MODE [--listen ADDR] [--max-seconds S]
+//! vitals-bench repeat  --work render-default|render-thousand|json --times N
 //! ```
 //!
-//! `oneshot` and `render` print one whitespace-separated line per measurement on stdout
-//! (`oneshot <mode> <run> <ns-per-request>`, `render <case> <series> <iteration> <ns> <bytes>`),
-//! which `cargo xtask bench` reads; `serve` prints `listening on http://ADDR` and serves
-//! `/hello` until killed or until `--max-seconds` pass.
+//! MODE is one of bare, noop, vitals, perf-only, axum-prometheus, opentelemetry.
+//!
+//! `oneshot`, `render` and `json` print one whitespace-separated line per measurement on
+//! stdout (`oneshot <mode> <run> <ns-per-request>`, then `recorded <mode> <count> <sent>`;
+//! `render <case> <series> <iteration> <ns> <bytes>`; `json default <series> <iteration> <ns>
+//! <bytes>`), which `cargo xtask bench` reads; `serve` prints `listening on http://ADDR` and
+//! serves `/hello` until killed or until `--max-seconds` pass; `repeat` does one piece of
+//! work N times and prints nothing, for an instruction counter.
 
 mod apps;
+mod json;
 mod oneshot;
+mod recorded;
+mod registries;
 mod render;
+mod repeat;
 mod serve;
 mod spans;
 
@@ -53,6 +63,13 @@ fn run() -> Result<()> {
                 .unwrap_or_default(),
         }),
         "render" => render::run(flags.number("--iters", 200)?),
+        "json" => json::run(flags.number("--iters", 1_000)?),
+        "repeat" => repeat::run(
+            flags
+                .get("--work")
+                .with_context(|| format!("repeat needs --work: {}", repeat::WORK))?,
+            flags.number("--times", 10)?,
+        ),
         "spans" => spans::run(&spans::Plan {
             warmup: flags.number("--warmup", 100_000)?,
             iters: flags.number("--iters", 1_000_000)?,
@@ -61,11 +78,13 @@ fn run() -> Result<()> {
         "serve" => serve::run(
             flags
                 .get("--mode")
-                .context("serve needs --mode bare|vitals|axum-prometheus")?,
+                .context("serve needs --mode, e.g. --mode vitals")?,
             flags.get("--listen").unwrap_or("127.0.0.1:0"),
             flags.number("--max-seconds", 900)?,
         ),
-        other => bail!("unknown command {other:?}: use oneshot, render, spans or serve"),
+        other => {
+            bail!("unknown command {other:?}: use oneshot, render, json, spans, serve or repeat")
+        }
     }
 }
 

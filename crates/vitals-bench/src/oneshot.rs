@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use axum::Router;
 use axum::body::Body;
 use http::Request;
@@ -29,7 +29,9 @@ pub struct Plan {
     pub only: Vec<Mode>,
 }
 
-/// Prints `oneshot <mode> <run> <ns-per-request>` for every run of every mode.
+/// Prints `oneshot <mode> <run> <ns-per-request>` for every run of every mode, then
+/// `recorded <mode> <count> <sent>` for each stack that records metrics; fails when a stack's
+/// count differs from the requests it was sent.
 pub fn run(plan: &Plan) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -52,6 +54,20 @@ pub fn run(plan: &Plan) -> Result<()> {
                 let ns = took.as_nanos() as f64 / plan.iters.max(1) as f64;
                 println!("oneshot {} {run} {ns:.1}", mode.name());
             }
+        }
+        let sent = plan.warmup + plan.runs * plan.iters;
+        for (mode, app) in &apps {
+            let Some(recorded) = &app.recorded else {
+                continue;
+            };
+            let count = recorded().with_context(|| format!("reading {}'s figures", mode.name()))?;
+            println!("recorded {} {count} {sent}", mode.name());
+            ensure!(
+                count == sent,
+                "{} counted {count} /hello requests of the {sent} it answered: \
+                 its figures are not what was measured",
+                mode.name()
+            );
         }
         Ok(())
     })

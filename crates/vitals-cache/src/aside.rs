@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{CacheBackend, MeteredCache};
+use crate::backend::CacheBackend;
+use crate::metered::MeteredCache;
 
 /// Cache-aside reads whose keys carry a version kept by the source of truth.
 ///

@@ -48,6 +48,8 @@
 mod aside;
 mod backend;
 mod breaker;
+#[cfg(all(feature = "memory", feature = "redis"))]
+mod either;
 #[cfg(feature = "memory")]
 mod memory;
 mod metered;
@@ -66,10 +68,10 @@ pub use fred;
 pub use moka;
 
 pub use aside::CacheAside;
-#[cfg(all(feature = "memory", feature = "redis"))]
-pub use backend::Backend;
 pub use backend::{BackendStats, CacheBackend, CacheError};
 pub use breaker::BreakerConfig;
+#[cfg(all(feature = "memory", feature = "redis"))]
+pub use either::Backend;
 #[cfg(feature = "memory")]
 pub use memory::MemoryBackend;
 pub use metered::{MeteredCache, SetHook};

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use moka::Expiry;
 
+use crate::backend::{CacheBackend, CacheError};
 use crate::prefix::KeyPrefix;
-use crate::{CacheBackend, CacheError};
 
 #[derive(Clone)]
 struct Entry {

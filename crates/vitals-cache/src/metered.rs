@@ -12,8 +12,9 @@ use vitals_core::{
     CacheCounts, CacheSection, Collector, Importance, ReadinessProbe, Slot, Snapshot,
 };
 
+use crate::backend::{CacheBackend, CacheError};
+use crate::breaker::BreakerConfig;
 use crate::breaker::{Admission, Breaker};
-use crate::{BreakerConfig, CacheBackend, CacheError};
 
 /// A function run before a set reaches the backend; see [`MeteredCache::before_set`].
 pub type SetHook = Arc<dyn Fn(&str) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;

@@ -8,8 +8,8 @@ use fred::interfaces::MetricsInterface;
 use fred::prelude::{ClientLike, Config, EventInterface, KeysInterface, ReconnectPolicy};
 use fred::types::Expiration;
 
+use crate::backend::{BackendStats, CacheBackend, CacheError};
 use crate::prefix::KeyPrefix;
-use crate::{BackendStats, CacheBackend, CacheError};
 
 /// How to reach Redis and how long to wait for it.
 #[derive(Clone, Debug)]

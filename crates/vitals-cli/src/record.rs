@@ -1,4 +1,4 @@
-//! One row of the monitor CSV: the columns of the contract, in its order, then Vitals' extras.
+//! One row of the monitor CSV: the columns docs/cli.md fixes, in its order, then the extras.
 //!
 //! `monitor` writes rows, `analyze` reads them back; both use the names below, so they cannot
 //! drift apart. Figures of a failed poll are empty cells (pandas reads them as NaN and leaves
@@ -12,7 +12,7 @@ use crate::http::{Host, Poll};
 use crate::json_path::number;
 use crate::text;
 
-/// The contract's columns, in order. `analyze` requires all of them.
+/// The fixed columns (docs/cli.md), in order. `analyze` requires all of them.
 pub const REQUIRED: [&str; 11] = [
     "timestamp",
     "host",
@@ -27,7 +27,7 @@ pub const REQUIRED: [&str; 11] = [
     "redis_hit_rate",
 ];
 
-/// Extra columns after the contract's: the figures that describe now (recent hit rate, the
+/// Extra columns after the fixed ones: the figures that describe now (recent hit rate, the
 /// server process), more figures of the same snapshot, and the error text.
 pub const EXTRAS: [&str; 10] = [
     "cache_hit_rate_recent",
@@ -65,8 +65,9 @@ pub struct Record {
     pub db_pool_size: Option<f64>,
     /// `database.pool_utilization_percent`.
     pub db_pool_utilization_percent: Option<f64>,
-    /// `cache.hit_rate_percent`.
-    pub redis_hit_rate: Option<f64>,
+    /// `cache.hit_rate_percent`, whatever the backend: written in the `redis_hit_rate` column,
+    /// the name the analysis scripts of the monitor CSV expect.
+    pub cache_hit_rate: Option<f64>,
 }
 
 impl Record {
@@ -79,7 +80,7 @@ impl Record {
 /// A row to write: the record plus the extras.
 #[derive(Clone, Debug)]
 pub struct Row {
-    /// The contract's figures.
+    /// The fixed columns' figures.
     pub record: Record,
     /// `cache.hit_rate_recent_percent` (absent on servers that predate it).
     pub cache_hit_rate_recent: Option<f64>,
@@ -124,7 +125,7 @@ impl Row {
             db_pool_active: get("database.pool_active"),
             db_pool_size: get("database.pool_size"),
             db_pool_utilization_percent: get("database.pool_utilization_percent"),
-            redis_hit_rate: get("cache.hit_rate_percent"),
+            cache_hit_rate: get("cache.hit_rate_percent"),
         };
         Self {
             record,
@@ -165,7 +166,7 @@ impl Row {
             num(r.db_pool_active),
             num(r.db_pool_size),
             num(r.db_pool_utilization_percent),
-            num(r.redis_hit_rate),
+            num(r.cache_hit_rate),
             num(self.cache_hit_rate_recent),
             num(self.process_rss_mb),
             num(self.process_cpu_percent),

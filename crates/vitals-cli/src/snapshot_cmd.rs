@@ -161,50 +161,9 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
         s.timestamp,
         st.dim(&format!("({:.1} ms)", elapsed.as_secs_f64() * 1000.0))
     ));
-    // A section the server does not report (nothing registered it) reads "not reported".
-    let absent = || "not reported".to_owned();
-    let system = s.system.as_ref().map_or_else(absent, |sys| {
-        format!(
-            "CPU {:.1}%  memory {:.1}% ({:.0} MB used, {:.0} MB available)  disk read {:.1} MB, written {:.1} MB",
-            sys.cpu_percent,
-            sys.memory_percent,
-            sys.memory_mb,
-            sys.memory_available_mb,
-            sys.disk_read_mb,
-            sys.disk_write_mb
-        )
-    });
-    line(&mut out, "System", system);
-    let database = s.database.as_ref().map_or_else(absent, |db| {
-        format!(
-            "pool {}/{} active ({:.1}%), {} idle, min {} max {}{}",
-            db.pool_active,
-            db.pool_size,
-            db.pool_utilization_percent,
-            db.pool_available,
-            db.pool_min_size,
-            db.pool_max_size,
-            tag(&db.backend)
-        )
-    });
-    line(&mut out, "Database", database);
-    let cache = match &s.cache {
-        Some(c) if c.enabled => format!(
-            "hit rate {:.1}% last minute ({} reads), {:.1}% since start ({} hits / {} reads)  {} sets, {} deletes, {} errors{}",
-            c.hit_rate_recent_percent,
-            c.total_reads_recent,
-            c.hit_rate_percent,
-            c.hits,
-            c.total_reads,
-            c.sets,
-            c.deletes,
-            c.errors,
-            tag(&c.backend)
-        ),
-        Some(_) => "disabled".to_owned(),
-        None => absent(),
-    };
-    line(&mut out, "Cache", cache);
+    line(&mut out, "System", system_text(s));
+    line(&mut out, "Database", database_text(s));
+    line(&mut out, "Cache", cache_text(s));
     if let Some(h) = &s.http {
         line(
             &mut out,
@@ -234,6 +193,60 @@ fn summary(host: &Host, s: &Snapshot, elapsed: Duration, st: Style) -> String {
         out.push_str(&format!("{} system: {e}\n", st.warn("warning:")));
     }
     out
+}
+
+/// A section the server does not report (nothing registered it).
+const ABSENT: &str = "not reported";
+
+fn system_text(s: &Snapshot) -> String {
+    s.system.as_ref().map_or_else(|| ABSENT.to_owned(), |sys| {
+        format!(
+            "CPU {:.1}%  memory {:.1}% ({:.0} MB used, {:.0} MB available)  disk read {:.1} MB, written {:.1} MB",
+            sys.cpu_percent,
+            sys.memory_percent,
+            sys.memory_mb,
+            sys.memory_available_mb,
+            sys.disk_read_mb,
+            sys.disk_write_mb
+        )
+    })
+}
+
+fn database_text(s: &Snapshot) -> String {
+    s.database.as_ref().map_or_else(
+        || ABSENT.to_owned(),
+        |db| {
+            format!(
+                "pool {}/{} active ({:.1}%), {} idle, min {} max {}{}",
+                db.pool_active,
+                db.pool_size,
+                db.pool_utilization_percent,
+                db.pool_available,
+                db.pool_min_size,
+                db.pool_max_size,
+                tag(&db.backend)
+            )
+        },
+    )
+}
+
+fn cache_text(s: &Snapshot) -> String {
+    match &s.cache {
+        Some(c) if c.enabled => format!(
+            "hit rate {:.1}% last minute ({} reads), {:.1}% since start ({} hits / {} reads)  {} sets, {} deletes, {} errors{}",
+            c.hit_rate_recent_percent,
+            c.total_reads_recent,
+            c.hit_rate_percent,
+            c.hits,
+            c.total_reads,
+            c.sets,
+            c.deletes,
+            c.errors,
+            tag(&c.backend)
+        ),
+        Some(_) => "disabled".to_owned(),
+        None => ABSENT.to_owned(),
+    }
 }
 
 /// What `/health/ready` says about each dependency that is not `ok`, one line each (e.g.

@@ -414,20 +414,55 @@ fn alerts_on_a_server_without_a_runtime_section() {
     );
 }
 
+/// Nothing answers: InstanceDown holds. A one-shot check fires it at once (CRITICAL, exit 2)
+/// and still says why; watching, the rule pends for its minute and the poll is UNKNOWN (exit
+/// 3), since no figure was read.
 #[test]
-fn alerts_unknown_on_a_closed_port() {
+fn alerts_on_a_closed_port_fire_instance_down() {
     let out = run(vitals().args(["alerts", "--host", &closed_port()]));
-    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
     assert!(
-        stdout(&out).starts_with("UNKNOWN - cannot reach"),
-        "{}",
-        stdout(&out)
+        text.starts_with("CRITICAL - InstanceDown firing on http://127.0.0.1:"),
+        "{text}"
     );
+    assert!(text.contains("cannot reach"), "{text}");
 
     let out = run(vitals().args(["alerts", "--host", &closed_port(), "--format", "json"]));
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
-    assert_eq!(report["status"], "UNKNOWN");
+    assert_eq!(report["status"], "CRITICAL");
+    assert_eq!(report["firing"], serde_json::json!(["InstanceDown"]));
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot reach")),
+        "{report:#}"
+    );
+
+    let out = run(vitals().args([
+        "alerts",
+        "--host",
+        &closed_port(),
+        "--watch",
+        "--interval",
+        "0.2",
+        "--count",
+        "2",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    for line in stdout(&out).lines() {
+        let poll: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        assert_eq!(poll["status"], "UNKNOWN", "{poll:#}");
+        let down = poll["rules"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["name"] == "InstanceDown"))
+            .expect("InstanceDown is reported");
+        assert_eq!(down["state"], "pending", "{poll:#}");
+        assert_eq!(down["value"], 0.0);
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `deploy/prometheus/alerts.yml` is checked against this table, and `vitals alerts`
 //! evaluates it against live polls, so a threshold changes in one place.
 
-use crate::catalogue::{self, MetricDef};
+use crate::catalogue::{self, MetricDef, MetricKind, Source, Unit};
 
 /// How urgent an alert is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,9 +36,15 @@ pub enum Condition {
     AtLeast(f64),
     /// value < threshold.
     Below(f64),
-    /// The counter grew since the previous reading.
+    /// value == threshold (for 0/1 figures such as `up`).
+    Equals(f64),
+    /// The counter grew over the last [`INCREASE_WINDOW_SECONDS`].
     Increased,
 }
+
+/// How far back an [`Condition::Increased`] rule looks: `increase(x[5m]) > 0` in Prometheus,
+/// and the same in the evaluator, so an alert fires for as long in both.
+pub const INCREASE_WINDOW_SECONDS: u64 = 300;
 
 impl Condition {
     /// Whether the condition holds for `value`, given the `previous` reading of the same
@@ -48,6 +54,7 @@ impl Condition {
             Condition::Above(t) => value > t,
             Condition::AtLeast(t) => value >= t,
             Condition::Below(t) => value < t,
+            Condition::Equals(t) => value == t,
             Condition::Increased => previous.is_some_and(|p| value > p),
         }
     }
@@ -58,6 +65,7 @@ impl Condition {
             Condition::Above(t) => format!("> {t}"),
             Condition::AtLeast(t) => format!(">= {t}"),
             Condition::Below(t) => format!("< {t}"),
+            Condition::Equals(t) => format!("== {t}"),
             Condition::Increased => "> 0".to_owned(),
         }
     }
@@ -140,7 +148,8 @@ impl AlertRule {
             }
             // Per instance, so an alert names the server it is about.
             (Expr::Metric, Condition::Increased) => {
-                format!("sum by (instance) (increase({name}[5m])) {suffix}")
+                let window = duration(INCREASE_WINDOW_SECONDS);
+                format!("sum by (instance) (increase({name}[{window}])) {suffix}")
             }
             (Expr::Metric, _) => format!("{name} {suffix}"),
         }
@@ -182,12 +191,32 @@ const fn rule(
     }
 }
 
+/// The series a Prometheus server writes for every target at every scrape: 1 when the scrape
+/// succeeded, 0 when it did not (refused, timed out, or answered with an error). Vitals does
+/// not export it, so it is not in [`catalogue::CATALOGUE`]; InstanceDown watches it.
+pub const UP: MetricDef = MetricDef {
+    name: "up",
+    kind: MetricKind::Gauge,
+    unit: Unit::Boolean,
+    help: "1 when the scraper reached the target, 0 when it did not (written by the scraper)",
+    labels: &[],
+    json: None,
+    source: Source::Recorded,
+    namespaced: false,
+};
+
+/// The figure InstanceDown reads in place of a JSON field: 1 for a target whose snapshot was
+/// read, 0 for one that could not be reached (see [`crate::evaluator::figure`]).
+pub const UP_FIGURE: &str = "up";
+
 /// The same rule with another Prometheus expression.
 const fn with_expr(rule: AlertRule, expr: Expr) -> AlertRule {
     AlertRule { expr, ..rule }
 }
 
-/// The rules of the contract, in its order: the guide's nine, then RuntimeSaturated.
+/// Every rule, in the order `deploy/prometheus/alerts.yml` lists them (docs/metrics.md has
+/// the table): the nine machine, pool, cache and request rules, then RuntimeSaturated and
+/// InstanceDown.
 pub const RULES: &[AlertRule] = &[
     rule(
         "HighCPUUsage",
@@ -290,6 +319,18 @@ pub const RULES: &[AlertRule] = &[
         Severity::Warning,
         "Tokio workers busy more than 90% of the time for 5 minutes",
     ),
+    // The first alert a fleet needs: a server that stopped answering. In Prometheus it reads
+    // the scraper's own `up` series; in `vitals alerts` an unreachable target holds it (a
+    // snapshot that was read means the target is up), see docs/cli.md.
+    rule(
+        "InstanceDown",
+        UP,
+        UP_FIGURE,
+        Condition::Equals(0.0),
+        60,
+        Severity::Critical,
+        "the instance has not answered a scrape for 1 minute",
+    ),
 ];
 
 /// The SLO alert the dashboard and `vitals alerts` evaluate, once for each objective of the
@@ -313,12 +354,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ten_rules_with_unique_names() {
-        assert_eq!(RULES.len(), 10);
+    fn eleven_rules_with_unique_names() {
+        assert_eq!(RULES.len(), 11);
         let mut names: Vec<_> = RULES.iter().map(|r| r.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 10);
+        assert_eq!(names.len(), 11);
     }
 
     #[test]
@@ -327,6 +368,8 @@ mod tests {
         assert!(!Condition::Above(80.0).holds(80.0, None));
         assert!(Condition::AtLeast(100.0).holds(100.0, None));
         assert!(Condition::Below(30.0).holds(29.9, None));
+        assert!(Condition::Equals(0.0).holds(0.0, None));
+        assert!(!Condition::Equals(0.0).holds(1.0, None));
         assert!(!Condition::Increased.holds(5.0, None));
         assert!(!Condition::Increased.holds(5.0, Some(5.0)));
         assert!(Condition::Increased.holds(6.0, Some(5.0)));
@@ -362,5 +405,11 @@ mod tests {
              increase(ns_cache_misses_total[1m])) < 30"
         );
         assert_eq!(cache.promql_for(), "10m");
+        // `up` is the scraper's series: never under the namespace.
+        let down = by_name("InstanceDown").expect("rule");
+        assert_eq!(down.promql("health_agent"), "up == 0");
+        assert_eq!(down.promql("ns"), "up == 0");
+        assert_eq!(down.promql_for(), "1m");
+        assert_eq!(down.severity, Severity::Critical);
     }
 }

@@ -156,7 +156,7 @@ const fn unprefixed(def: MetricDef) -> MetricDef {
     }
 }
 
-use crate::{
+use crate::snapshot::{
     CacheSection, ContainerSection, DatabaseSection, HttpSection, ProcessSection, RuntimeSection,
     Snapshot, SystemSection,
 };

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::Snapshot;
 use crate::catalogue::MetricDef;
+use crate::snapshot::Snapshot;
 
 /// A source of figures that fills its own part of a [`Snapshot`].
 ///

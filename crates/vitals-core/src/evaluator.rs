@@ -10,13 +10,21 @@
 //! - *firing*: it has held for at least `for` (at once when `for` is 0);
 //! - *not evaluable*: the figure is absent from the snapshot (e.g. no `http` section).
 //!
-//! `Increased` rules compare a counter with its reading at the previous poll, so they need
-//! two polls. In [`Mode::Instant`] (one-shot checks) `for` durations are ignored: a condition
+//! `Increased` rules compare a counter with its oldest reading of the last
+//! [`INCREASE_WINDOW_SECONDS`] (as Prometheus' `increase(x[5m]) > 0` does), so they need two
+//! polls and keep firing while the growth is inside the window. In [`Mode::Instant`] (one-shot checks) `for` durations are ignored: a condition
 //! that holds fires at once.
+//!
+//! A poll that reached no server at all goes to [`Evaluator::observe_unreachable`]: only
+//! InstanceDown (the rules reading [`UP_FIGURE`]) learns from it; every other rule keeps the
+//! state it had, as nothing was read to move it.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::alerts::{AlertRule, Condition, RULES, SLO_FAST_BURN, Severity};
+use crate::alerts::{
+    AlertRule, Condition, INCREASE_WINDOW_SECONDS, RULES, SLO_FAST_BURN, Severity, UP_FIGURE,
+};
 use serde::Serialize;
 
 /// How `for` durations are treated.
@@ -77,12 +85,38 @@ fn rule_name<S: serde::Serializer>(rule: &&'static AlertRule, s: S) -> Result<S:
     s.serialize_str(rule.name)
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct State {
     /// Since when the condition holds without a break.
     since: Option<Duration>,
     firing: bool,
-    previous: Option<f64>,
+    /// Readings of the figure: the last one for threshold rules, those of the last
+    /// [`INCREASE_WINDOW_SECONDS`] for `Increased` ones.
+    readings: VecDeque<(Duration, f64)>,
+}
+
+impl State {
+    /// Keeps the reading `v` taken at `now`; gives the one to compare it with (the previous
+    /// reading, or for `Increased` the oldest inside the window).
+    fn keep(&mut self, condition: Condition, now: Duration, v: f64) -> Option<f64> {
+        let window = Duration::from_secs(INCREASE_WINDOW_SECONDS);
+        let reference = if condition == Condition::Increased {
+            while self
+                .readings
+                .front()
+                .is_some_and(|&(at, _)| now.saturating_sub(at) > window)
+            {
+                self.readings.pop_front();
+            }
+            self.readings.front().map(|&(_, r)| r)
+        } else {
+            let last = self.readings.back().map(|&(_, r)| r);
+            self.readings.clear();
+            last
+        };
+        self.readings.push_back((now, v));
+        reference
+    }
 }
 
 /// The evaluator.
@@ -170,6 +204,31 @@ impl Evaluator {
             .map(|(rule, state)| step(self.mode, rule, state, now, read(rule.json)))
             .collect()
     }
+
+    /// Feeds a poll taken at `now` that reached no server (refused, timed out, no route):
+    /// [`UP_FIGURE`] reads 0, so InstanceDown pends, then fires once its `for` has passed
+    /// (at once in [`Mode::Instant`]). The other rules are reported not evaluable for this
+    /// poll and keep their state: one missed poll neither fires nor resolves them.
+    pub fn observe_unreachable(&mut self, now: Duration) -> Vec<RuleStatus> {
+        self.rules
+            .iter()
+            .zip(self.states.iter_mut())
+            .map(|(rule, state)| {
+                if rule.json == UP_FIGURE {
+                    step(self.mode, rule, state, now, Some(0.0))
+                } else {
+                    RuleStatus {
+                        rule,
+                        phase: Phase::NotEvaluable,
+                        value: None,
+                        held_for: None,
+                        transition: None,
+                        slo: None,
+                    }
+                }
+            })
+            .collect()
+    }
 }
 
 fn step(
@@ -191,7 +250,7 @@ fn step(
             slo: None,
         };
     };
-    let previous = state.previous.replace(v);
+    let previous = state.keep(rule.condition, now, v);
     if rule.condition == Condition::Increased && previous.is_none() {
         return RuleStatus {
             rule,
@@ -299,6 +358,9 @@ pub const SINCE_START_HIT_RATE: &str = "cache.hit_rate_percent";
 /// A rule's figure read from a snapshot document (the JSON of `/api/v1/metrics`), by its
 /// dotted path; what `vitals alerts` and the dashboard both hand to [`Evaluator::observe`].
 ///
+/// [`UP_FIGURE`] is not a field: a document in hand means its server answered, so it reads 1
+/// (InstanceDown stays quiet); unreachable servers go to [`Evaluator::observe_unreachable`].
+///
 /// A hit rate means nothing without cache reads (or with the cache disabled), so it is absent
 /// then: LowCacheHitRate is not evaluable on an idle server instead of firing on its 0 %, as
 /// the Prometheus rule's rate of nothing does not fire. A server that predates
@@ -311,8 +373,12 @@ pub const SINCE_START_HIT_RATE: &str = "cache.hit_rate_percent";
 /// assert_eq!(figure(&idle, RECENT_HIT_RATE), None);
 /// let doc = serde_json::json!({"system": {"cpu_percent": 12.5}});
 /// assert_eq!(figure(&doc, "system.cpu_percent"), Some(12.5));
+/// assert_eq!(figure(&doc, vitals_core::alerts::UP_FIGURE), Some(1.0));
 /// ```
 pub fn figure(doc: &serde_json::Value, path: &str) -> Option<f64> {
+    if path == UP_FIGURE {
+        return Some(1.0);
+    }
     let number = |p: &str| {
         p.split('.')
             .try_fold(doc, |node, key| node.get(key))
@@ -487,7 +553,13 @@ mod tests {
         let s = ev.observe(clock.advance(5), errors(4.0));
         assert_eq!(status(&s, "CacheErrors").phase, Phase::Firing);
         assert_eq!(verdict(&s), Verdict::Warning);
+        // Still firing while the growth is inside the 5-minute window, as in Prometheus...
         let s = ev.observe(clock.advance(5), errors(4.0));
+        assert_eq!(status(&s, "CacheErrors").phase, Phase::Firing);
+        let s = ev.observe(clock.advance(200), errors(4.0));
+        assert_eq!(status(&s, "CacheErrors").phase, Phase::Firing);
+        // ...and resolved once it has left it.
+        let s = ev.observe(clock.advance(120), errors(4.0));
         assert_eq!(
             status(&s, "CacheErrors").transition,
             Some(Transition::Resolved)
@@ -546,6 +618,66 @@ mod tests {
         let serialized = serde_json::to_value(&gone).expect("serializes");
         assert_eq!(serialized["rule"], "SLOFastBurn");
         assert_eq!(serialized["slo"], "chat");
+    }
+
+    #[test]
+    fn an_answering_server_is_up_and_an_unreachable_one_pends_then_fires() {
+        let down = rule("InstanceDown");
+        assert_eq!((down.json, down.for_seconds), (UP_FIGURE, 60));
+        let mut clock = FakeClock(Duration::ZERO);
+        let mut ev = Evaluator::new(Mode::Sustained);
+        // Answering, with the CPU above the warning line: the CPU rule starts its timer.
+        let busy = json!({"system": {"cpu_percent": 85.0, "memory_percent": 10.0}});
+        let s = ev.observe(clock.0, |p| figure(&busy, p));
+        assert_eq!(status(&s, "InstanceDown").phase, Phase::Inactive);
+        assert_eq!(status(&s, "InstanceDown").value, Some(1.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Pending);
+
+        let s = ev.observe_unreachable(clock.advance(15));
+        assert_eq!(status(&s, "InstanceDown").phase, Phase::Pending);
+        assert_eq!(status(&s, "InstanceDown").value, Some(0.0));
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::NotEvaluable);
+        assert_eq!(status(&s, "HighCPUUsage").transition, None);
+        assert_eq!(verdict(&s), Verdict::Ok, "pending is not firing");
+        let s = ev.observe_unreachable(clock.advance(59));
+        assert_eq!(
+            status(&s, "InstanceDown").phase,
+            Phase::Pending,
+            "59 s < 1 min"
+        );
+        let s = ev.observe_unreachable(clock.advance(1));
+        assert_eq!(status(&s, "InstanceDown").phase, Phase::Firing);
+        assert_eq!(
+            status(&s, "InstanceDown").transition,
+            Some(Transition::Firing)
+        );
+        assert_eq!(verdict(&s), Verdict::Critical);
+
+        // Back: resolved, and the CPU rule kept its timer through the outage (held since 0).
+        let s = ev.observe(clock.advance(225), |p| figure(&busy, p));
+        assert_eq!(
+            status(&s, "InstanceDown").transition,
+            Some(Transition::Resolved)
+        );
+        assert_eq!(status(&s, "HighCPUUsage").phase, Phase::Firing);
+        assert_eq!(
+            status(&s, "HighCPUUsage").held_for,
+            Some(Duration::from_secs(300))
+        );
+    }
+
+    #[test]
+    fn a_one_shot_check_of_an_unreachable_server_fires_instance_down_at_once() {
+        let mut ev = Evaluator::new(Mode::Instant);
+        let s = ev.observe_unreachable(Duration::ZERO);
+        assert_eq!(status(&s, "InstanceDown").phase, Phase::Firing);
+        let firing: Vec<_> = s
+            .iter()
+            .filter(|st| st.phase == Phase::Firing)
+            .map(|st| st.rule.name)
+            .collect();
+        assert_eq!(firing, ["InstanceDown"]);
+        assert_eq!(verdict(&s), Verdict::Critical);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! The rules: a ratio with a zero denominator is 0 (never NaN or infinity), percentages are
 //! rounded to 2 decimals and megabytes to 1.
 
-/// Bytes in one megabyte as the contract counts it (MiB).
+use std::time::Duration;
+
+/// Bytes in one megabyte as docs/metrics-endpoint.md counts it (MiB).
 pub const BYTES_PER_MB: f64 = 1_048_576.0;
 
 /// Rounds `value` to `decimals` places; a non-finite input becomes 0.
@@ -22,6 +24,22 @@ pub fn round_to(value: f64, decimals: i32) -> f64 {
     if rounded == 0.0 { 0.0 } else { rounded }
 }
 
+/// A duration in whole nanoseconds, saturating at `u64::MAX` (584 years), without the
+/// 128-bit arithmetic of `Duration::as_nanos` (the request path calls this).
+///
+/// ```
+/// use std::time::Duration;
+/// use vitals_core::math::nanos;
+/// assert_eq!(nanos(Duration::new(2, 5)), 2_000_000_005);
+/// assert_eq!(nanos(Duration::MAX), u64::MAX);
+/// ```
+pub fn nanos(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(duration.subsec_nanos()))
+}
+
 /// `value` rounded to 15 significant digits: a sum of many floats carries the rounding of
 /// each addition in its last digits (`242.50000000000003`); this drops that noise, which is
 /// below what such a sum can claim anyway.
@@ -36,8 +54,23 @@ pub fn round_significant(value: f64) -> f64 {
     if value == 0.0 || !value.is_finite() {
         return value;
     }
+    // Keep 15 digits: scale by an exact power of ten, round, scale back. Division by an
+    // exact power gives the f64 nearest the decimal, as parsing it would; without an
+    // allocation (the walk calls this for every histogram series).
+    let digits_after_point = 14 - value.abs().log10().floor() as i32;
+    if let Ok(k) = usize::try_from(digits_after_point)
+        && let Some(&scale) = EXACT_POWERS_OF_TEN.get(k)
+    {
+        return (value * scale).round() / scale;
+    }
     format!("{value:.14e}").parse().unwrap_or(value)
 }
+
+/// 10⁰ to 10²², every one exact in an f64.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /// `part / whole × 100`, rounded to 2 decimals; 0 when `whole` is 0.
 ///
@@ -72,6 +105,26 @@ pub fn bytes_to_mb(bytes: u64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rounding_keeps_fifteen_digits_and_agrees_with_rounding_by_text() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let magnitude = 10f64.powi((x % 20) as i32 - 6);
+            let value = (x >> 11) as f64 / (1u64 << 53) as f64 * magnitude;
+            let by_text: f64 = format!("{value:.14e}").parse().expect("a number");
+            let rounded = super::round_significant(value);
+            // The two may split a near-tie differently: one unit of the 15th digit at most.
+            assert!((rounded - by_text).abs() <= value * 1e-14, "{value:e}");
+            let shortest = format!("{rounded:e}");
+            let mantissa = shortest.split('e').next().expect("mantissa");
+            let digits = mantissa.chars().filter(char::is_ascii_digit).count();
+            assert!(digits <= 15, "{value:e} → {shortest}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `GET /api/v1/metrics` document.
 //!
-//! Field order follows the contract: its seed fields first, Vitals' extras after. Every
+//! Field order follows docs/metrics-endpoint.md: the fields every client of the endpoint
+//! relies on first, in a fixed order, the others after. Every
 //! section derives its computed fields (percentages, totals, megabytes) from raw figures
 //! through one constructor, so no caller can get the arithmetic wrong.
 
@@ -560,6 +561,13 @@ pub struct AppSection {
     pub gauges: Vec<AppGauge>,
     /// Histograms, by name then labels.
     pub histograms: Vec<AppHistogram>,
+}
+
+impl AppSection {
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty() && self.gauges.is_empty() && self.histograms.is_empty()
+    }
 }
 
 /// One counter series of the application.

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{Histogram, HistogramSnapshot};
+use crate::histogram::{Histogram, HistogramSnapshot};
 
 /// Keeps the last `slices × slice` of observations; older slices are cleared as time moves
 /// on. Recording is lock-free; a slice is cleared by whichever recorder first enters it, so

@@ -13,6 +13,7 @@ use crate::readiness::{self, Readiness};
 use crate::registry::Registry;
 use crate::requests::RequestMetrics;
 use crate::scheduler::{Phase, Scheduled, Scheduler, Tick};
+use crate::shutdown::Shutdown;
 use crate::walk::{Visitor, walk};
 
 /// Everything Vitals knows about one application: its collectors, its registry of series,
@@ -60,6 +61,7 @@ struct Inner {
     spans: Option<crate::spans::SpanTimings>,
     live: Option<Arc<Live>>,
     slos: Option<Arc<crate::slo::Slos>>,
+    shutdown: Shutdown,
     /// The engine's own periodic work (samplers, the live ring); dropped before the
     /// scheduler, which then joins its thread.
     tasks: Mutex<Vec<Scheduled>>,
@@ -82,6 +84,7 @@ impl Engine {
                 spans: parts.spans,
                 live: parts.live.as_ref().map(|s| Arc::new(Live::new(s))),
                 slos: parts.slos.map(Arc::new),
+                shutdown: Shutdown::new(),
                 tasks: Mutex::new(Vec::new()),
                 scheduler: Scheduler::new("vitals-scheduler", move || {
                     weak.upgrade().map(|inner| Engine { inner }.snapshot())
@@ -153,8 +156,11 @@ impl Engine {
         if let Some(slos) = &inner.slos {
             snapshot.slos = Some(slos.section(std::time::Instant::now(), inner.requests));
         }
-        if inner.app_section {
-            snapshot.app = Some(inner.registry.app_section());
+        // With the global recorder the section is always there; with a private one, once
+        // something was recorded into it (`Engine::recorder`).
+        let app = inner.registry.app_section();
+        if inner.app_section || !app.is_empty() {
+            snapshot.app = Some(app);
         }
         #[cfg(feature = "spans")]
         if let Some(spans) = &inner.spans {
@@ -237,6 +243,30 @@ impl Engine {
         self.inner
             .scheduler
             .every(Phase::Publish, every, Duration::ZERO, run)
+    }
+
+    /// Tells everything Vitals keeps open by itself (live streams, a running CPU profile)
+    /// that the application is shutting down: streams send a last event and end, a profile
+    /// stops sampling, so a graceful shutdown never waits on them. Call it when your own
+    /// graceful shutdown begins (vitals-axum's `Vitals::graceful_shutdown` does).
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.begin();
+    }
+
+    /// Whether [`begin_shutdown`](Self::begin_shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.has_begun()
+    }
+
+    /// Completes once shutdown has begun (at once if it has).
+    pub fn shutdown_begun(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.inner.shutdown.begun()
+    }
+
+    /// Blocks for at most `timeout`, returning early with `true` once shutdown has begun (for
+    /// work on a blocking thread).
+    pub fn wait_for_shutdown(&self, timeout: Duration) -> bool {
+        self.inner.shutdown.wait(timeout)
     }
 
     /// The failure counter of `exporter` (`<ns>_export_errors_total{exporter="…"}`),

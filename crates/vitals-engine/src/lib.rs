@@ -38,11 +38,17 @@ mod readiness;
 pub mod registry;
 mod requests;
 pub mod scheduler;
+mod shutdown;
 mod slo;
 #[cfg(feature = "spans")]
 pub mod spans;
 pub mod text;
 pub mod walk;
+
+// The README's example compiles with the crate's tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 pub use access::Denied;
 pub use builder::{BuildError, EngineBuilder};

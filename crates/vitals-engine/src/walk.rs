@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use vitals_core::Snapshot;
 use vitals_core::catalogue::{
-    self, CATALOGUE, HTTP_REQUEST_DURATION, HTTP_REQUESTS, HTTP_SLOW_REQUESTS, MetricDef,
-    MetricKind, Source, Unit,
+    HTTP_REQUEST_DURATION, HTTP_REQUESTS, HTTP_SLOW_REQUESTS, MetricDef, MetricKind, Source, Unit,
 };
 
 use crate::registry::{BucketHistogram, Registry, Series, Store, read};
@@ -147,19 +146,18 @@ pub(crate) fn walk<V: Visitor + ?Sized>(
     snapshot: &Snapshot,
     visitor: &mut V,
 ) {
-    let ns = registry.namespace();
-    for def in CATALOGUE {
-        snapshot_fed(visitor, ns, def, snapshot);
+    for (def, name) in &registry.exported {
+        snapshot_fed(visitor, name, def, snapshot);
     }
     let own = Grouped::of(&registry.own);
     let routes = requests.all_series();
     let folds: Vec<Fold> = routes.iter().map(|s| s.fold()).collect();
-    for def in CATALOGUE
+    for (def, name) in registry
+        .exported
         .iter()
-        .filter(|d| matches!(d.source, Source::Recorded))
+        .filter(|(d, _)| matches!(d.source, Source::Recorded))
     {
-        let name = catalogue::full_name(ns, def);
-        let family = MetricFamily::of(def, &name);
+        let family = MetricFamily::of(def, name);
         if [&HTTP_REQUESTS, &HTTP_REQUEST_DURATION, &HTTP_SLOW_REQUESTS]
             .iter()
             .any(|d| d.name == def.name)
@@ -172,6 +170,9 @@ pub(crate) fn walk<V: Visitor + ?Sized>(
     let app = Grouped::of(&registry.app);
     let described = read(&registry.described);
     for (name, kind) in app.names() {
+        if registry.is_own_name(name) {
+            continue;
+        }
         let help = described
             .get(name)
             .map_or("recorded by the application", |d| d.0.as_str());
@@ -243,14 +244,13 @@ fn request_family<V: Visitor + ?Sized>(
     visitor.end(family);
 }
 
-fn snapshot_fed<V: Visitor + ?Sized>(visitor: &mut V, ns: &str, def: &MetricDef, s: &Snapshot) {
+fn snapshot_fed<V: Visitor + ?Sized>(visitor: &mut V, name: &str, def: &MetricDef, s: &Snapshot) {
     // `None` for recorded metrics and for absent sections (no process figures, an unset
     // container limit): such families are left out, not written as zero.
     let Some(unnamed) = def.read(s) else {
         return;
     };
-    let name = catalogue::full_name(ns, def);
-    let family = MetricFamily::of(def, &name);
+    let family = MetricFamily::of(def, name);
     visitor.family(&family);
     visitor.number(&family, Labels::None, Value::Float(unnamed));
     match def.source {
@@ -358,7 +358,8 @@ impl Grouped {
                         le: h.le(),
                         counts: &counts,
                         count,
-                        sum,
+                        // The noise a long float sum gathers, dropped as in the JSON.
+                        sum: vitals_core::math::round_significant(sum),
                         exemplars: &[],
                     };
                     visitor.histogram(family, labels(s), &point);

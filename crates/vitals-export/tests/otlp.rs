@@ -1,8 +1,10 @@
 //! `OtlpExporter::start` in an embedding application: what reaches a collector (a test-owned receiver
 //! on loopback, every request decoded with the official OpenTelemetry protobuf definitions)
-//! holds the application's own facade metrics beside Vitals' series; refusals and server
-//! errors are counted, 4xx dropped, 5xx retried.
+//! holds the application's own facade metrics beside Vitals' series; bodies are gzip unless
+//! turned off; refusals and server errors are counted, 4xx dropped, 5xx retried. A real
+//! collector (`rotel-agent`, from the PyPI package `rotel`) decodes the pushes both ways.
 
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,19 @@ struct Receiver {
 }
 
 async fn collect(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let request = ExportMetricsServiceRequest::decode(body).expect("a valid OTLP request");
+    let body = match headers.get("content-encoding").map(|v| v.as_bytes()) {
+        None => body.to_vec(),
+        Some(b"gzip") => {
+            let mut raw = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut raw)
+                .expect("valid gzip");
+            raw
+        }
+        Some(other) => panic!("unexpected content-encoding {other:?}"),
+    };
+    let request =
+        ExportMetricsServiceRequest::decode(body.as_slice()).expect("a valid OTLP request");
     r.seen
         .lock()
         .expect("receiver state")
@@ -138,6 +152,7 @@ async fn an_embedding_apps_facade_metrics_reach_the_collector() {
 
     let (headers, request) = receiver.last();
     assert_eq!(headers["content-type"], "application/x-protobuf");
+    assert_eq!(headers["content-encoding"], "gzip", "gzip by default");
     let resource: Vec<(String, String)> = request.resource_metrics[0]
         .resource
         .as_ref()
@@ -253,4 +268,129 @@ async fn refusals_are_dropped_and_server_errors_retried_all_counted() {
         "no failures while the receiver answers 200"
     );
     assert!(receiver.count() > retried);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_can_be_turned_off() {
+    let vitals = Vitals::builder().build().expect("vitals builds");
+    let (receiver, url) = Receiver::start().await;
+    let mut settings = OtlpSettings::new(url.parse().expect("endpoint"));
+    settings.interval = Duration::from_millis(200);
+    settings.gzip = false;
+    let exporter = OtlpExporter::start(vitals.engine(), settings).expect("exporter starts");
+    receiver.wait_for(1).await;
+    let (headers, request) = receiver.last();
+    assert!(headers.get("content-encoding").is_none(), "{headers:?}");
+    find(&request, "http_requests_in_flight");
+    drop(exporter);
+}
+
+/// `rotel-agent`, the OpenTelemetry collector the PyPI package `rotel` bundles (installed by
+/// `.ci/setup`), run with its OTLP/HTTP receiver on a port of its own and its debug exporter
+/// printing every metric it decoded. Killed when dropped.
+struct Rotel {
+    child: std::process::Child,
+    output: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Rotel {
+    fn start() -> (Self, String) {
+        let found = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))",
+            ])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            found.status.success(),
+            "the PyPI package rotel is missing (run .ci/setup): {}",
+            String::from_utf8_lossy(&found.stderr)
+        );
+        let agent = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        let port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port()
+        };
+        let (http, grpc) = (port(), port());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = dir.path().join("rotel.out");
+        let log = std::fs::File::create(&output).expect("output file");
+        let child = std::process::Command::new(agent)
+            .arg("start")
+            .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
+            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+            .args(["--exporter", "blackhole"])
+            .args([
+                "--debug-log",
+                "metrics",
+                "--debug-log-verbosity",
+                "detailed",
+            ])
+            .arg("--pid-file")
+            .arg(dir.path().join("rotel.pid"))
+            .arg("--log-file")
+            .arg(dir.path().join("rotel.log"))
+            .env("NO_COLOR", "1")
+            .stdout(log.try_clone().expect("output file"))
+            .stderr(log)
+            .spawn()
+            .expect("rotel-agent starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
+            assert!(Instant::now() < deadline, "rotel-agent did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let rotel = Self {
+            child,
+            output,
+            _dir: dir,
+        };
+        (rotel, format!("http://127.0.0.1:{http}/v1/metrics"))
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+}
+
+impl Drop for Rotel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_collector_decodes_pushes_with_and_without_gzip() {
+    let vitals = Vitals::builder().build().expect("vitals builds");
+    let (rotel, url) = Rotel::start();
+    let mut exporters = Vec::new();
+    for gzip in [true, false] {
+        let mut settings = OtlpSettings::new(url.parse().expect("endpoint"));
+        settings.service_name = format!("gzip-{gzip}");
+        settings.interval = Duration::from_millis(300);
+        settings.gzip = gzip;
+        exporters.push(OtlpExporter::start(vitals.engine(), settings).expect("starts"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while exporters.iter().any(|e| e.sent() < 2) {
+        assert!(
+            Instant::now() < deadline,
+            "rotel-agent did not take both kinds of push: {}",
+            rotel.output()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(exporters.iter().all(|e| e.dropped() == 0));
+    assert_eq!(errors(&vitals), 0, "{}", rotel.output());
+    drop(exporters);
+    // Its debug exporter printed what it decoded from each.
+    let output = rotel.output();
+    for needle in ["gzip-true", "gzip-false", "http_requests_in_flight"] {
+        assert!(output.contains(needle), "{needle} not in:\n{output}");
+    }
 }

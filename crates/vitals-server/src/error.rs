@@ -1,6 +1,7 @@
 //! Why the server could not start.
 
-use vitals_export::otlp::EndpointError;
+use vitals_export::EndpointError;
+use vitals_export::tls::TlsError;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,12 @@ pub enum StartupError {
     /// password).
     #[error("invalid setting --otlp-endpoint: {0}")]
     OtlpEndpoint(#[from] EndpointError),
+    /// The remote-write URL is not usable (the message never repeats it).
+    #[error("invalid setting --remote-write-url: {0}")]
+    RemoteWriteUrl(EndpointError),
+    /// The CA file of the export endpoints cannot be read.
+    #[error("invalid setting --export-ca-file: {0}")]
+    CaFile(#[from] TlsError),
     /// The database could not be opened.
     #[error(
         "cannot open the database at {target}: {source}; check --database-url and that the database is up"

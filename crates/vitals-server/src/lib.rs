@@ -17,6 +17,7 @@ pub mod agent;
 mod brain;
 pub mod db;
 mod error;
+mod exporters;
 pub mod listener;
 pub mod memory;
 mod message;
@@ -82,6 +83,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> ShutdownReport {
     let db = state.db().clone();
+    // Live streams and a running profile end as soon as shutdown begins; only the
+    // application's own requests are waited for.
+    let shutdown = state.vitals().graceful_shutdown(shutdown);
     let report = listener::serve_connections(listener, app(state), limits, shutdown).await;
     // In-flight requests are done or dropped; give the pool a bounded moment to close.
     if tokio::time::timeout(std::time::Duration::from_secs(2), db.close())
@@ -95,24 +99,5 @@ pub async fn serve(
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received; finishing in-flight requests"),
-        () = terminate => tracing::info!("SIGTERM received; finishing in-flight requests"),
-    }
+    vitals_axum::shutdown_signal().await;
 }

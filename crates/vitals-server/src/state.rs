@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use vitals_axum::{RuntimeCollector, SystemSampler, Vitals};
 use vitals_cache::{Backend, MemoryBackend, MeteredCache, RedisBackend, RedisConfig};
-use vitals_export::emf::{EmfExporter, EmfOutput, EmfSettings};
-use vitals_export::otlp::{Endpoint, OtlpExporter, OtlpSettings};
 
 use crate::brain::{Agent, RuleAgent};
 use crate::db::Db;
 use crate::error::StartupError;
+use crate::exporters::{Exporters, Targets};
 use crate::redact::redact_url;
 use crate::settings::Settings;
 use crate::telemetry;
@@ -37,55 +36,6 @@ async fn warn_unless_connected(redis: &RedisBackend, url: &str) {
     );
 }
 
-/// The name the exporters give this service (EMF `ServiceName`, OTLP `service.name`).
-const SERVICE_NAME: &str = "health-agent";
-
-/// Starts the EMF and OTLP exporters the settings ask for.
-fn start_exporters(
-    vitals: &Vitals,
-    settings: &Settings,
-    otlp_endpoint: Option<Endpoint>,
-) -> Result<(Option<EmfExporter>, Option<OtlpExporter>), StartupError> {
-    let emf = match &settings.emf_output {
-        Some(output) => {
-            let mut emf = EmfSettings::new(output.parse().unwrap_or(EmfOutput::Stdout));
-            emf.namespace.clone_from(&settings.emf_namespace);
-            emf.service = SERVICE_NAME.to_owned();
-            emf.interval = Duration::from_millis(settings.export_interval_ms);
-            let exporter = EmfExporter::start(vitals.engine(), emf).map_err(|source| {
-                StartupError::Export {
-                    setting: "--emf-output",
-                    source,
-                }
-            })?;
-            Some(exporter)
-        }
-        None => None,
-    };
-    let otlp = match otlp_endpoint {
-        Some(endpoint) => {
-            let mut otlp = OtlpSettings::new(endpoint);
-            otlp.interval = Duration::from_millis(settings.export_interval_ms);
-            otlp.service_name = SERVICE_NAME.to_owned();
-            tracing::info!(
-                endpoint = %otlp.endpoint,
-                interval_ms = settings.export_interval_ms,
-                service_instance_id = %otlp.service_instance_id,
-                "pushing metrics over OTLP/HTTP"
-            );
-            let exporter = OtlpExporter::start(vitals.engine(), otlp).map_err(|source| {
-                StartupError::Export {
-                    setting: "--otlp-endpoint",
-                    source,
-                }
-            })?;
-            Some(exporter)
-        }
-        None => None,
-    };
-    Ok((emf, otlp))
-}
-
 /// The request deadline less a tenth of it (at least 10 ms, at most 1 s), for the answer.
 fn answer_within(request_timeout: Duration) -> Duration {
     let margin = (request_timeout / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
@@ -101,10 +51,8 @@ pub struct AppState {
 }
 
 struct Inner {
-    /// Stops when the state is dropped.
-    _emf: Option<EmfExporter>,
-    /// Stops when the state is dropped.
-    _otlp: Option<OtlpExporter>,
+    /// Stop when the state is dropped.
+    _exporters: Exporters,
     vitals: Vitals,
     db: Db,
     cache: MeteredCache<Backend>,
@@ -132,11 +80,7 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         // Everything that can be refused without touching a dependency is checked first.
         let builder = settings.vitals_builder();
-        let otlp_endpoint = settings
-            .otlp_endpoint
-            .as_deref()
-            .map(str::parse::<Endpoint>)
-            .transpose()?;
+        let targets = Targets::from_settings(settings)?;
         let backend = match &settings.redis_url {
             Some(url) => Backend::Redis(RedisBackend::connect(&RedisConfig::new(url.as_str()))?),
             None => Backend::Memory(MemoryBackend::new(
@@ -165,11 +109,10 @@ impl AppState {
             Db::Sqlite(pool) => builder.collector(pool.clone()),
         }
         .build()?;
-        let (emf, otlp) = start_exporters(&vitals, settings, otlp_endpoint)?;
+        let exporters = Exporters::start(&vitals, settings, targets)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                _emf: emf,
-                _otlp: otlp,
+                _exporters: exporters,
                 vitals,
                 db,
                 cache,

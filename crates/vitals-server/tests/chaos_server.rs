@@ -68,6 +68,9 @@ type Acked = Arc<Mutex<Vec<(String, i64)>>>;
 struct Tally {
     ok: usize,
     unavailable: usize,
+    /// 504 `outcome_unknown`: the database went away with the chat's commit in doubt (the
+    /// answer says so, and a retry with the same key settles it).
+    unknown: usize,
     other: BTreeMap<u16, usize>,
     slowest_503: Duration,
 }
@@ -111,6 +114,7 @@ fn start_load(
                                 t.unavailable += 1;
                                 t.slowest_503 = t.slowest_503.max(took);
                             }
+                            504 if text.contains("\"outcome_unknown\"") => t.unknown += 1,
                             s => *t.other.entry(s).or_default() += 1,
                         }
                     }
@@ -245,8 +249,8 @@ async fn chaos_postgres_refused_and_stalled_sockets_and_sigterm() {
     rows.push(Row {
         what: "PostgreSQL refused for 3 s".into(),
         held: format!(
-            "ready {ready} in {took:?}; /health {health} in {health_took:?}; {} × 503 (slowest {:?}), {} × 200, other {:?}",
-            t.unavailable, t.slowest_503, t.ok, t.other
+            "ready {ready} in {took:?}; /health {health} in {health_took:?}; {} × 503 (slowest {:?}), {} × 200, {} × 504 outcome_unknown, other {:?}",
+            t.unavailable, t.slowest_503, t.ok, t.unknown, t.other
         ),
         ok,
     });

@@ -515,6 +515,36 @@ fn dashboard_has_the_four_groups_variables_and_a_sane_layout() {
     }
 }
 
+/// The dashboard's "Firing alerts" annotation selects `ALERTS` by an `alertname=~"A|B|…"`
+/// list; every alert of alerts.yml must be in it, and nothing else.
+#[test]
+fn firing_alerts_annotation_lists_every_rule_of_alerts_yml() {
+    let dash = dashboard();
+    let annotation = dash["annotations"]["list"]
+        .as_array()
+        .expect("annotations list")
+        .iter()
+        .find(|a| a["name"] == "Firing alerts")
+        .expect("a `Firing alerts` annotation");
+    let expr = annotation["expr"].as_str().expect("annotation expr");
+    let names: BTreeSet<&str> = expr
+        .split("alertname=~\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no alertname=~\"…\" in {expr}"))
+        .split('|')
+        .collect();
+    let deployed: BTreeSet<String> = alert_blocks(&read("prometheus/alerts.yml"))
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let deployed: BTreeSet<&str> = deployed.iter().map(String::as_str).collect();
+    assert_eq!(
+        names, deployed,
+        "the Firing alerts annotation should list exactly the alerts of alerts.yml"
+    );
+}
+
 #[test]
 fn dashboard_promql_parses() {
     let dash = dashboard();

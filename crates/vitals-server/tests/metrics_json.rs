@@ -11,7 +11,7 @@ use http::{Request, StatusCode};
 use serde_json::Value;
 use vitals_server::{Settings, app};
 
-/// The contract's seed fields and their JSON types.
+/// The fields docs/metrics-endpoint.md fixes, and their JSON types.
 const SEED: &[(&str, &[(&str, &str)])] = &[
     (
         "system",
@@ -67,7 +67,7 @@ fn assert_seed_fields(doc: &Value) {
             assert!(ok, "{section}.{field} should be a {kind}: {value}");
         }
     }
-    // Seed fields come first in each section, in the contract's order.
+    // Those fields come first in each section, in the documented order.
     for (section, fields) in SEED {
         let keys: Vec<&str> = doc[section]
             .as_object()

@@ -1,5 +1,5 @@
-//! A loopback gate in front of a TCP service (PostgreSQL in the server's tests): open,
-//! refusing, stalled or holding, the failure modes the chaos and hardening tests need.
+//! A gate in front of a TCP service (PostgreSQL in the server's tests and the fleet run):
+//! open, refusing, stalled or holding, the failure modes the chaos and hardening tests need.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -30,9 +30,13 @@ pub struct Gate {
 impl Gate {
     /// Starts forwarding a free loopback port to `target`, open. Needs a Tokio runtime.
     pub async fn start(target: SocketAddr) -> Self {
-        let probe = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        Self::start_on(std::net::Ipv4Addr::LOCALHOST.into(), target).await
+    }
+
+    /// Starts forwarding a free port of `ip` (an address of this machine, e.g. the host side
+    /// of a test network namespace's veth pair) to `target`, open. Needs a Tokio runtime.
+    pub async fn start_on(ip: std::net::IpAddr, target: SocketAddr) -> Self {
+        let probe = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
         let addr = probe.local_addr().expect("addr");
         drop(probe);
         let gate = Self {

@@ -53,7 +53,8 @@ pub fn now_utc() -> String {
     output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
 }
 
-fn output(program: &str, args: &[&str]) -> String {
+/// The trimmed standard output of `program args…`, or "unknown" when it cannot run.
+pub(crate) fn output(program: &str, args: &[&str]) -> String {
     Command::new(program)
         .args(args)
         .output()

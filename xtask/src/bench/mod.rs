@@ -6,8 +6,9 @@
 //! /proc and writes the report.
 
 mod client;
+mod counts;
 mod flood;
-mod machine;
+pub(crate) mod machine;
 mod metrics_endpoint;
 mod oneshot;
 mod process;
@@ -68,6 +69,7 @@ struct Plan {
     hello_rounds: u32,
     endpoints: metrics_endpoint::Plan,
     renders: u64,
+    snapshots: u64,
     spans: spans::Plan,
 }
 
@@ -99,6 +101,7 @@ impl Plan {
                     },
                 },
                 renders: 30,
+                snapshots: 100,
                 spans: spans::Plan {
                     warmup: 20_000,
                     iters: 100_000,
@@ -126,6 +129,7 @@ impl Plan {
                     },
                 },
                 renders: 300,
+                snapshots: 1_000,
                 spans: spans::Plan {
                     warmup: 100_000,
                     iters: 1_000_000,
@@ -150,7 +154,11 @@ pub struct Results {
     endpoints_plan: metrics_endpoint::Plan,
     endpoints: metrics_endpoint::Endpoints,
     render: Vec<render::Case>,
+    json: render::Case,
     spans: spans::Costs,
+    instructions: crate::instructions::Counts,
+    /// The committed baseline `cargo xtask ci` checks, if it could be read.
+    baseline: Option<crate::instructions::baseline::Figures>,
 }
 
 /// Runs the task.
@@ -159,6 +167,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let plan = Plan::new(options.quick);
     let scratch = tempfile::tempdir().context("cannot create a temporary folder")?;
     let wrk = wrk::Wrk::new(scratch.path())?;
+    crate::instructions::require_valgrind()?;
 
     // Built one after the other: the server binary exactly as users build it, and the
     // harness (whose axum-prometheus dependency turns on more axum features).
@@ -180,8 +189,13 @@ pub fn run(args: &[String]) -> Result<()> {
     )?;
     let endpoints = metrics_endpoint::run(&server, &wrk, plan.endpoints)?;
     let render = render::run(&bench, plan.renders)?;
+    let json = render::json(&bench, plan.snapshots)?;
     let spans = spans::run(&bench, plan.spans)?;
     let load_after = machine::load_average();
+    // Last, after the timed phases: counts do not depend on load, timings do.
+    let modes: Vec<&str> = throughput::MODES.to_vec();
+    let instructions = crate::instructions::Counts::measure(&bench, &modes, true)?;
+    let baseline = crate::instructions::baseline::read(&crate::instructions::baseline::path()).ok();
 
     let results = Results {
         command: options.command,
@@ -196,7 +210,10 @@ pub fn run(args: &[String]) -> Result<()> {
         endpoints_plan: plan.endpoints,
         endpoints,
         render,
+        json,
         spans,
+        instructions,
+        baseline,
     };
     let mut text = report::markdown(&results);
     let out = if options.out.is_absolute() {

@@ -22,6 +22,9 @@ pub struct Costs {
     pub plan: Plan,
     /// `(mode, ns per request of each run)`.
     pub modes: Vec<(String, Vec<f64>)>,
+    /// `(mode, /hello requests its own metrics counted, requests it answered)` of each stack
+    /// that records (vitals-bench fails the phase when the two differ).
+    pub recorded: Vec<(String, u64, u64)>,
 }
 
 /// Runs the phase with the `vitals-bench` binary at `bench`.
@@ -30,16 +33,31 @@ pub fn run(bench: &Path, plan: Plan) -> Result<Costs> {
         "bench: oneshot, {} runs of {} requests per mode",
         plan.runs, plan.iters
     );
-    let modes = per_mode(bench, "oneshot", plan)?;
+    let stdout = run_phase(bench, "oneshot", plan)?;
+    let modes = per_mode(&stdout, "oneshot")?;
     if modes.first().map(|(m, _)| m.as_str()) != Some("bare") {
         bail!("vitals-bench oneshot printed no bare runs");
     }
-    Ok(Costs { plan, modes })
+    let mut recorded = Vec::new();
+    for line in stdout.lines() {
+        if let ["recorded", mode, count, sent] = line.split_whitespace().collect::<Vec<_>>()[..] {
+            let bad = || format!("bad line {line:?}");
+            recorded.push((
+                mode.to_owned(),
+                count.parse().with_context(bad)?,
+                sent.parse().with_context(bad)?,
+            ));
+        }
+    }
+    Ok(Costs {
+        plan,
+        modes,
+        recorded,
+    })
 }
 
-/// Runs `vitals-bench <phase>` with `plan` and reads back its `<phase> <mode> <run> <ns>`
-/// lines: the ns of each run, per mode, in the order the modes first appear.
-pub fn per_mode(bench: &Path, phase: &str, plan: Plan) -> Result<Vec<(String, Vec<f64>)>> {
+/// Runs `vitals-bench <phase>` with `plan`; its standard output.
+pub fn run_phase(bench: &Path, phase: &str, plan: Plan) -> Result<String> {
     let output = Command::new(bench)
         .args([phase, "--warmup", &plan.warmup.to_string()])
         .args(["--iters", &plan.iters.to_string()])
@@ -52,8 +70,14 @@ pub fn per_mode(bench: &Path, phase: &str, plan: Plan) -> Result<Vec<(String, Ve
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Reads back `<phase> <mode> <run> <ns>` lines: the ns of each run, per mode, in the order
+/// the modes first appear.
+pub fn per_mode(stdout: &str, phase: &str) -> Result<Vec<(String, Vec<f64>)>> {
     let mut modes: Vec<(String, Vec<f64>)> = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in stdout.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [first, mode, _run, ns] = fields[..] else {
             continue;

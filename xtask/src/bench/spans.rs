@@ -25,7 +25,8 @@ pub fn run(bench: &Path, plan: Plan) -> Result<Costs> {
         "bench: spans, {} runs of {} calls per mode",
         plan.runs, plan.iters
     );
-    let modes = super::oneshot::per_mode(bench, "spans", plan)?;
+    let stdout = super::oneshot::run_phase(bench, "spans", plan)?;
+    let modes = super::oneshot::per_mode(&stdout, "spans")?;
     if !["none", "off", "on"]
         .iter()
         .all(|m| modes.iter().any(|(n, _)| n == m))
@@ -53,7 +54,7 @@ impl Costs {
         let p = self.plan;
         let _ = writeln!(
             s,
-            "## 5. Span timings: cost per instrumented call\n\n\
+            "## 6. Span timings: cost per instrumented call\n\n\
              A synchronous `#[tracing::instrument]` function called in a loop \
              (`vitals-bench spans`): {} warm-up and {} timed calls per run, {} runs per mode, \
              interleaved.\n\n\

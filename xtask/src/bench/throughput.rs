@@ -4,18 +4,44 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 
 use super::client::Connection;
 use super::process::Server;
 use super::wrk::{Load, Run, Wrk};
 
 /// The modes, the baseline first.
-pub const MODES: [&str; 4] = ["bare", "vitals", "axum-prometheus", "opentelemetry"];
+pub const MODES: [&str; 6] = [
+    "bare",
+    "noop",
+    "vitals",
+    "perf-only",
+    "axum-prometheus",
+    "opentelemetry",
+];
+
+/// What a stack's own metrics counted of the `/hello` requests wrk sent it.
+#[derive(Clone, Copy, Debug)]
+pub struct Recorded {
+    /// `/hello` requests the stack counted (`GET /bench/recorded` after the load).
+    pub counted: u64,
+    /// Responses wrk read, warm-up included.
+    pub answered: u64,
+    /// Requests that may have been in flight when a wrk run stopped (its connections, per
+    /// run): the server may answer and count them after wrk stopped reading.
+    pub in_flight: u64,
+}
+
+impl Recorded {
+    /// Whether every answered request was counted, and no more than could have been sent.
+    pub fn complete(&self) -> bool {
+        self.counted >= self.answered && self.counted <= self.answered + self.in_flight
+    }
+}
 
 /// One mode's figures.
 pub struct Mode {
-    /// `bare`, `vitals`, `axum-prometheus` or `opentelemetry`.
+    /// One of [`MODES`].
     pub name: String,
     /// One wrk run per round.
     pub runs: Vec<Run>,
@@ -25,8 +51,8 @@ pub struct Mode {
     pub loaded_kib: u64,
     /// VmHWM at the end, KiB.
     pub hwm_kib: u64,
-    /// Whether `/metrics` counted the `/hello` requests afterwards (None: bare).
-    pub recorded: Option<bool>,
+    /// What its metrics counted after the load (None: the stacks that record nothing).
+    pub recorded: Option<Recorded>,
 }
 
 /// Runs the phase: `rounds` rounds of `load` per mode after a `warmup` load each.
@@ -56,8 +82,9 @@ pub fn run(bench: &Path, wrk: &Wrk, warmup: Load, load: Load, rounds: u32) -> Re
             recorded: None,
         });
     }
+    let mut answered = Vec::new();
     for (_, server) in &servers {
-        wrk.run(&server.url("/hello"), warmup)?;
+        answered.push(wrk.run(&server.url("/hello"), warmup)?.requests);
     }
     for _ in 0..rounds {
         for ((_, server), mode) in servers.iter().zip(&mut modes) {
@@ -73,15 +100,25 @@ pub fn run(bench: &Path, wrk: &Wrk, warmup: Load, load: Load, rounds: u32) -> Re
             mode.loaded_kib = mode.loaded_kib.max(peak);
         }
     }
-    for ((name, server), mode) in servers.iter().zip(&mut modes) {
+    let runs = u64::from(rounds) + 1;
+    for (((name, server), mode), warm) in servers.iter().zip(&mut modes).zip(answered) {
         mode.hwm_kib = server.hwm_kib()?;
-        if *name != "bare" {
-            let answer = Connection::open(server.addr)?
-                .get("/metrics")
-                .with_context(|| format!("GET /metrics of {name}"))?;
-            let text = String::from_utf8_lossy(&answer.body);
-            mode.recorded = Some(answer.status == 200 && text.contains("/hello"));
-        }
+        let answer = Connection::open(server.addr)?
+            .get("/bench/recorded")
+            .with_context(|| format!("GET /bench/recorded of {name}"))?;
+        let text = String::from_utf8_lossy(&answer.body);
+        mode.recorded = match answer.status {
+            // The stacks that record nothing have no such route.
+            404 => None,
+            200 => Some(Recorded {
+                counted: text.trim().parse().with_context(|| {
+                    format!("{name}: /bench/recorded answered {text:?}, not a count")
+                })?,
+                answered: warm + mode.runs.iter().map(|r| r.requests).sum::<u64>(),
+                in_flight: u64::from(warmup.connections.max(load.connections)) * runs,
+            }),
+            status => bail!("{name}: /bench/recorded answered {status}: {text}"),
+        };
     }
     Ok(modes)
 }

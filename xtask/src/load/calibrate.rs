@@ -150,6 +150,7 @@ async fn engine_run(args: &Args, addr: SocketAddr) -> Result<Measure> {
         max_requests: u64::MAX,
         stop_on_knee: false,
         server_pid: None,
+        cancel: None,
     };
     let cpu_before = server::cpu_seconds(std::process::id()).context("own CPU time")?;
     let started = Instant::now();

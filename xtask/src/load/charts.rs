@@ -17,9 +17,11 @@ const SIZE: (u32, u32) = (1200, 600);
 
 /// DejaVu Sans, shipped with vitals-cli; plotters cannot draw text without a registered font.
 const FONT: &[u8] = include_bytes!("../../../crates/vitals-cli/assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+/// The font family name charts draw text with.
+pub const FAMILY: &str = "sans-serif";
 
-const COLOURS: [RGBColor; 6] = [
+/// The palette, in order.
+pub const COLOURS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -28,7 +30,8 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
-fn ensure_font() -> Result<()> {
+/// Registers the chart font once; every chart needs it.
+pub fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     ok.then_some(())
@@ -36,19 +39,35 @@ fn ensure_font() -> Result<()> {
 }
 
 /// One line: its name, colour and points (`None` breaks the line).
-struct Line {
-    name: String,
-    colour: RGBColor,
-    points: Vec<(f64, Option<f64>)>,
-    dashed: bool,
+pub struct Line {
+    /// In the legend.
+    pub name: String,
+    /// Its colour.
+    pub colour: RGBColor,
+    /// `(x, y)`; `None` breaks the line.
+    pub points: Vec<(f64, Option<f64>)>,
+    /// Drawn dashed (thresholds, fits).
+    pub dashed: bool,
 }
 
-struct Chart<'a> {
-    file: &'a str,
-    title: String,
-    y_label: &'a str,
-    lines: Vec<Line>,
+/// One chart: a file name, a title, axis labels and its lines.
+pub struct Chart<'a> {
+    /// File name inside the output folder.
+    pub file: &'a str,
+    /// Caption.
+    pub title: String,
+    /// What the x axis counts.
+    pub x_label: &'a str,
+    /// What the y axis shows.
+    pub y_label: &'a str,
+    /// The top of the y axis; `None`: the data's maximum plus room for the legend.
+    pub y_max: Option<f64>,
+    /// The lines.
+    pub lines: Vec<Line>,
 }
+
+/// The x axis of the load charts.
+const LOAD_X: &str = "Seconds since the load started";
 
 /// The chart files, for the report.
 pub const FILES: [(&str, &str); 6] = [
@@ -97,7 +116,9 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
     charts.push(Chart {
         file: FILES[0].0,
         title: "Requests per second, by endpoint (load engine)".into(),
+        x_label: LOAD_X,
         y_label: "requests / s",
+        y_max: None,
         lines,
     });
 
@@ -113,7 +134,9 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
     charts.push(Chart {
         file: FILES[1].0,
         title: "Latency per second, all endpoints (load engine)".into(),
+        x_label: LOAD_X,
         y_label: "latency (ms)",
+        y_max: None,
         // p99 first, so p95 stays visible where the two meet (few requests in a second).
         lines: [(0.99, "p99", 2), (0.95, "p95", 1), (0.50, "p50", 0)]
             .iter()
@@ -155,14 +178,18 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
     charts.push(Chart {
         file: FILES[2].0,
         title: format!("Errors per second (load engine; {total_errors} in all)"),
+        x_label: LOAD_X,
         y_label: "errors / s",
+        y_max: None,
         lines,
     });
 
     charts.push(Chart {
         file: FILES[3].0,
         title: "Virtual users (connections) active".into(),
+        x_label: LOAD_X,
         y_label: "users",
+        y_max: None,
         lines: vec![Line {
             name: "users".into(),
             colour: COLOURS[0],
@@ -212,7 +239,9 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         charts.push(Chart {
             file: FILES[4].0,
             title: "Server resident memory (sampled by the load run every second)".into(),
+            x_label: LOAD_X,
             y_label: "RSS (MB)",
+            y_max: None,
             lines,
         });
     }
@@ -225,7 +254,9 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         charts.push(Chart {
             file: FILES[5].0,
             title: "Server process CPU, percent of all cores".into(),
+            x_label: LOAD_X,
             y_label: "CPU %",
+            y_max: None,
             lines: vec![Line {
                 name: "server process".into(),
                 colour: COLOURS[1],
@@ -235,9 +266,14 @@ pub fn draw_all(rows: &[Second], run_seconds: usize, dir: &Path) -> Result<Vec<P
         });
     }
 
+    draw_into(&charts, dir)
+}
+
+/// Draws every chart into `dir` (created if missing); the files written.
+pub fn draw_into(charts: &[Chart<'_>], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = Vec::new();
-    for chart in &charts {
+    for chart in charts {
         let path = dir.join(chart.file);
         draw(chart, &path).with_context(|| format!("cannot draw {}", path.display()))?;
         written.push(path);
@@ -259,7 +295,8 @@ fn segments(points: &[(f64, Option<f64>)]) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
-fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
+/// Draws `chart` into the PNG file `path` (call [`ensure_font`] first).
+pub fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
     let x_max = chart
         .lines
         .iter()
@@ -272,7 +309,9 @@ fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
     // Headroom above the data for the legend box in the upper right.
-    let y_max = (y_max * if chart.lines.len() > 1 { 1.4 } else { 1.15 }).max(1.0);
+    let y_max = chart
+        .y_max
+        .unwrap_or_else(|| (y_max * if chart.lines.len() > 1 { 1.4 } else { 1.15 }).max(1.0));
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let mut c = ChartBuilder::on(&root)
@@ -285,7 +324,7 @@ fn draw(chart: &Chart<'_>, path: &Path) -> Result<()> {
     c.configure_mesh()
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y:.y_decimals$}"))
-        .x_desc("Seconds since the load started")
+        .x_desc(chart.x_label)
         .y_desc(chart.y_label)
         .label_style((FAMILY, 16))
         .axis_desc_style((FAMILY, 18))

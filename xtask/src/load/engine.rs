@@ -49,6 +49,8 @@ pub struct Plan {
     pub stop_on_knee: bool,
     /// The server's process id, when the run started it (sampled for memory and CPU).
     pub server_pid: Option<u32>,
+    /// Set from outside to end the run early (the fleet run stops its load this way).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 const MESSAGES: &[&str] = &[
@@ -93,7 +95,13 @@ impl Shared {
     }
 
     fn over_at(&self, now: Instant) -> bool {
-        now >= self.end || self.stop.load(Ordering::Relaxed)
+        now >= self.end
+            || self.stop.load(Ordering::Relaxed)
+            || self
+                .plan
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
     fn second_of(&self, now: Instant) -> usize {

@@ -7,14 +7,14 @@
 //! report (markdown + JSON), the monitor's charts and a verdict on the targets.
 
 mod calibrate;
-mod charts;
+pub(crate) mod charts;
 mod drift;
-mod engine;
+pub(crate) mod engine;
 mod open;
 mod report;
 mod scenario;
-mod server;
-mod stats;
+pub(crate) mod server;
+pub(crate) mod stats;
 mod timeline;
 mod zipf;
 
@@ -188,6 +188,7 @@ async fn run_async(args: LoadArgs) -> Result<()> {
             .unwrap_or_else(|| 2_000 * duration.as_secs().max(1)),
         stop_on_knee: scenario == Scenario::Stress,
         server_pid: server.as_ref().map(server::Process::id),
+        cancel: None,
     };
     let (stats, timeline) = engine::run(plan.clone(), !args.quiet).await;
 

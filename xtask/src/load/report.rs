@@ -13,7 +13,7 @@ use super::scenario::Scenario;
 use super::stats::{Endpoint, Stats};
 use super::timeline::{ENDPOINT_ORDER, Second, Timeline};
 
-/// Target of the guide: API P95 under 3 s.
+/// A performance target (docs/load-testing.md): API P95 under 3 s.
 const P95_TARGET_MS: f64 = 3_000.0;
 
 /// Monitor polls the server answered (rows of the CSV with an HTTP status).

@@ -39,6 +39,16 @@ pub struct Process {
 }
 
 impl Process {
+    /// Takes a started child: stopped with SIGTERM (then killed) when dropped.
+    pub fn adopt(child: Child, name: &'static str) -> Self {
+        Self { child, name }
+    }
+
+    /// Whether it has exited.
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The OS process id.
     pub fn id(&self) -> u32 {
         self.child.id()
@@ -86,27 +96,37 @@ pub fn start_server(
     database_url: Option<&str>,
     redis_url: Option<&str>,
 ) -> Result<(Process, SocketAddr)> {
-    let log = std::fs::File::create(dir.join("server.log")).context("cannot create server.log")?;
     let mut cmd = Command::new(bin.join("vitals-server"));
-    cmd.args(["--listen", "127.0.0.1:0", "--log-format", "text"])
+    cmd.args(["--listen", "127.0.0.1:0"])
         .arg("--data-dir")
-        .arg(dir.join("data"))
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env_remove("VITALS_METRICS_TOKEN")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(log);
+        .arg(dir.join("data"));
     if let Some(url) = database_url {
         cmd.args(["--database-url", url]);
     }
     if let Some(url) = redis_url {
         cmd.args(["--redis-url", url]);
     }
+    spawn_server(cmd, &dir.join("server.log"))
+}
+
+/// Starts a `vitals-server` command (its own settings already given) with text logs into
+/// `log_path` and no settings from this environment, and returns it with its address once it
+/// reports listening.
+pub fn spawn_server(mut cmd: Command, log_path: &Path) -> Result<(Process, SocketAddr)> {
+    let log = std::fs::File::create(log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
+    cmd.args(["--log-format", "text"])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("VITALS_METRICS_TOKEN")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(log);
     let mut child = cmd.spawn().context("cannot start vitals-server")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let (tx, rx) = std::sync::mpsc::channel();
-    let log_path = dir.join("server.log");
+    let log_path_shown = log_path.to_path_buf();
+    let log_path = log_path.to_path_buf();
     std::thread::spawn(move || {
         let mut out = std::fs::OpenOptions::new().append(true).open(log_path).ok();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -125,7 +145,12 @@ pub fn start_server(
     };
     let addr = rx
         .recv_timeout(Duration::from_secs(60))
-        .context("vitals-server did not report its address; see server.log")?
+        .with_context(|| {
+            format!(
+                "vitals-server did not report its address; see {}",
+                log_path_shown.display()
+            )
+        })?
         .parse()
         .context("vitals-server reported an unreadable address")?;
     Ok((process, addr))

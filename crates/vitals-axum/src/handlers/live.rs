@@ -56,7 +56,9 @@ pub async fn alerts(State(vitals): State<Vitals>, headers: HeaderMap) -> Respons
 
 /// `GET /api/v1/metrics/stream`: Server-Sent Events, one `sample` event per interval. The
 /// token and rate limit are checked once, when the stream opens; the number of open streams
-/// is capped (429 past it) and a stream's slot is freed when its client goes away.
+/// is capped (429 past it) and a stream's slot is freed when its client goes away. When the
+/// application starts shutting down ([`Vitals::graceful_shutdown`]) every stream sends a last
+/// `shutdown` event and ends, so it never holds the shutdown up.
 pub async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
     let _own = own_request();
     if let Err(e) = vitals.guard(&headers) {
@@ -65,6 +67,10 @@ pub async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> Respons
     let Some(live) = vitals.engine().live() else {
         return ApiError::not_found("/api/v1/metrics/stream").into_response();
     };
+    if vitals.engine().is_shutting_down() {
+        return ApiError::unavailable("the server is shutting down; reconnect to another instance")
+            .into_response();
+    }
     let Some(slot) = StreamSlot::try_take(&vitals) else {
         return ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -76,38 +82,65 @@ pub async fn stream(State(vitals): State<Vitals>, headers: HeaderMap) -> Respons
         )
         .into_response();
     };
-    let rx = live.subscribe();
     let retry_ms = live.interval().as_millis().clamp(1000, 30_000);
-    // The first event goes out at once (the latest row), then one per new sample.
-    let first = format!("retry: {retry_ms}\n\n");
-    let state = (slot, rx, Some(first), true);
-    let body =
-        futures_util::stream::unfold(state, |(slot, mut rx, pending, mut fresh)| async move {
-            if let Some(text) = pending {
-                return Some((
-                    Ok::<_, std::convert::Infallible>(text),
-                    (slot, rx, None, fresh),
-                ));
-            }
-            if !fresh && rx.changed().await.is_err() {
-                return None;
-            }
-            fresh = false;
-            rx.mark_unchanged();
-            let live = slot.0.engine().live()?;
-            let text = match live.event_json() {
-                Some(data) => format!("event: sample\ndata: {data}\n\n"),
-                // Nothing sampled yet: a comment keeps the connection (and its check) alive.
-                None => ": waiting for the first sample\n\n".to_owned(),
-            };
-            Some((Ok(text), (slot, rx, None, fresh)))
-        });
+    let events = Events {
+        ticks: live.subscribe(),
+        shutdown: Box::pin(vitals.engine().shutdown_begun()),
+        // The first event goes out at once (the latest row), then one per new sample.
+        pending: Some(format!("retry: {retry_ms}\n\n")),
+        fresh: true,
+        ended: false,
+        slot,
+    };
+    let body = futures_util::stream::unfold(events, |mut events| async move {
+        let text = events.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(text), events))
+    });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-store")
         .header("x-accel-buffering", "no")
         .body(Body::from_stream(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// One live stream: what it sends next.
+struct Events {
+    ticks: tokio::sync::watch::Receiver<u64>,
+    shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    pending: Option<String>,
+    fresh: bool,
+    ended: bool,
+    slot: StreamSlot,
+}
+
+impl Events {
+    /// The next event's text; `None` ends the stream.
+    async fn next(&mut self) -> Option<String> {
+        if let Some(text) = self.pending.take() {
+            return Some(text);
+        }
+        if self.ended {
+            return None;
+        }
+        if !self.fresh {
+            tokio::select! {
+                changed = self.ticks.changed() => changed.ok()?,
+                () = &mut self.shutdown => {
+                    self.ended = true;
+                    return Some("event: shutdown\ndata: {}\n\n".to_owned());
+                }
+            }
+        }
+        self.fresh = false;
+        self.ticks.mark_unchanged();
+        let live = self.slot.0.engine().live()?;
+        Some(match live.event_json() {
+            Some(data) => format!("event: sample\ndata: {data}\n\n"),
+            // Nothing sampled yet: a comment keeps the connection (and its check) alive.
+            None => ": waiting for the first sample\n\n".to_owned(),
+        })
+    }
 }
 
 /// `GET /dashboard`: open, like any static page; the data it loads is what is protected.

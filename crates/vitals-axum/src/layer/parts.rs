@@ -37,9 +37,13 @@ pub enum RouteFrom {
     Path,
 }
 
+/// Room for an id of up to 20 digits, `app;dur=` and up to 17 digits of milliseconds with
+/// `.00ms`: 20 + 8 + 17 + 5.
+const TEXTS: usize = 50;
+
 /// The text of the three header values in one buffer: one allocation for all of them.
 struct Texts {
-    bytes: [u8; 80],
+    bytes: [u8; TEXTS],
     len: usize,
 }
 
@@ -58,16 +62,13 @@ pub(crate) fn header_values(
     elapsed: Duration,
 ) -> (Option<HeaderValue>, HeaderValue, HeaderValue) {
     const PREFIX: &[u8] = b"app;dur=";
-    let hundredths = (elapsed.as_nanos() + 5_000) / 10_000;
+    let hundredths = vitals_core::math::nanos(elapsed).saturating_add(5_000) / 10_000;
     let (whole, fraction) = (hundredths / 100, hundredths % 100);
     let mut digits = itoa::Buffer::new();
-    // A duration past 10^20 ms is not a duration.
-    let whole = digits
-        .format(u64::try_from(whole).unwrap_or(u64::MAX))
-        .as_bytes();
+    let whole = digits.format(whole).as_bytes();
     let fraction = u8::try_from(fraction).unwrap_or(0);
     let mut texts = Texts {
-        bytes: [0; 80],
+        bytes: [0; TEXTS],
         len: 0,
     };
     let mut put = |part: &[u8]| {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
-use vitals_core::alerts::RULES;
+use vitals_core::alerts::{RULES, UP_FIGURE};
 use vitals_core::{Snapshot, rfc3339_micros};
 
 use crate::http::{Client, DEFAULT_HOST, Host, Outcome, Poll};
@@ -23,10 +23,13 @@ use vitals_core::evaluator::{
 ///
 /// Rules: HighCPUUsage, CriticalCPUUsage, HighMemoryUsage, CriticalMemoryUsage,
 /// DatabasePoolExhausted, DatabasePoolHigh, LowCacheHitRate, CacheErrors, SlowRequests,
-/// RuntimeSaturated; and, for each service-level objective the server reports (its `slos`
-/// section), SLOFastBurn: the error budget burning more than 14.4 times too fast over both
-/// the last hour and the last 5 minutes (critical). A server without an `http` or `runtime` section leaves SlowRequests or
-/// RuntimeSaturated not evaluable (n/a); the other rules are still checked.
+/// RuntimeSaturated, InstanceDown; and, for each service-level objective the server reports
+/// (its `slos` section), SLOFastBurn: the error budget burning more than 14.4 times too fast
+/// over both the last hour and the last 5 minutes (critical). A server without an `http` or
+/// `runtime` section leaves SlowRequests or RuntimeSaturated not evaluable (n/a); the other
+/// rules are still checked. A server that cannot be reached at all (refused, timed out) holds
+/// InstanceDown: CRITICAL at once in a one-shot check; when watching, UNKNOWN until it has
+/// been unreachable for 1m.
 /// A one-shot check tests each condition once (a `for` duration is not waited for, and the
 /// counter rules CacheErrors / SlowRequests cannot fire without a second poll). With --watch
 /// the rules are evaluated at every poll, each `for` duration is honoured and counters are
@@ -37,8 +40,8 @@ vitals alerts\n  \
 vitals alerts --host http://10.0.0.5:8000 --format json\n  \
 vitals alerts --watch --interval 15\n  \
 vitals alerts --watch --interval 5 --count 12\n\n\
-Exit status: 0 OK (nothing firing, or only info), 1 WARNING, 2 CRITICAL,\n\
-3 UNKNOWN (server unreachable, its answer unreadable, or bad arguments).")]
+Exit status: 0 OK (nothing firing, or only info), 1 WARNING, 2 CRITICAL (also: server\n\
+unreachable, InstanceDown), 3 UNKNOWN (its answer unreadable, or bad arguments).")]
 pub struct Args {
     /// Server base URL.
     #[arg(long, default_value = DEFAULT_HOST, value_name = "URL")]
@@ -86,14 +89,24 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(verdict.exit_code()))
 }
 
+/// Why a poll gave no snapshot to evaluate.
+enum Failure {
+    /// No answer at all (refused, timed out, reset): InstanceDown's condition.
+    Unreachable(String),
+    /// An answer that is not a usable snapshot (an HTTP error, not JSON, figures missing):
+    /// the server is there but cannot be judged, so UNKNOWN.
+    Unreadable(String),
+}
+
 /// The snapshot of a poll, or why it cannot be evaluated: no answer, an answer that is not a
 /// snapshot, or a snapshot without the figures the rules read.
-fn readable(host: &Host, poll: Poll) -> Result<Value, String> {
+fn readable(host: &Host, poll: Poll) -> Result<Value, Failure> {
+    let unreadable = |message: String| Err(Failure::Unreadable(message));
     match poll.outcome {
         Outcome::Ok { body, .. } => {
             let missing = missing_for_rules(&body);
             if !missing.is_empty() {
-                return Err(format!(
+                return unreadable(format!(
                     "{host} answered a snapshot without {}, which the alert rules read; \
                      is it a Vitals server (or a proxy answering in its place)?",
                     json_path::describe_missing(&body, &missing)
@@ -101,13 +114,15 @@ fn readable(host: &Host, poll: Poll) -> Result<Value, String> {
             }
             match serde_json::from_value::<Snapshot>(body.clone()) {
                 Ok(_) => Ok(body),
-                Err(e) => Err(text::clean(&format!(
+                Err(e) => unreadable(text::clean(&format!(
                     "{host} answered JSON that is not a Vitals snapshot ({e})"
                 ))),
             }
         }
-        Outcome::Http { message, .. } => Err(message),
-        Outcome::Unreachable { message } => Err(format!("cannot reach {host}: {message}")),
+        Outcome::Http { message, .. } => unreadable(message),
+        Outcome::Unreachable { message } => Err(Failure::Unreachable(format!(
+            "cannot reach {host}: {message}"
+        ))),
     }
 }
 
@@ -145,7 +160,7 @@ fn absent_sections_note(body: &Value) -> Option<String> {
 /// hit rate is judged on its since-start one.
 fn missing_for_rules(body: &Value) -> Vec<&'static str> {
     let mut needed: Vec<&'static str> = Vec::new();
-    for rule in RULES {
+    for rule in RULES.iter().filter(|r| r.json != UP_FIGURE) {
         let path =
             if rule.json == RECENT_HIT_RATE && json_path::lookup(body, RECENT_HIT_RATE).is_none() {
                 SINCE_START_HIT_RATE
@@ -185,7 +200,23 @@ fn once(args: &Args, host: &Host, client: &Client) -> Verdict {
             }
             verdict
         }
-        Err(e) => {
+        Err(Failure::Unreachable(e)) => {
+            let mut ev = Evaluator::new(Mode::Instant);
+            let statuses = ev.observe_unreachable(Duration::ZERO);
+            let verdict = eval::verdict(&statuses);
+            match args.format {
+                Format::Text => {
+                    print!("{}", render::table(host.as_str(), verdict, &statuses, st));
+                    println!("{}", st.dim(&e));
+                }
+                Format::Json => println!(
+                    "{:#}",
+                    render::json(host.as_str(), &at, "instant", verdict, &statuses, Some(&e))
+                ),
+            }
+            verdict
+        }
+        Err(Failure::Unreadable(e)) => {
             unknown(args.format, host, &at, "instant", &e, st);
             Verdict::Unknown
         }
@@ -198,6 +229,35 @@ fn unknown(format: Format, host: &Host, at: &str, mode: &str, error: &str, st: S
         Format::Json => println!(
             "{}",
             render::json(host.as_str(), at, mode, Verdict::Unknown, &[], Some(error))
+        ),
+    }
+}
+
+/// One watch poll's output: transitions and a status line (then the error, if any), or one
+/// JSON line.
+fn print_poll(
+    format: Format,
+    host: &Host,
+    at: &str,
+    verdict: Verdict,
+    statuses: &[eval::RuleStatus],
+    error: Option<&str>,
+    st: Style,
+) {
+    match format {
+        Format::Text => {
+            let time = chrono::Local::now().format("%H:%M:%S").to_string();
+            print!(
+                "{}",
+                render::watch_lines(&time, host.as_str(), verdict, statuses, st)
+            );
+            if let Some(e) = error {
+                println!("{time} {}", st.dim(e));
+            }
+        }
+        Format::Json => println!(
+            "{}",
+            render::json(host.as_str(), at, "watch", verdict, statuses, error)
         ),
     }
 }
@@ -223,22 +283,20 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
             Ok(body) => {
                 let statuses = ev.observe_document(now, &body);
                 last = eval::verdict(&statuses);
-                match args.format {
-                    Format::Text => {
-                        let time = chrono::Local::now().format("%H:%M:%S").to_string();
-                        print!(
-                            "{}",
-                            render::watch_lines(&time, host.as_str(), last, &statuses, st)
-                        );
-                    }
-                    Format::Json => println!(
-                        "{}",
-                        render::json(host.as_str(), &at, "watch", last, &statuses, None)
-                    ),
-                }
+                print_poll(args.format, host, &at, last, &statuses, None, st);
             }
-            Err(e) => {
-                // Keep the rule states: one failed poll neither fires nor resolves anything.
+            Err(Failure::Unreachable(e)) => {
+                // Only InstanceDown moves; the other rules keep their states. Until it fires,
+                // nothing was judged: UNKNOWN rather than OK.
+                let statuses = ev.observe_unreachable(now);
+                last = match eval::verdict(&statuses) {
+                    Verdict::Ok => Verdict::Unknown,
+                    v => v,
+                };
+                print_poll(args.format, host, &at, last, &statuses, Some(&e), st);
+            }
+            Err(Failure::Unreadable(e)) => {
+                // Keep the rule states: one unreadable poll neither fires nor resolves anything.
                 last = Verdict::Unknown;
                 unknown(args.format, host, &at, "watch", &e, st);
             }

@@ -17,6 +17,7 @@ pub fn condition(rule: &AlertRule) -> String {
         Condition::Above(t) => format!("{j} > {t}"),
         Condition::AtLeast(t) => format!("{j} >= {t}"),
         Condition::Below(t) => format!("{j} < {t}"),
+        Condition::Equals(t) => format!("{j} == {t}"),
         Condition::Increased => format!("{j} increased"),
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, anyhow};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -153,7 +154,7 @@ fn host_points(source: Source, host: &str, rows: &[&Parsed], start: f64) -> (Str
         Source::IntervalHitRate => (
             format!("{host} (since start: no counters in the CSV)"),
             rows.iter()
-                .map(|p| (x(p), p.record.redis_hit_rate))
+                .map(|p| (x(p), p.record.cache_hit_rate))
                 .collect(),
         ),
     }
@@ -206,12 +207,23 @@ fn segments(points: &[Point]) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
-fn draw(
+/// The axes' ranges.
+#[derive(Clone, Copy)]
+struct Bounds {
+    x_max: f64,
+    y_min: f64,
+    y_max: f64,
+}
+
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Each host's points, cleaned, and the axes that hold them all.
+fn prepare(
     spec: &Spec,
     hosts: &[(&str, Vec<&Parsed>)],
     start: f64,
-    path: &Path,
-) -> anyhow::Result<()> {
+) -> (Vec<(String, Vec<Point>)>, Bounds) {
     let mut series: Vec<(String, Vec<Point>)> = hosts
         .iter()
         .map(|(host, rows)| {
@@ -240,7 +252,6 @@ fn draw(
         (y_data * 1.1).max(1.0)
     }
     .min(LIMIT);
-
     // Plotters maps coordinates to i32 pixels; keep every point inside the axes so an absurd
     // cell cannot overflow that arithmetic.
     for (_, pts) in &mut series {
@@ -249,7 +260,23 @@ fn draw(
             *y = y.map(|v| v.clamp(y_min, y_max));
         }
     }
+    (
+        series,
+        Bounds {
+            x_max,
+            y_min,
+            y_max,
+        },
+    )
+}
 
+fn draw(
+    spec: &Spec,
+    hosts: &[(&str, Vec<&Parsed>)],
+    start: f64,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let (series, bounds) = prepare(spec, hosts, start);
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let caption = format!(
@@ -264,7 +291,7 @@ fn draw(
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_max, y_min..y_max)?;
+        .build_cartesian_2d(0f64..bounds.x_max, bounds.y_min..bounds.y_max)?;
     chart
         .configure_mesh()
         .x_desc("Seconds since start")
@@ -272,47 +299,14 @@ fn draw(
         .label_style((FAMILY, 16))
         .axis_desc_style((FAMILY, 18))
         .draw()?;
-
-    for (i, (host, pts)) in series.iter().enumerate() {
-        let colour = SERIES_COLOURS[i % SERIES_COLOURS.len()];
-        let mut labelled = false;
-        for seg in segments(pts) {
-            let drawn = chart.draw_series(LineSeries::new(seg.clone(), colour.stroke_width(2)))?;
-            if !labelled {
-                drawn.label(host.as_str()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
-                labelled = true;
-            }
-            chart.draw_series(seg.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
-        }
-    }
+    draw_hosts(&mut chart, &series)?;
     if spec.rss_fit {
-        for (host, rows) in hosts {
-            let Some(line) = rss_fit_line(rows) else {
-                continue;
-            };
-            let ends: Vec<(f64, f64)> = line
-                .iter()
-                .map(|&(t, y)| ((t - start).clamp(0.0, x_max), y.clamp(y_min, y_max)))
-                .collect();
-            let label = if hosts.len() > 1 {
-                format!("{host}: fit over the second half")
-            } else {
-                "Fit over the second half (drift slope)".to_owned()
-            };
-            chart
-                .draw_series(DashedLineSeries::new(ends, 8, 5, BLACK.stroke_width(2)))?
-                .label(label)
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2))
-                });
-        }
+        draw_rss_fits(&mut chart, hosts, start, bounds)?;
     }
     if let Some((y, label)) = &spec.threshold {
         chart
             .draw_series(DashedLineSeries::new(
-                vec![(0.0, *y), (x_max, *y)],
+                vec![(0.0, *y), (bounds.x_max, *y)],
                 10,
                 6,
                 RED.stroke_width(2),
@@ -333,6 +327,58 @@ fn draw(
         .border_style(BLACK)
         .draw()?;
     root.present()?;
+    Ok(())
+}
+
+/// One line with dots per host, broken where a poll failed.
+fn draw_hosts(chart: &mut Chart<'_, '_>, series: &[(String, Vec<Point>)]) -> anyhow::Result<()> {
+    for (i, (host, pts)) in series.iter().enumerate() {
+        let colour = SERIES_COLOURS[i % SERIES_COLOURS.len()];
+        let mut labelled = false;
+        for seg in segments(pts) {
+            let drawn = chart.draw_series(LineSeries::new(seg.clone(), colour.stroke_width(2)))?;
+            if !labelled {
+                drawn.label(host.as_str()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
+                labelled = true;
+            }
+            chart.draw_series(seg.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+        }
+    }
+    Ok(())
+}
+
+/// The dashed line fitted to each host's RSS over the second half (the drift slope).
+fn draw_rss_fits(
+    chart: &mut Chart<'_, '_>,
+    hosts: &[(&str, Vec<&Parsed>)],
+    start: f64,
+    bounds: Bounds,
+) -> anyhow::Result<()> {
+    for (host, rows) in hosts {
+        let Some(line) = rss_fit_line(rows) else {
+            continue;
+        };
+        let ends: Vec<(f64, f64)> = line
+            .iter()
+            .map(|&(t, y)| {
+                (
+                    (t - start).clamp(0.0, bounds.x_max),
+                    y.clamp(bounds.y_min, bounds.y_max),
+                )
+            })
+            .collect();
+        let label = if hosts.len() > 1 {
+            format!("{host}: fit over the second half")
+        } else {
+            "Fit over the second half (drift slope)".to_owned()
+        };
+        chart
+            .draw_series(DashedLineSeries::new(ends, 8, 5, BLACK.stroke_width(2)))?
+            .label(label)
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+    }
     Ok(())
 }
 
@@ -367,7 +413,7 @@ mod tests {
                 api_ms: v,
                 cpu_percent: v,
                 memory_percent: v.map(|v| -v),
-                redis_hit_rate: v,
+                cache_hit_rate: v,
                 db_pool_active: v,
                 db_pool_size: Some(0.0),
                 ..crate::record::Record::default()

@@ -35,7 +35,7 @@ impl std::error::Error for CsvError {}
 /// A parsed row plus the optional figures `analyze` uses when present.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Parsed {
-    /// The contract's columns.
+    /// The fixed columns (docs/cli.md).
     pub record: Record,
     /// `cache_hits + cache_misses`, when the file has those extra columns.
     pub cache_reads: Option<f64>,
@@ -78,11 +78,39 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, CsvError> {
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let header = reader.headers().map_err(|e| from_csv(&e, 1))?.clone();
-    let index: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h, i)).collect();
+    let index = columns(&header)?;
+    let mut rows = Vec::new();
+    for result in reader.records() {
+        let record = result.map_err(|e| from_csv(&e, 0))?;
+        rows.push(
+            Row {
+                record: &record,
+                index: &index,
+            }
+            .parse()?,
+        );
+    }
+    if rows.is_empty() {
+        return Err(error(
+            2,
+            None,
+            "the file has a header but no rows; let `vitals monitor` run for at least one poll",
+        ));
+    }
+    Ok(rows)
+}
+
+/// Where each column is, once every required one is known to be there.
+fn columns(header: &csv::StringRecord) -> Result<HashMap<String, usize>, CsvError> {
+    let index: HashMap<String, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.to_owned(), i))
+        .collect();
     let missing: Vec<&str> = REQUIRED
         .iter()
         .copied()
-        .filter(|c| !index.contains_key(c))
+        .filter(|c| !index.contains_key(*c))
         .collect();
     if !missing.is_empty() {
         return Err(error(
@@ -95,47 +123,66 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, CsvError> {
             ),
         ));
     }
-    let col = |name: &str| index.get(name).copied();
-    let mut rows = Vec::new();
-    for result in reader.records() {
-        let record = result.map_err(|e| from_csv(&e, 0))?;
-        let line = record.position().map_or(0, csv::Position::line);
-        let cell = |name: &str| col(name).and_then(|i| record.get(i)).unwrap_or("");
-        let number = |name: &str| -> Result<Option<f64>, CsvError> {
-            let raw = cell(name);
-            if raw.is_empty() {
-                return Ok(None);
+    Ok(index)
+}
+
+/// One data row being read.
+struct Row<'a> {
+    record: &'a csv::StringRecord,
+    index: &'a HashMap<String, usize>,
+}
+
+impl Row<'_> {
+    fn line(&self) -> u64 {
+        self.record.position().map_or(0, csv::Position::line)
+    }
+
+    fn cell(&self, name: &str) -> &str {
+        self.index
+            .get(name)
+            .and_then(|&i| self.record.get(i))
+            .unwrap_or("")
+    }
+
+    /// A figure: `None` for an empty cell, an error for anything but a finite number in range.
+    fn number(&self, name: &str) -> Result<Option<f64>, CsvError> {
+        let raw = self.cell(name);
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let shown = text::clean(raw);
+        let problem = match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() && v.abs() <= MAX_MAGNITUDE => return Ok(Some(v)),
+            Ok(v) if !v.is_finite() => {
+                format!("`{shown}` is not a finite number; a missing figure is an empty cell")
             }
-            let shown = text::clean(raw);
-            match raw.parse::<f64>() {
-                Ok(v) if !v.is_finite() => Err(error(
-                    line,
-                    Some(name),
-                    format!("`{shown}` is not a finite number; a missing figure is an empty cell"),
-                )),
-                Ok(v) if v.abs() > MAX_MAGNITUDE => Err(error(
-                    line,
-                    Some(name),
-                    format!(
-                        "`{shown}` is out of range; figures of a monitor CSV stay within ±1e15"
-                    ),
-                )),
-                Ok(v) => Ok(Some(v)),
-                Err(_) => Err(error(
-                    line,
-                    Some(name),
-                    format!("`{shown}` is not a number"),
-                )),
+            Ok(_) => {
+                format!("`{shown}` is out of range; figures of a monitor CSV stay within ±1e15")
             }
+            Err(_) => format!("`{shown}` is not a number"),
         };
-        let timestamp = number("timestamp")?.ok_or_else(|| {
+        Err(error(self.line(), Some(name), problem))
+    }
+
+    /// An extra column: `None` when the header lacks it.
+    fn extra(&self, name: &str) -> Result<Option<f64>, CsvError> {
+        if self.index.contains_key(name) {
+            self.number(name)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn required(&self) -> Result<(f64, String, u16), CsvError> {
+        let line = self.line();
+        let timestamp = self.number("timestamp")?.ok_or_else(|| {
             error(
                 line,
                 Some("timestamp"),
                 "empty; every row needs its Unix time in seconds",
             )
         })?;
-        let host = text::clean(cell("host"));
+        let host = text::clean(self.cell("host"));
         if host.is_empty() {
             return Err(error(
                 line,
@@ -143,69 +190,51 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Parsed>, CsvError> {
                 "empty; every row needs the polled host",
             ));
         }
-        let status_text = cell("status");
+        let status_text = self.cell("status");
+        // Whole numbers only, as written (`200`, or `200.0` from a spreadsheet).
         let status = status_text
             .parse::<f64>()
             .ok()
-            .filter(|s| s.fract() == 0.0 && (0.0..=999.0).contains(s));
-        let Some(status) = status else {
-            return Err(error(
-                line,
-                Some("status"),
-                format!(
-                    "`{}` is not an HTTP status (0 for unreachable, else 100–999)",
-                    text::clean(status_text)
-                ),
-            ));
-        };
-        let extra = |name: &str| number_opt(&number, col(name), name);
-        let cache_hits = extra("cache_hits")?;
-        let cache_misses = extra("cache_misses")?;
-        let reads = match (cache_hits, cache_misses) {
-            (Some(h), Some(m)) => Some(h + m),
-            _ => None,
-        };
-        rows.push(Parsed {
+            .filter(|s| s.fract() == 0.0 && (0.0..=999.0).contains(s))
+            .map(|s| s as u16)
+            .ok_or_else(|| {
+                error(
+                    line,
+                    Some("status"),
+                    format!(
+                        "`{}` is not an HTTP status (0 for unreachable, else 100–999)",
+                        text::clean(status_text)
+                    ),
+                )
+            })?;
+        Ok((timestamp, host, status))
+    }
+
+    fn parse(&self) -> Result<Parsed, CsvError> {
+        let (timestamp, host, status) = self.required()?;
+        let cache_hits = self.extra("cache_hits")?;
+        let cache_misses = self.extra("cache_misses")?;
+        Ok(Parsed {
             record: Record {
                 timestamp,
                 host,
-                status: status as u16,
-                api_ms: number("api_ms")?,
-                cpu_percent: number("cpu_percent")?,
-                memory_percent: number("memory_percent")?,
-                memory_mb: number("memory_mb")?,
-                db_pool_active: number("db_pool_active")?,
-                db_pool_size: number("db_pool_size")?,
-                db_pool_utilization_percent: number("db_pool_utilization_percent")?,
-                redis_hit_rate: number("redis_hit_rate")?,
+                status,
+                api_ms: self.number("api_ms")?,
+                cpu_percent: self.number("cpu_percent")?,
+                memory_percent: self.number("memory_percent")?,
+                memory_mb: self.number("memory_mb")?,
+                db_pool_active: self.number("db_pool_active")?,
+                db_pool_size: self.number("db_pool_size")?,
+                db_pool_utilization_percent: self.number("db_pool_utilization_percent")?,
+                cache_hit_rate: self.number("redis_hit_rate")?,
             },
-            cache_reads: reads,
+            cache_reads: cache_hits.zip(cache_misses).map(|(h, m)| h + m),
             cache_hits,
             cache_misses,
-            cache_hit_rate_recent: extra("cache_hit_rate_recent")?,
-            process_rss_mb: extra("process_rss_mb")?,
-            process_cpu_percent: extra("process_cpu_percent")?,
-        });
-    }
-    if rows.is_empty() {
-        return Err(error(
-            2,
-            None,
-            "the file has a header but no rows; let `vitals monitor` run for at least one poll",
-        ));
-    }
-    Ok(rows)
-}
-
-/// An optional extra column: parsed when the header has it.
-fn number_opt(
-    number: &impl Fn(&str) -> Result<Option<f64>, CsvError>,
-    present: Option<usize>,
-    name: &str,
-) -> Result<Option<f64>, CsvError> {
-    match present {
-        Some(_) => number(name),
-        None => Ok(None),
+            cache_hit_rate_recent: self.extra("cache_hit_rate_recent")?,
+            process_rss_mb: self.extra("process_rss_mb")?,
+            process_cpu_percent: self.extra("process_cpu_percent")?,
+        })
     }
 }
 

@@ -62,7 +62,7 @@ fn cache_text(h: &HostSummary) -> String {
         Some(v) => format!("steady state {v:.1}% ({})", h.cache_hit_rate_steady_method),
         None => format!("steady state n/a ({})", h.cache_hit_rate_steady_method),
     }];
-    if let Some(a) = h.redis_hit_rate {
+    if let Some(a) = h.cache_hit_rate {
         parts.push(format!("since start avg {:.1}%", a.avg));
     }
     parts.join("  ")
@@ -142,32 +142,36 @@ pub fn text(file: &str, hosts: &[HostSummary], st: Style) -> String {
             )
         });
         row(&mut out, "Poll latency", lat);
-
-        let _ = writeln!(out, "\n  {}", st.bold("Performance targets"));
-        let _ = writeln!(
-            out,
-            "  {:<20} {:<10} {:<11} {:<7} Measured as",
-            "Target", "Goal", "Measured", "Result"
-        );
-        for t in &h.targets {
-            let v = verdict(t.pass);
-            let painted = match t.pass {
-                Some(true) => st.ok(v),
-                Some(false) => st.error(v),
-                None => st.dim(v),
-            };
-            let pad = " ".repeat(7usize.saturating_sub(v.len()));
-            let _ = writeln!(
-                out,
-                "  {:<20} {:<10} {:<11} {painted}{pad} {}",
-                t.name,
-                t.goal,
-                value(t),
-                t.measured_as
-            );
-        }
+        targets_text(&mut out, h, st);
     }
     out
+}
+
+/// The targets table of one host, as text.
+fn targets_text(out: &mut String, h: &HostSummary, st: Style) {
+    let _ = writeln!(out, "\n  {}", st.bold("Performance targets"));
+    let _ = writeln!(
+        out,
+        "  {:<20} {:<10} {:<11} {:<7} Measured as",
+        "Target", "Goal", "Measured", "Result"
+    );
+    for t in &h.targets {
+        let v = verdict(t.pass);
+        let painted = match t.pass {
+            Some(true) => st.ok(v),
+            Some(false) => st.error(v),
+            None => st.dim(v),
+        };
+        let pad = " ".repeat(7usize.saturating_sub(v.len()));
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<10} {:<11} {painted}{pad} {}",
+            t.name,
+            t.goal,
+            value(t),
+            t.measured_as
+        );
+    }
 }
 
 /// `--format markdown`.
@@ -194,21 +198,7 @@ pub fn markdown(file: &str, hosts: &[HostSummary]) -> String {
             );
             let _ = writeln!(out, "| DB pool utilization avg | {:.1}% |", u.avg);
         }
-        if h.cache_reads == Some(0.0) {
-            let _ = writeln!(out, "| Cache hit rate | no cache reads in the run |");
-        } else {
-            let steady = h
-                .cache_hit_rate_steady
-                .map_or("n/a".to_owned(), |v| format!("{v:.1}%"));
-            let _ = writeln!(
-                out,
-                "| Cache hit rate, steady state | {steady} ({}) |",
-                h.cache_hit_rate_steady_method
-            );
-            if let Some(a) = h.redis_hit_rate {
-                let _ = writeln!(out, "| Cache hit rate since start, avg | {:.1}% |", a.avg);
-            }
-        }
+        cache_markdown(&mut out, h);
         if let Some(r) = h.process_rss_mb {
             let _ = writeln!(
                 out,
@@ -237,21 +227,45 @@ pub fn markdown(file: &str, hosts: &[HostSummary]) -> String {
                 l.p50, l.p95, l.max
             );
         }
-        let _ = writeln!(
-            out,
-            "\n| Target | Goal | Measured | Result |\n|---|---|---|---|"
-        );
-        for t in &h.targets {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} — {} | {} |",
-                t.name,
-                t.goal,
-                value(t),
-                t.measured_as,
-                verdict(t.pass)
-            );
-        }
+        targets_markdown(&mut out, h);
     }
     out
+}
+
+/// The cache rows of one host's Markdown table.
+fn cache_markdown(out: &mut String, h: &HostSummary) {
+    if h.cache_reads == Some(0.0) {
+        let _ = writeln!(out, "| Cache hit rate | no cache reads in the run |");
+        return;
+    }
+    let steady = h
+        .cache_hit_rate_steady
+        .map_or("n/a".to_owned(), |v| format!("{v:.1}%"));
+    let _ = writeln!(
+        out,
+        "| Cache hit rate, steady state | {steady} ({}) |",
+        h.cache_hit_rate_steady_method
+    );
+    if let Some(a) = h.cache_hit_rate {
+        let _ = writeln!(out, "| Cache hit rate since start, avg | {:.1}% |", a.avg);
+    }
+}
+
+/// The targets table of one host, as Markdown.
+fn targets_markdown(out: &mut String, h: &HostSummary) {
+    let _ = writeln!(
+        out,
+        "\n| Target | Goal | Measured | Result |\n|---|---|---|---|"
+    );
+    for t in &h.targets {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} — {} | {} |",
+            t.name,
+            t.goal,
+            value(t),
+            t.measured_as,
+            verdict(t.pass)
+        );
+    }
 }

@@ -109,7 +109,7 @@ pub struct HostSummary {
     pub db_pool_utilization_percent: Option<Agg>,
     /// `redis_hit_rate` over the whole run: the server's hit rate since it started (polls known
     /// to come before the first cache read are left out: their 0 % is "no reads").
-    pub redis_hit_rate: Option<Agg>,
+    pub cache_hit_rate: Option<Agg>,
     /// The steady-state hit rate in percent: hits / reads over the second half, from the
     /// deltas of `cache_hits` / `cache_misses` (or, in a CSV without them, the mean of the
     /// since-start column over the second half).
@@ -210,11 +210,11 @@ fn host_summary(host: &str, rows: &[&Parsed]) -> HostSummary {
         memory_mb: figure(|r| r.memory_mb),
         db_pool_active: figure(|r| r.db_pool_active),
         db_pool_utilization_percent: figure(utilization),
-        redis_hit_rate: Agg::of(
+        cache_hit_rate: Agg::of(
             answered_rows
                 .iter()
                 .filter(|p| p.cache_reads != Some(0.0))
-                .filter_map(|p| p.record.redis_hit_rate),
+                .filter_map(|p| p.record.cache_hit_rate),
         ),
         cache_hit_rate_steady: steady,
         cache_hit_rate_steady_method: steady_method,
@@ -229,7 +229,7 @@ fn host_summary(host: &str, rows: &[&Parsed]) -> HostSummary {
     s
 }
 
-/// The contract's performance targets: API P95 < 3 s · DB pool utilization < 80% · cache hit
+/// The performance targets (docs/load-testing.md): API P95 < 3 s · DB pool utilization < 80% · cache hit
 /// rate > 70% (steady state) · CPU < 70% · memory < 80%.
 fn targets(s: &HostSummary) -> Vec<Target> {
     let below = |v: Option<f64>, limit: f64| v.map(|v| v < limit);
@@ -359,7 +359,7 @@ fn steady_hit_rate(answered: &[&Parsed]) -> (Option<f64>, &'static str) {
     }
     let rates = answered[from..]
         .iter()
-        .filter_map(|p| p.record.redis_hit_rate);
+        .filter_map(|p| p.record.cache_hit_rate);
     (Agg::of(rates).map(|a| a.avg), STEADY_FROM_COLUMN)
 }
 
@@ -534,7 +534,7 @@ mod tests {
             cache_reads: Some(hits + misses),
             process_rss_mb: Some(rss),
             record: Record {
-                redis_hit_rate: Some(vitals_core::math::hit_rate(hits as u64, misses as u64)),
+                cache_hit_rate: Some(vitals_core::math::hit_rate(hits as u64, misses as u64)),
                 ..row(t, 200, Some(10.0), Some(1.0)).record
             },
             ..Parsed::default()
@@ -557,7 +557,7 @@ mod tests {
         let s = &summarise(&rows)[0];
         assert_eq!(s.cache_hit_rate_steady, Some(80.0));
         assert_eq!(s.cache_hit_rate_steady_method, STEADY_FROM_COUNTERS);
-        assert!(s.redis_hit_rate.expect("since start").avg < 50.0);
+        assert!(s.cache_hit_rate.expect("since start").avg < 50.0);
         let hit = s
             .targets
             .iter()

@@ -1,5 +1,5 @@
 //! `vitals monitor`: poll one or more servers on a fixed schedule, print the console table and
-//! append every poll to the CSV of the contract.
+//! append every poll to the CSV (columns in docs/cli.md).
 
 pub mod schedule;
 mod sink;

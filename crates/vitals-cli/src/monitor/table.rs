@@ -63,7 +63,7 @@ impl Table {
             r.memory_mb.map_or("-".to_owned(), |v| format!("{v:.0}")),
             r.api_ms.map_or("-".to_owned(), |v| format!("{v:.0}")),
             pool,
-            pct(r.redis_hit_rate),
+            pct(r.cache_hit_rate),
         )
     }
 }

@@ -147,7 +147,7 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-/// The contract's CSV columns, written out independently of the code under test.
+/// The fixed CSV columns of docs/cli.md, written out independently of the code under test.
 pub const CONTRACT_COLUMNS: [&str; 11] = [
     "timestamp",
     "host",
@@ -162,7 +162,7 @@ pub const CONTRACT_COLUMNS: [&str; 11] = [
     "redis_hit_rate",
 ];
 
-/// The contract's extra CSV columns, which `vitals monitor` writes right after the eleven above.
+/// The documented extra CSV columns, which `vitals monitor` writes right after the eleven above.
 pub const CONTRACT_EXTRA_COLUMNS: [&str; 3] = [
     "cache_hit_rate_recent",
     "process_rss_mb",

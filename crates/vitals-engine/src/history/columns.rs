@@ -107,7 +107,9 @@ pub(crate) const COLUMNS: [Column; 37] = [
         s.http.as_ref().map(|h| h.latency_p99_ms)
     }),
     col("runtime_busy_percent", "percent", |s| {
-        s.runtime.as_ref().map(|r| r.busy_ratio * 100.0)
+        s.runtime
+            .as_ref()
+            .map(|r| vitals_core::math::round_to(r.busy_ratio * 100.0, 2))
     }),
     col("runtime_global_queue_depth", "tasks", |s| {
         s.runtime.as_ref().map(|r| r.global_queue_depth as f64)

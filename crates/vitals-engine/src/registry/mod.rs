@@ -111,6 +111,10 @@ pub struct Registry {
     pub(crate) described: RwLock<BTreeMap<String, Help>>,
     /// When the registry was made: where its cumulative counts start.
     started: std::time::SystemTime,
+    /// The catalogue metrics this registry exports, each with its full name: a namespaced
+    /// metric whose name, without a namespace, is that of a standard unprefixed one
+    /// (`process_resident_memory_bytes`) is left out, so no name appears twice.
+    pub(crate) exported: Vec<(&'static MetricDef, String)>,
     /// Length of the last exposition, so the next one starts with room for it.
     pub(crate) last_render_len: std::sync::atomic::AtomicUsize,
 }
@@ -118,7 +122,21 @@ pub struct Registry {
 impl Registry {
     /// A registry naming Vitals' series under `namespace`, with `buckets` by full name.
     pub(crate) fn new(namespace: &str, buckets: BTreeMap<String, Arc<[f64]>>) -> Self {
+        let mut exported: Vec<(&'static MetricDef, String)> = Vec::new();
+        for def in catalogue::CATALOGUE {
+            let name = catalogue::full_name(namespace, def);
+            if !exported.iter().any(|(_, n)| *n == name) {
+                exported.push((def, name));
+            } else if let Some(slot) = exported
+                .iter_mut()
+                .find(|(d, n)| *n == name && d.namespaced)
+            {
+                // The standard, unprefixed metric keeps the name.
+                *slot = (def, name);
+            }
+        }
         Self {
+            exported,
             namespace: namespace.to_owned(),
             own: Store::default(),
             app: Store::default(),
@@ -252,25 +270,53 @@ impl Recorder for Registry {
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
         Counter::from_arc(Arc::clone(
-            &Store::series(&self.app.counters, key, || AtomicU64::new(0)).value,
+            &Store::series(&self.app.counters, key, || {
+                self.warn_if_taken(key.name());
+                AtomicU64::new(0)
+            })
+            .value,
         ))
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
         Gauge::from_arc(Arc::clone(
-            &Store::series(&self.app.gauges, key, || AtomicU64::new(0)).value,
+            &Store::series(&self.app.gauges, key, || {
+                self.warn_if_taken(key.name());
+                AtomicU64::new(0)
+            })
+            .value,
         ))
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
         let bounds = self.buckets_for(key.name());
         Histogram::from_arc(Arc::clone(
-            &Store::series(&self.app.histograms, key, || BucketHistogram::new(bounds)).value,
+            &Store::series(&self.app.histograms, key, || {
+                self.warn_if_taken(key.name());
+                BucketHistogram::new(bounds)
+            })
+            .value,
         ))
     }
 }
 
 impl Registry {
+    /// Whether `name` is one of Vitals' own exported names.
+    pub(crate) fn is_own_name(&self, name: &str) -> bool {
+        self.exported.iter().any(|(_, n)| n == name)
+    }
+
+    /// An application metric named like one of Vitals' own would make the exposition list
+    /// one name twice: it is left out of `/metrics` (still in the `app` section), and said when the series is made.
+    fn warn_if_taken(&self, name: &str) {
+        if self.is_own_name(name) {
+            tracing::warn!(
+                metric = name,
+                "the application records a metric under a name Vitals exports itself; it is left out of /metrics: rename it, or give Vitals a namespace"
+            );
+        }
+    }
+
     /// Installs this registry as the process-wide `metrics` recorder; `false` when another
     /// one is installed already.
     pub(crate) fn install_globally(self: &Arc<Self>) -> bool {

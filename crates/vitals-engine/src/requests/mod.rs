@@ -169,11 +169,10 @@ impl RequestMetrics {
         exemplar: Option<ExemplarId<'_>>,
     ) -> Recorded {
         let slow = elapsed > self.slow && status != 408;
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let nanos = vitals_core::math::nanos(elapsed);
         let bucket = self.edges_ns.partition_point(|&e| e < nanos);
         let (series, slot) = self.table.slot(series, status);
-        let at_nanos = u64::try_from(at.saturating_duration_since(self.started).as_nanos())
-            .unwrap_or(u64::MAX);
+        let at_nanos = vitals_core::math::nanos(at.saturating_duration_since(self.started));
         let shard = shard::current();
         series.record(
             shard,

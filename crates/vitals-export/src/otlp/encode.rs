@@ -7,6 +7,7 @@ use vitals_core::Snapshot;
 use vitals_core::catalogue::{MetricKind, Unit};
 
 use vitals_engine::Engine;
+use vitals_engine::Exemplar;
 use vitals_engine::walk::{HistogramPoint, Labels, MetricFamily, Value, Visitor};
 
 /// Cumulative temporality (`AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE`).
@@ -140,6 +141,46 @@ impl Metrics<'_> {
             self.w.attribute(field, k, v);
         }
     }
+
+    /// One `Exemplar` (field 8 of `HistogramDataPoint`): a W3C trace id goes into `trace_id`,
+    /// any other id (a request's `X-Request-ID`) into `filtered_attributes` as `request_id`.
+    fn exemplar(&mut self, exemplar: &Exemplar) {
+        let at = self.w.begin(8);
+        // time_unix_nano = 2, as_double = 3
+        self.w.fixed64(2, exemplar.unix_nanos);
+        self.w.double(3, exemplar.value_seconds);
+        match trace_id(&exemplar.id) {
+            // trace_id = 5 (bytes)
+            Some(raw) => {
+                self.w.key(5, LEN);
+                self.w.varint(raw.len() as u64);
+                self.w.buf.extend_from_slice(&raw);
+            }
+            // filtered_attributes = 7
+            None => self.w.attribute(7, "request_id", &exemplar.id),
+        }
+        self.w.end(at);
+    }
+}
+
+/// The 16 bytes of a W3C trace id written as 32 hex digits; `None` for anything else (a
+/// request id), and for the all-zero id, which the W3C Trace Context calls invalid.
+fn trace_id(id: &str) -> Option<[u8; 16]> {
+    let hex = id.as_bytes();
+    if hex.len() != 32 {
+        return None;
+    }
+    // Lower case only, as `traceparent` writes it (W3C Trace Context, section 3.2.2.3).
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut raw = [0u8; 16];
+    for (byte, pair) in raw.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    (raw != [0; 16]).then_some(raw)
 }
 
 impl Visitor for Metrics<'_> {
@@ -205,6 +246,10 @@ impl Visitor for Metrics<'_> {
         // count = 4 (the buckets' total, so the point is consistent), sum = 5.
         self.w.fixed64(4, h.count);
         self.w.double(5, h.sum);
+        // exemplars = 8, one per bucket that has one, in bucket order.
+        for exemplar in h.exemplars.iter().flatten() {
+            self.exemplar(exemplar);
+        }
         self.w.end(point);
     }
 
@@ -352,13 +397,19 @@ mod tests {
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
     use opentelemetry_proto::tonic::metrics::v1::{
-        AggregationTemporality, Metric, metric::Data, number_data_point,
+        AggregationTemporality, Metric, exemplar, metric::Data, number_data_point,
     };
     use prost::Message;
     use vitals_core::catalogue::{self, CATALOGUE, HTTP_REQUEST_DURATION, HTTP_REQUESTS};
     use vitals_core::{DatabaseSection, Snapshot};
+    use vitals_engine::ExemplarId;
 
     use super::*;
+
+    const TRACE: [u8; 16] = [
+        0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47,
+        0x36,
+    ];
 
     fn identity() -> Identity {
         Identity {
@@ -398,12 +449,19 @@ mod tests {
             )
             .build()
             .expect("valid settings");
-        for v in [0.05, 0.1, 0.5, 3.0] {
+        // The 0.5 s request came with a `traceparent`, the 3 s one with an `X-Request-ID`.
+        let ids = [
+            None,
+            None,
+            Some(ExemplarId::Trace(TRACE)),
+            Some(ExemplarId::Request(b"req-42")),
+        ];
+        for (v, id) in [0.05, 0.1, 0.5, 3.0].into_iter().zip(ids) {
             let took = std::time::Duration::from_secs_f64(v);
             let requests = engine.requests();
             let at = std::time::Instant::now();
             let series = requests.series(&http::Method::GET, Some("/orders"));
-            requests.record(series, 200, took, at, None);
+            requests.record(series, 200, took, at, id);
         }
         let recorder = engine.recorder();
         metrics::with_local_recorder(&recorder, || {
@@ -587,6 +645,53 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line}\n{text}");
         }
+    }
+
+    #[test]
+    fn histogram_points_carry_the_exemplars_of_their_buckets() {
+        let before = super::super::unix_nanos(std::time::SystemTime::now());
+        let (engine, snapshot) = fixture();
+        let after = super::super::unix_nanos(std::time::SystemTime::now());
+        let req = decode(&engine, &snapshot);
+        let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
+        let Some(Data::Histogram(h)) = &metric(metrics, "shop_http_request_duration_seconds").data
+        else {
+            panic!("a Histogram")
+        };
+        let exemplars = &h.data_points[0].exemplars;
+        assert_eq!(exemplars.len(), 2, "{exemplars:?}");
+        // The bucket (0.1, 1]: the traced request, its id as the 16 trace-id bytes.
+        let traced = &exemplars[0];
+        assert_eq!(traced.trace_id, TRACE.to_vec());
+        assert!(traced.span_id.is_empty());
+        assert!(traced.filtered_attributes.is_empty());
+        assert_eq!(traced.value, Some(exemplar::Value::AsDouble(0.5)));
+        // Wall-clock time of the recording (the engine's start plus a monotonic offset, so
+        // within a little of the clock read around it).
+        let slack = 1_000_000_000;
+        assert!(
+            (before - slack..=after + slack).contains(&traced.time_unix_nano),
+            "{} not within the recording ({before}..{after})",
+            traced.time_unix_nano
+        );
+        // The overflow bucket: the request id, as an attribute.
+        let identified = &exemplars[1];
+        assert!(identified.trace_id.is_empty());
+        assert_eq!(
+            attrs(&identified.filtered_attributes),
+            vec![pair("request_id", "req-42")]
+        );
+        assert_eq!(identified.value, Some(exemplar::Value::AsDouble(3.0)));
+    }
+
+    #[test]
+    fn only_lowercase_32_hex_ids_are_trace_ids() {
+        assert_eq!(trace_id("4bf92f3577b34da6a3ce929d0e0e4736"), Some(TRACE));
+        assert_eq!(trace_id("4BF92F3577B34DA6A3CE929D0E0E4736"), None);
+        assert_eq!(trace_id("00000000000000000000000000000000"), None);
+        assert_eq!(trace_id("4bf92f3577b34da6a3ce929d0e0e473"), None);
+        assert_eq!(trace_id("4bf92f3577b34da6a3ce929d0e0e47zz"), None);
+        assert_eq!(trace_id("req-42"), None);
     }
 
     #[test]

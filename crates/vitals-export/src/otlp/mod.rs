@@ -1,12 +1,14 @@
 //! OTLP/HTTP push: every interval, every series `/metrics` shows (the snapshot-fed ones, the
 //! request metrics, span timings, the application's own facade metrics) goes to an
 //! OpenTelemetry Collector as one protobuf `ExportMetricsServiceRequest`, POSTed with
-//! `Content-Type: application/x-protobuf`.
+//! `Content-Type: application/x-protobuf` and, unless [`OtlpSettings::gzip`] is off,
+//! `Content-Encoding: gzip`.
 //!
 //! - Counters are monotonic cumulative Sums, gauges Gauges, histograms cumulative Histograms
 //!   with the same bucket edges as the `le` labels of `/metrics` (OTLP counts per bucket, not
-//!   cumulatively, plus the overflow bucket above the last edge). Names are exactly the
-//!   Prometheus names, `_total` included; labels become attributes.
+//!   cumulatively, plus the overflow bucket above the last edge) and the request histogram's
+//!   exemplars. Names are exactly the Prometheus names, `_total` included; labels become
+//!   attributes.
 //! - Resource attributes: `service.name`, `service.instance.id`, and `service.version` when
 //!   set.
 //! - A collector that is down, slow or refusing never reaches requests: the exporter runs on a
@@ -14,7 +16,9 @@
 //!   backoff within the interval, at most [`OtlpSettings::max_queue`] payloads wait (the
 //!   oldest is dropped past that; values are cumulative, so the next one carries the counts),
 //!   each failed POST adds 1 to `<ns>_export_errors_total{exporter="otlp"}`, and a WARN is
-//!   logged at most once per interval (one INFO when pushes get through again).
+//!   logged at most once per interval (one INFO when pushes get through again). The remote
+//!   write exporter shares this pipeline.
+//! - `https://` endpoints with the `tls` feature ([`OtlpSettings::ca`] for a private CA).
 //!
 //! See docs/export.md for the mapping table and a Collector configuration.
 //!
@@ -48,33 +52,35 @@
 //! let head = seen.join().unwrap();
 //! assert!(head.starts_with("POST /v1/metrics HTTP/1.1"));
 //! assert!(head.contains("content-type: application/x-protobuf"));
+//! assert!(head.contains("content-encoding: gzip"));
 //! drop(exporter); // stops it
 //! # Ok(()) }
 //! ```
 
 mod encode;
-mod endpoint;
-mod transport;
+#[cfg(test)]
+mod encode_cost;
+mod gzip;
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::{Either, select};
-use tokio::sync::{Notify, oneshot};
+use http::{HeaderValue, header};
 use vitals_engine::Engine;
-use vitals_engine::scheduler::Scheduled;
 
-pub use endpoint::{Endpoint, EndpointError};
+pub use crate::push::{Endpoint, EndpointError, default_instance_id};
+use crate::push::{Payload, Pipeline, Plan, Wire, unix_nanos};
 
 use encode::Identity;
+
+/// The path a URL without one gets.
+const DEFAULT_PATH: &str = "/v1/metrics";
 
 /// Settings of the OTLP exporter. [`OtlpSettings::new`] gives the defaults.
 #[derive(Clone, Debug)]
 pub struct OtlpSettings {
-    /// Where to POST (e.g. `http://127.0.0.1:4318/v1/metrics`).
+    /// Where to POST (e.g. `http://127.0.0.1:4318/v1/metrics`; a URL without a path gets
+    /// `/v1/metrics`).
     pub endpoint: Endpoint,
     /// Resource attribute `service.name` (default [`default_service_name`](crate::default_service_name)).
     pub service_name: String,
@@ -91,19 +97,29 @@ pub struct OtlpSettings {
     /// Most payloads waiting to be sent (default 8, at least 1); past it the oldest is
     /// dropped.
     pub max_queue: usize,
+    /// Compress bodies with gzip and say so with `Content-Encoding: gzip` (default `true`:
+    /// the OTLP specification allows it and collectors accept it).
+    pub gzip: bool,
+    /// For an `https://` endpoint: the certificate authorities to trust instead of the
+    /// system's store (default `None`: the system's store).
+    #[cfg(feature = "tls")]
+    pub ca: Option<crate::tls::CaCertificates>,
 }
 
 impl OtlpSettings {
     /// Defaults for `endpoint`.
     pub fn new(endpoint: Endpoint) -> Self {
         Self {
-            endpoint,
+            endpoint: endpoint.or_path(DEFAULT_PATH),
             service_name: crate::default_service_name(),
             service_instance_id: default_instance_id(),
             service_version: None,
             interval: Duration::from_secs(10),
             timeout: Duration::from_secs(5),
             max_queue: 8,
+            gzip: true,
+            #[cfg(feature = "tls")]
+            ca: None,
         }
     }
 
@@ -113,41 +129,13 @@ impl OtlpSettings {
     }
 }
 
-/// The default `service.instance.id`: `HOSTNAME:PID`, unique per process on a host and
-/// readable in a dashboard. The host name comes from `$HOSTNAME`, else
-/// `/proc/sys/kernel/hostname`, else `/etc/hostname`, else `localhost`.
-pub fn default_instance_id() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .or_else(|| {
-            ["/proc/sys/kernel/hostname", "/etc/hostname"]
-                .iter()
-                .find_map(|p| std::fs::read_to_string(p).ok())
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("{}:{}", host.trim(), std::process::id())
-}
-
-/// What the exporter has done so far.
-#[derive(Debug, Default)]
-struct Stats {
-    sent: AtomicU64,
-    dropped: AtomicU64,
-}
-
 /// The running exporter. The engine's scheduler encodes a payload every interval (from the
 /// snapshot of that tick, shared with the other periodic work) into a bounded queue; a thread
 /// of its own with a small single-threaded runtime sends them, so a hung collector holds up
 /// nothing else. Dropping it stops both at once (a POST under way is abandoned).
 #[derive(Debug)]
 pub struct OtlpExporter {
-    scheduled: Option<Scheduled>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    stats: Arc<Stats>,
+    pipeline: Pipeline,
 }
 
 impl OtlpExporter {
@@ -156,69 +144,65 @@ impl OtlpExporter {
     /// `<ns>_export_errors_total{exporter="otlp"}` and logged at most once per interval; an
     /// error here only means a thread could not start.
     pub fn start(engine: &Engine, settings: OtlpSettings) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()?;
-        let stats = Arc::new(Stats::default());
-        let queue = Arc::new(Queue {
-            payloads: Mutex::new(VecDeque::new()),
-            max: settings.max_queue.max(1),
-            ready: Notify::new(),
-        });
-        let scheduled = {
-            let identity = identity(&settings);
-            let start_ns = unix_nanos(engine.started());
-            let queue = Arc::clone(&queue);
-            let stats = Arc::clone(&stats);
-            let source = engine.clone();
-            engine.every_from_now(settings.interval, move |tick| {
-                if let Some(snapshot) = tick.snapshot() {
-                    let now_ns = unix_nanos(tick.at);
-                    let payload = encode::request(&source, &snapshot, &identity, start_ns, now_ns);
-                    queue.push(Bytes::from(payload), &stats);
-                }
-            })?
+        let identity = identity(&settings);
+        let start_ns = unix_nanos(engine.started());
+        let gzip = settings.gzip;
+        let mut headers = vec![
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-protobuf"),
+            ),
+            (
+                header::USER_AGENT,
+                HeaderValue::from_static(concat!("vitals-otlp/", env!("CARGO_PKG_VERSION"))),
+            ),
+        ];
+        if gzip {
+            headers.push((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+        }
+        let wire = Wire::new(settings.endpoint.clone().or_path(DEFAULT_PATH), headers);
+        #[cfg(feature = "tls")]
+        let wire = wire.with_tls(settings.ca.as_ref())?;
+        let plan = Plan {
+            exporter: "otlp",
+            title: "OTLP",
+            wire,
+            interval: settings.interval,
+            timeout: settings.timeout,
+            max_queue: settings.max_queue,
+            on_accepted: Some(warn_partial_success),
         };
-        let (stop, stopped) = oneshot::channel();
-        let sender = Sender {
-            errors: engine.export_errors("otlp"),
-            stats: Arc::clone(&stats),
-            queue,
-            settings,
-        };
-        let thread = std::thread::Builder::new()
-            .name("vitals-otlp".to_owned())
-            .spawn(move || runtime.block_on(sender.run(stopped)))?;
-        Ok(Self {
-            scheduled: Some(scheduled),
-            stop: Some(stop),
-            thread: Some(thread),
-            stats,
-        })
+        let source = engine.clone();
+        let pipeline = Pipeline::start(engine, plan, move |snapshot, at| {
+            let body = encode::request(&source, snapshot, &identity, start_ns, unix_nanos(at));
+            Payload {
+                uncompressed: body.len(),
+                body: Bytes::from(if gzip { gzip::compress(&body) } else { body }),
+            }
+        })?;
+        Ok(Self { pipeline })
     }
 
     /// Payloads the collector accepted (2xx) so far.
     pub fn sent(&self) -> u64 {
-        self.stats.sent.load(Ordering::Relaxed)
+        self.pipeline.sent()
     }
 
     /// Payloads given up so far: pushed out of a full queue, or refused with a 4xx other than
     /// 429.
     pub fn dropped(&self) -> u64 {
-        self.stats.dropped.load(Ordering::Relaxed)
+        self.pipeline.dropped()
     }
 }
 
-impl Drop for OtlpExporter {
-    fn drop(&mut self) {
-        drop(self.scheduled.take());
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+/// A 2xx answer may still report rejected points (`partial_success`): a WARN says so.
+fn warn_partial_success(body: &[u8]) {
+    if let Some((rejected, message)) = encode::partial_success(body) {
+        tracing::warn!(
+            rejected_data_points = rejected,
+            message = %message,
+            "the OTLP receiver accepted the push but rejected some points"
+        );
     }
 }
 
@@ -234,217 +218,5 @@ fn identity(settings: &OtlpSettings) -> Identity {
     Identity {
         resource,
         scope: ("vitals", env!("CARGO_PKG_VERSION")),
-    }
-}
-
-fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-/// Payloads waiting to be sent, oldest first; past `max` the oldest is dropped (values are
-/// cumulative, so the next payload carries its counts).
-struct Queue {
-    payloads: Mutex<VecDeque<Bytes>>,
-    max: usize,
-    ready: Notify,
-}
-
-impl Queue {
-    fn push(&self, payload: Bytes, stats: &Stats) {
-        {
-            let mut payloads = self.payloads.lock().unwrap_or_else(PoisonError::into_inner);
-            if payloads.len() >= self.max {
-                payloads.pop_front();
-                stats.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            payloads.push_back(payload);
-        }
-        self.ready.notify_one();
-    }
-
-    fn front(&self) -> Option<Bytes> {
-        let payloads = self.payloads.lock().unwrap_or_else(PoisonError::into_inner);
-        payloads.front().cloned()
-    }
-
-    fn pop(&self) {
-        self.payloads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front();
-    }
-
-    fn len(&self) -> usize {
-        self.payloads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-}
-
-/// How one POST went.
-enum Outcome {
-    Accepted,
-    /// Not worth sending again (4xx other than 429): the payload is dropped.
-    Refused(String),
-    /// Worth another try (no connection, timeout, 5xx, 429).
-    Retry(String),
-}
-
-/// Most POSTs that fail in one interval before the rest wait for the next payload.
-const MAX_ATTEMPTS: u32 = 4;
-
-/// The sending side, on the exporter's own thread.
-struct Sender {
-    errors: Arc<AtomicU64>,
-    stats: Arc<Stats>,
-    queue: Arc<Queue>,
-    settings: OtlpSettings,
-}
-
-/// What the sender remembers between rounds, for its log lines.
-#[derive(Default)]
-struct Streak {
-    /// Failed POSTs since the last success.
-    failing: u64,
-    /// Payloads dropped since the last success.
-    dropped_at_start: u64,
-}
-
-impl Sender {
-    async fn run(self, mut stop: oneshot::Receiver<()>) {
-        let mut streak = Streak::default();
-        loop {
-            let ready = self.queue.ready.notified();
-            if let Either::Right(_) = select(std::pin::pin!(ready), &mut stop).await {
-                return;
-            }
-            if !self.round(&mut stop, &mut streak).await {
-                return;
-            }
-        }
-    }
-
-    /// Sends what is queued, retrying with backoff for at most one interval; `false` once
-    /// asked to stop.
-    async fn round(&self, stop: &mut oneshot::Receiver<()>, streak: &mut Streak) -> bool {
-        let interval = self.settings.interval.max(Duration::from_millis(1));
-        let timeout = self.settings.effective_timeout();
-        let deadline = Instant::now() + interval;
-        let mut backoff = (interval / 8).clamp(Duration::from_millis(10), Duration::from_secs(2));
-        let mut warned = false;
-        let mut attempts = 0;
-        while let Some(payload) = self.queue.front() {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                break;
-            }
-            let attempt = tokio::time::timeout(
-                timeout.min(remaining),
-                transport::post(&self.settings.endpoint, payload),
-            );
-            let outcome = match select(std::pin::pin!(attempt), &mut *stop).await {
-                Either::Left((result, _)) => classify(result, timeout),
-                Either::Right(_) => return false,
-            };
-            let problem = match outcome {
-                Outcome::Accepted => {
-                    self.queue.pop();
-                    self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                    self.recovered(streak);
-                    continue;
-                }
-                Outcome::Refused(problem) => {
-                    self.queue.pop();
-                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    problem
-                }
-                Outcome::Retry(problem) => problem,
-            };
-            self.errors.fetch_add(1, Ordering::Relaxed);
-            streak.failing += 1;
-            attempts += 1;
-            if !warned {
-                warned = true;
-                tracing::warn!(
-                    endpoint = %self.settings.endpoint,
-                    error = %problem,
-                    queued = self.queue.len(),
-                    dropped_payloads = self.dropped_since(streak),
-                    "OTLP export failed; retrying with backoff, values are cumulative so nothing is lost once it gets through"
-                );
-            }
-            if attempts >= MAX_ATTEMPTS {
-                break;
-            }
-            let pause = backoff.min(deadline.saturating_duration_since(Instant::now()));
-            backoff = backoff.saturating_mul(2);
-            let sleep = tokio::time::sleep(pause);
-            if let Either::Right(_) = select(std::pin::pin!(sleep), &mut *stop).await {
-                return false;
-            }
-        }
-        true
-    }
-
-    fn dropped_since(&self, streak: &Streak) -> u64 {
-        self.stats.dropped.load(Ordering::Relaxed) - streak.dropped_at_start
-    }
-
-    fn recovered(&self, streak: &mut Streak) {
-        if streak.failing > 0 {
-            tracing::info!(
-                endpoint = %self.settings.endpoint,
-                failed_pushes = streak.failing,
-                dropped_payloads = self.dropped_since(streak),
-                "OTLP export recovered"
-            );
-        }
-        streak.failing = 0;
-        streak.dropped_at_start = self.stats.dropped.load(Ordering::Relaxed);
-    }
-}
-
-fn classify(
-    result: Result<Result<transport::Answer, transport::PostError>, tokio::time::error::Elapsed>,
-    timeout: Duration,
-) -> Outcome {
-    let answer = match result {
-        Err(_) => {
-            return Outcome::Retry(format!("no answer within {} ms", timeout.as_millis()));
-        }
-        Ok(Err(e)) => return Outcome::Retry(e.to_string()),
-        Ok(Ok(answer)) => answer,
-    };
-    let status = answer.status;
-    if status.is_success() {
-        if let Some((rejected, message)) = encode::partial_success(&answer.body) {
-            tracing::warn!(
-                rejected_data_points = rejected,
-                message = %message,
-                "the OTLP receiver accepted the push but rejected some points"
-            );
-        }
-        return Outcome::Accepted;
-    }
-    let problem = format!("the receiver answered {status}{}", body_hint(&answer.body));
-    if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
-        Outcome::Refused(problem)
-    } else {
-        Outcome::Retry(problem)
-    }
-}
-
-/// The start of a plain-text error body, when there is one.
-fn body_hint(body: &[u8]) -> String {
-    match std::str::from_utf8(body) {
-        Ok(text)
-            if !text.trim().is_empty() && text.chars().all(|c| !c.is_control() || c == '\n') =>
-        {
-            let text: String = text.trim().chars().take(200).collect();
-            format!(": {}", text.replace('\n', " "))
-        }
-        _ => String::new(),
     }
 }

@@ -202,11 +202,7 @@ impl Settings {
                 "a CloudWatch namespace is 1 to 1024 characters; e.g. HealthAgent",
             ));
         }
-        if let Some(url) = &self.otlp_endpoint
-            && let Err(e) = url.parse::<vitals_export::otlp::Endpoint>()
-        {
-            return Err(invalid("--otlp-endpoint", e.to_string()));
-        }
+        self.check_exports()?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
             return Err(invalid(
                 "--log",
@@ -215,6 +211,26 @@ impl Settings {
                     self.log
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// The push exporters' endpoints and CA file: usable URLs, a readable CA.
+    fn check_exports(&self) -> Result<(), SettingsError> {
+        for (setting, url) in [
+            ("--otlp-endpoint", &self.otlp_endpoint),
+            ("--remote-write-url", &self.remote_write_url),
+        ] {
+            if let Some(url) = url
+                && let Err(e) = url.parse::<vitals_export::Endpoint>()
+            {
+                return Err(invalid(setting, e.to_string()));
+            }
+        }
+        if let Some(path) = &self.export_ca_file
+            && let Err(e) = vitals_export::tls::CaCertificates::from_pem_file(path)
+        {
+            return Err(invalid("--export-ca-file", e.to_string()));
         }
         Ok(())
     }

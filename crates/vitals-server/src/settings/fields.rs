@@ -188,7 +188,7 @@ pub struct Settings {
     /// Serve CPU profiles at GET /debug/pprof/profile (protected by the metrics token).
     #[arg(long, env = "VITALS_PPROF", value_name = "true|false", action = clap::ArgAction::Set, default_value_t = false)]
     pub pprof: bool,
-    /// Time between pushes of the OTLP and EMF exporters, at least 100.
+    /// Time between pushes of the OTLP, remote-write and EMF exporters, at least 100.
     #[arg(
         long,
         env = "VITALS_EXPORT_INTERVAL_MS",
@@ -219,6 +219,37 @@ pub struct Settings {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
+    /// Compress the OTLP bodies with gzip (`Content-Encoding: gzip`).
+    #[arg(long, env = "VITALS_OTLP_GZIP", value_name = "true|false", action = clap::ArgAction::Set, default_value_t = true)]
+    pub otlp_gzip: bool,
+    /// Push every series as Prometheus remote write 1.0 (protobuf + snappy) to this URL, e.g.
+    /// http://127.0.0.1:9090/api/v1/write, every --export-interval-ms; unset: no push.
+    #[arg(
+        long,
+        env = "VITALS_REMOTE_WRITE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_write_url: Option<String>,
+    /// The `job` label of every remote-written series.
+    #[arg(
+        long,
+        env = "VITALS_REMOTE_WRITE_JOB",
+        value_name = "NAME",
+        default_value = "health-agent"
+    )]
+    pub remote_write_job: String,
+    /// The `instance` label of every remote-written series [default: HOSTNAME:PID]; give a
+    /// stable one (e.g. host:port) to keep the same series across restarts.
+    #[arg(long, env = "VITALS_REMOTE_WRITE_INSTANCE", value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_write_instance: Option<String>,
+    /// PEM file of the certificate authorities that https:// export endpoints (OTLP, remote
+    /// write) must be signed by, instead of the system's store.
+    #[arg(long, env = "VITALS_EXPORT_CA_FILE", value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_ca_file: Option<PathBuf>,
     // --- end of profiling and export ---
     /// Service-level objectives: `[[slo]]` tables of the --config file (no flag or
     /// environment variable). By default, 99.9 % of chats answered without a server error
@@ -293,6 +324,7 @@ impl Settings {
             database_url: self.database_url.as_deref().map(redact_url),
             redis_url: self.redis_url.as_deref().map(redact_url),
             otlp_endpoint: self.otlp_endpoint.as_deref().map(redact_url),
+            remote_write_url: self.remote_write_url.as_deref().map(redact_url),
             metrics_token: self.metrics_token.as_ref().map(|_| "<hidden>".to_owned()),
             ..self.clone()
         };

@@ -186,6 +186,9 @@ impl Settings {
         self.redis_url = self.redis_url.filter(|u| !u.is_empty());
         self.emf_output = self.emf_output.filter(|o| !o.is_empty());
         self.otlp_endpoint = self.otlp_endpoint.filter(|u| !u.trim().is_empty());
+        self.remote_write_url = self.remote_write_url.filter(|u| !u.trim().is_empty());
+        self.remote_write_instance = self.remote_write_instance.filter(|i| !i.is_empty());
+        self.export_ca_file = self.export_ca_file.filter(|p| !p.as_os_str().is_empty());
         self.metrics_token = match (&self.metrics_token_file, self.metrics_token.take()) {
             (Some(_), Some(_)) => {
                 return Err(invalid(

@@ -77,8 +77,20 @@ fn invalid_values_name_the_setting_and_the_fix() {
         (vec!["--max-streams", "0"], "--max-streams"),
         (vec!["--otlp-endpoint", "collector:4318"], "--otlp-endpoint"),
         (
-            vec!["--otlp-endpoint", "https://collector:4318/v1/metrics"],
+            vec!["--otlp-endpoint", "grpc://collector:4317"],
             "--otlp-endpoint",
+        ),
+        (
+            vec!["--remote-write-url", "127.0.0.1:9090/api/v1/write"],
+            "--remote-write-url",
+        ),
+        (
+            vec!["--remote-write-url", "http://vm:99999/api/v1/write"],
+            "--remote-write-url",
+        ),
+        (
+            vec!["--export-ca-file", "/nonexistent/ca.pem"],
+            "--export-ca-file",
         ),
         (
             vec!["--otlp-endpoint", "http:///v1/metrics"],
@@ -152,11 +164,80 @@ fn otlp_endpoint_resolves_and_its_password_never_prints() {
     assert!(!text.contains("s3cret"));
     let e = Settings::resolve(args(&[
         "--otlp-endpoint",
+        "otel:s3cret@collector:4318/v1/metrics",
+    ]))
+    .expect_err("no scheme");
+    assert!(!e.to_string().contains("s3cret"), "{e}");
+    assert!(e.to_string().contains("http://"), "{e}");
+    // https:// is taken: the server is built with TLS.
+    let s = Settings::resolve(args(&[
+        "--otlp-endpoint",
         "https://otel:s3cret@collector:4318/v1/metrics",
     ]))
-    .expect_err("https");
+    .expect("https is valid");
+    assert!(s.to_toml().contains("https://otel:***@collector:4318"));
+}
+
+#[test]
+fn export_settings_default_to_gzip_and_no_remote_write() {
+    let s = Settings::resolve(Args::default()).expect("valid");
+    assert!(s.otlp_gzip);
+    assert_eq!(s.remote_write_url, None);
+    assert_eq!(s.remote_write_job, "health-agent");
+    assert_eq!(s.remote_write_instance, None);
+    assert_eq!(s.export_ca_file, None);
+    let s = Settings::resolve(args(&[
+        "--otlp-gzip",
+        "false",
+        "--remote-write-instance",
+        "a:1",
+    ]))
+    .expect("valid");
+    assert!(!s.otlp_gzip);
+    assert_eq!(s.remote_write_instance.as_deref(), Some("a:1"));
+    assert!(Args::try_parse_from(["vitals-server", "--otlp-gzip", "maybe"]).is_err());
+}
+
+#[test]
+fn remote_write_url_comes_from_the_file_and_its_secrets_never_print() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("vitals.toml");
+    std::fs::write(
+        &path,
+        "remote_write_url = \"http://vm:s3cret@127.0.0.1:8428/api/v1/write?tenant=a&api_key=k3y\"\n",
+    )
+    .expect("write config");
+    let s = Settings::resolve(args(&["--config", path.to_str().expect("utf-8")])).expect("valid");
+    assert_eq!(
+        s.remote_write_url.as_deref(),
+        Some("http://vm:s3cret@127.0.0.1:8428/api/v1/write?tenant=a&api_key=k3y")
+    );
+    let text = s.to_toml();
+    assert!(
+        text.contains(
+            "remote_write_url = \"http://vm:***@127.0.0.1:8428/api/v1/write?tenant=a&api_key=***\""
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret") && !text.contains("k3y"), "{text}");
+    let e = Settings::resolve(args(&["--remote-write-url", "vm:s3cret@127.0.0.1:8428"]))
+        .expect_err("no scheme");
     assert!(!e.to_string().contains("s3cret"), "{e}");
-    assert!(e.to_string().contains("https"), "{e}");
+}
+
+#[test]
+fn the_export_ca_file_must_hold_a_certificate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ca.pem");
+    std::fs::write(
+        &path,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("write");
+    let e = Settings::resolve(args(&["--export-ca-file", path.to_str().expect("utf-8")]))
+        .expect_err("no certificate");
+    assert_eq!(e.setting, "--export-ca-file");
+    assert!(e.to_string().contains("BEGIN CERTIFICATE"), "{e}");
 }
 
 #[test]

@@ -14,6 +14,11 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use vitals_server::{AppState, Settings};
 
+pub mod exposition;
+mod refusal;
+
+pub use exposition::{Samples, parse_exposition};
+pub use refusal::refused_before_the_database;
 pub use vitals_testkit::{OwnRedis, Proxy, free_port, redis_url, unique};
 
 /// The PostgreSQL database these tests use: one of this test process's own (the server

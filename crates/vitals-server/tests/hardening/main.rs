@@ -11,6 +11,7 @@ mod outcomes;
 mod overload;
 mod protocol;
 mod secrets;
+mod shutdown;
 mod status_table;
 mod wire;
 
