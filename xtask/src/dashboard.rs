@@ -89,11 +89,22 @@ fn request(
     path: &str,
     body: &str,
 ) -> Result<(u16, String, String)> {
+    request_with(addr, method, path, body, "")
+}
+
+/// [`request`] with more header lines (`extra` ends each with `\r\n`).
+fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    extra: &str,
+) -> Result<(u16, String, String)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = String::new();
@@ -123,11 +134,16 @@ impl Traffic {
                 }
                 let user = format!("user-{}", i % 7);
                 let _ = match i % 5 {
-                    0 => request(
+                    // Chats come traced (W3C traceparent): their trace ids are the exemplars.
+                    0 => request_with(
                         addr,
                         "POST",
                         "/api/v1/chat",
                         &format!("{{\"user_id\":\"{user}\",\"message\":\"hello {i}\"}}"),
+                        &format!(
+                            "traceparent: 00-{:032x}-00f067aa0ba902b7-01\r\n",
+                            (0x4bf9_2f35_77b3_4da6_u128 << 64) | (u128::from(i) * 0x9e37_79b9)
+                        ),
                     ),
                     1 | 2 => request(addr, "GET", &format!("/api/v1/users/{user}/history"), ""),
                     3 => request(addr, "GET", "/no/such/page", ""),
@@ -161,7 +177,7 @@ pub fn screenshot() -> Result<()> {
     let traffic = Traffic::start(server.addr);
     eprintln!("screenshot: 40 s of traffic on {} …", server.addr);
     std::thread::sleep(Duration::from_secs(40));
-    let browser = vitals_testkit::browser::Browser::start(&chromium, &driver, 1280, 2200)
+    let browser = vitals_testkit::browser::Browser::start(&chromium, &driver, 1280, 2900)
         .map_err(anyhow::Error::msg)?;
     browser
         .goto(&format!("http://{}/dashboard", server.addr))

@@ -183,6 +183,28 @@ impl VitalsBuilder {
         self.engine(|e| e.count_own_requests(on))
     }
 
+    /// Adds a service-level objective on the request series: availability (the share of
+    /// answers that are not 5xx) or latency (the share no slower than a threshold, which must
+    /// be an edge of the request-duration histogram; [`build`](Self::build) says so
+    /// otherwise), for one route or a group of routes (`/api/v1/*`). It fills the snapshot's
+    /// `slos` section, gets a fast-burn alert on the dashboard, and `vitals slo rules` writes
+    /// its Prometheus rules (docs/slo.md).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vitals_axum::{Objective, Vitals};
+    ///
+    /// let vitals = Vitals::builder()
+    ///     .slo(Objective::availability("orders", "/orders", 99.9).method("POST"))
+    ///     .slo(Objective::latency("catalog", "/catalog/*", 99.0, Duration::from_millis(250)))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(vitals.snapshot().slos.map(|s| s.len()), Some(2));
+    /// ```
+    pub fn slo(self, objective: crate::Objective) -> Self {
+        self.engine(|e| e.slo(objective))
+    }
+
     /// The most live streams (`GET /api/v1/metrics/stream`) open at once; one more gets 429
     /// (default 16).
     pub fn max_streams(mut self, max: usize) -> Self {

@@ -25,6 +25,7 @@ pub use vitals::Vitals;
 /// `vitals-cache` crate; features `redis`, `memory`).
 #[cfg(any(feature = "redis", feature = "memory"))]
 pub use vitals_cache as cache;
+pub use vitals_core::slo::{Objective, SloKind};
 pub use vitals_core::{Collector, Importance, Snapshot};
 #[cfg(feature = "spans")]
 pub use vitals_engine::spans;
@@ -37,3 +38,8 @@ pub use vitals_pool as pool;
 pub use vitals_runtime::RuntimeCollector;
 #[cfg(feature = "system")]
 pub use vitals_system::SystemSampler;
+
+/// The code of docs/slo.md, compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/slo.md")]
+pub struct SloDocs;

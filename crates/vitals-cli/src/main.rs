@@ -1,10 +1,11 @@
 //! `vitals`: the operator's command line for a Vitals server.
 //!
-//! Five commands share one HTTP client and one CSV model:
+//! Six commands; the five that talk to a server share one HTTP client and one CSV model:
 //! `snapshot` (one fetch of `/api/v1/metrics`), `monitor` (steady polling into a console table
 //! and a CSV), `analyze` (summary, performance targets and PNG charts from that CSV),
 //! `alerts` (the alert rules of `vitals_core::alerts`, with monitoring-plugin exit codes) and
-//! `profile` (a CPU profile from `/debug/pprof/profile` into a file).
+//! `profile` (a CPU profile from `/debug/pprof/profile` into a file) and `slo rules` (the
+//! Prometheus rules of the service-level objectives of a server's config file).
 
 mod alerts;
 mod analyze;
@@ -14,7 +15,9 @@ mod json_path;
 mod monitor;
 mod profile_cmd;
 mod record;
+mod routes_table;
 mod signal;
+mod slo_cmd;
 mod snapshot_cmd;
 mod style;
 mod text;
@@ -38,7 +41,8 @@ vitals snapshot\n  \
 vitals monitor --host http://127.0.0.1:8000 --interval 5 --output metrics.csv\n  \
 vitals analyze metrics.csv --out charts/\n  \
 vitals alerts --host http://127.0.0.1:8000\n  \
-vitals profile --host http://127.0.0.1:8000 --seconds 10 -o cpu.svg\n\n\
+vitals profile --host http://127.0.0.1:8000 --seconds 10 -o cpu.svg\n  \
+vitals slo rules --config vitals.toml > slo-rules.yml\n\n\
 Colours are used only on a terminal, and never when NO_COLOR is set."
 )]
 struct Cli {
@@ -63,6 +67,7 @@ enum Cmd {
     Analyze(analyze::Args),
     Alerts(alerts::Args),
     Profile(profile_cmd::Args),
+    Slo(slo_cmd::Args),
 }
 
 /// The first word that is not an option (or an option's value): the subcommand, if any.
@@ -103,6 +108,7 @@ fn main() -> ExitCode {
         Cmd::Analyze(args) => analyze::run(&args),
         Cmd::Alerts(args) => alerts::run(&args, token.as_deref()),
         Cmd::Profile(args) => profile_cmd::run(&args, token.as_deref()),
+        Cmd::Slo(args) => slo_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

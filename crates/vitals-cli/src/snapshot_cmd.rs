@@ -21,7 +21,8 @@ use crate::text;
 #[command(after_help = "Examples:\n  \
 vitals snapshot\n  \
 vitals snapshot --host http://10.0.0.5:8000 --format json | jq .cache\n  \
-vitals snapshot --field database.pool_active\n\n\
+vitals snapshot --field database.pool_active\n  \
+vitals snapshot --routes\n\n\
 Exit status: 0 printed, 1 server unreachable, not a (complete) Vitals snapshot, or unknown\n\
 --field, 2 bad arguments (a bad --host included).")]
 pub struct Args {
@@ -34,6 +35,10 @@ pub struct Args {
     /// Print only this field, as a dotted path (e.g. database.pool_active, system.cpu_percent).
     #[arg(long, value_name = "PATH", conflicts_with = "format")]
     field: Option<String>,
+    /// Print the routes of the last minute (http.routes: rate, 5xx share, p50/p95/p99, the
+    /// slowest request's id) as a table, or as JSON with --format json.
+    #[arg(long, conflicts_with = "field")]
+    routes: bool,
     /// Give up after this long (seconds, or e.g. 500ms).
     #[arg(long, default_value = "5", value_parser = crate::duration::parse, value_name = "SECS")]
     timeout: Duration,
@@ -67,6 +72,9 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
     } else {
         Format::Json
     });
+    if args.routes {
+        return routes(&host, body, format);
+    }
     match format {
         Format::Json => println!("{body}"),
         Format::Text => {
@@ -89,6 +97,30 @@ pub fn run(args: &Args, token: Option<&str>) -> anyhow::Result<ExitCode> {
             for problem in readiness_problems(&client, &host) {
                 println!("{} {problem}", style.warn("warning:"));
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--routes`: the `http.routes` list, as JSON or as a table.
+fn routes(host: &Host, mut body: Value, format: Format) -> anyhow::Result<ExitCode> {
+    let Some(http) = body.get("http").filter(|h| h.is_object()) else {
+        bail!("{host} reports no `http` section (no request layer), so no routes");
+    };
+    match format {
+        Format::Json => println!("{}", http.get("routes").unwrap_or(&Value::Null)),
+        Format::Text => {
+            text::clean_json(&mut body);
+            let http: vitals_core::HttpSection = serde_json::from_value(body["http"].take())
+                .with_context(|| format!("{host} answered an `http` section Vitals cannot read"))?;
+            print!(
+                "{}",
+                crate::routes_table::table(
+                    &http.routes,
+                    http.latency_window_seconds,
+                    Style::stdout()
+                )
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -262,7 +262,12 @@ fn alerts_ok_on_an_idle_server() {
         assert!(matches!(out.status.code(), Some(1 | 2)), "{report:#}");
     }
     let rules = report["rules"].as_array().expect("rules");
-    assert_eq!(rules.len(), vitals_core::alerts::RULES.len());
+    // Every rule, then the fast-burn alert of each of the server's two default objectives.
+    assert_eq!(rules.len(), vitals_core::alerts::RULES.len() + 2);
+    for burn in &rules[vitals_core::alerts::RULES.len()..] {
+        assert_eq!(burn["name"], "SLOFastBurn", "{report:#}");
+        assert_eq!(burn["state"], "inactive", "an idle server burns no budget");
+    }
     let slow = rules
         .iter()
         .find(|r| r["name"] == "SlowRequests")

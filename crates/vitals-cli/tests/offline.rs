@@ -13,6 +13,7 @@ fn help_of_every_command() {
         ("help_analyze", vec!["analyze", "--help"]),
         ("help_alerts", vec!["alerts", "--help"]),
         ("help_profile", vec!["profile", "--help"]),
+        ("help_slo_rules", vec!["slo", "rules", "--help"]),
     ] {
         let out = run(vitals().args(&args));
         assert!(out.status.success(), "{name}: {}", stderr(&out));

@@ -333,6 +333,22 @@ pub const RULES: &[AlertRule] = &[
     ),
 ];
 
+/// The SLO alert the dashboard and `vitals alerts` evaluate, once for each objective of the
+/// snapshot's `slos` section: the first of [`crate::slo::BURN_ALERTS`], whose windows (1 h and
+/// 5 min) the server keeps. Its figure is the smaller of the two burn rates, so it holds when
+/// both are above 14.4, as the Prometheus alert of the same name. The longer windows of the
+/// other two burn-rate alerts are Prometheus' alone.
+pub const SLO_FAST_BURN: AlertRule = AlertRule {
+    name: crate::slo::BURN_ALERTS[0].name,
+    metric: catalogue::HTTP_REQUESTS,
+    expr: Expr::Metric,
+    json: "slos[].min(burn_rate_5m, burn_rate_1h)",
+    condition: Condition::Above(crate::slo::BURN_ALERTS[0].factor),
+    for_seconds: 0,
+    severity: crate::slo::BURN_ALERTS[0].severity,
+    summary: "error budget burning over 14.4 times too fast over both the last hour and 5 minutes",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

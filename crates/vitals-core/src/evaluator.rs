@@ -22,7 +22,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::alerts::{AlertRule, Condition, INCREASE_WINDOW_SECONDS, RULES, Severity, UP_FIGURE};
+use crate::alerts::{
+    AlertRule, Condition, INCREASE_WINDOW_SECONDS, RULES, SLO_FAST_BURN, Severity, UP_FIGURE,
+};
 use serde::Serialize;
 
 /// How `for` durations are treated.
@@ -74,6 +76,9 @@ pub struct RuleStatus {
     pub held_for: Option<Duration>,
     /// What changed at this poll.
     pub transition: Option<Transition>,
+    /// The objective an SLO alert is about ([`SLO_FAST_BURN`] only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<String>,
 }
 
 fn rule_name<S: serde::Serializer>(rule: &&'static AlertRule, s: S) -> Result<S::Ok, S::Error> {
@@ -120,6 +125,8 @@ pub struct Evaluator {
     mode: Mode,
     rules: &'static [AlertRule],
     states: Vec<State>,
+    /// [`SLO_FAST_BURN`]'s state for each objective seen, by name.
+    slo_states: Vec<(String, State)>,
 }
 
 impl Evaluator {
@@ -129,7 +136,60 @@ impl Evaluator {
             mode,
             rules: RULES,
             states: vec![State::default(); RULES.len()],
+            slo_states: Vec::new(),
         }
+    }
+
+    /// Feeds one snapshot document (the JSON of `/api/v1/metrics`) taken at `now`: every rule
+    /// of [`RULES`] on its figure ([`figure`]), then [`SLO_FAST_BURN`] on each objective of
+    /// its `slos` section. What `vitals alerts` and the dashboard both call.
+    pub fn observe_document(&mut self, now: Duration, doc: &serde_json::Value) -> Vec<RuleStatus> {
+        let mut all = self.observe(now, |p| figure(doc, p));
+        all.extend(self.observe_slos(now, doc));
+        all
+    }
+
+    /// [`SLO_FAST_BURN`] on each objective of `doc`'s `slos` list, in its order; an objective
+    /// that left the list resolves if it was firing.
+    fn observe_slos(&mut self, now: Duration, doc: &serde_json::Value) -> Vec<RuleStatus> {
+        let listed = doc
+            .get("slos")
+            .and_then(serde_json::Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let mut kept = Vec::with_capacity(listed.len());
+        let mut out = Vec::with_capacity(listed.len());
+        for slo in listed {
+            let Some(name) = slo.get("name").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let rate = |key: &str| slo.get(key).and_then(serde_json::Value::as_f64);
+            let value = match (rate("burn_rate_5m"), rate("burn_rate_1h")) {
+                (Some(short), Some(long)) => Some(short.min(long)),
+                _ => None,
+            };
+            let mut state = self
+                .slo_states
+                .iter()
+                .position(|(n, _)| n == name)
+                .map_or_else(State::default, |i| self.slo_states.swap_remove(i).1);
+            let mut status = step(self.mode, &SLO_FAST_BURN, &mut state, now, value);
+            status.slo = Some(name.to_owned());
+            out.push(status);
+            kept.push((name.to_owned(), state));
+        }
+        for (name, gone) in std::mem::replace(&mut self.slo_states, kept) {
+            if gone.firing {
+                out.push(RuleStatus {
+                    rule: &SLO_FAST_BURN,
+                    phase: Phase::NotEvaluable,
+                    value: None,
+                    held_for: None,
+                    transition: Some(Transition::Resolved),
+                    slo: Some(name),
+                });
+            }
+        }
+        out
     }
 
     /// Feeds one poll taken at `now`; `read` gives a figure by its JSON path.
@@ -163,6 +223,7 @@ impl Evaluator {
                         value: None,
                         held_for: None,
                         transition: None,
+                        slo: None,
                     }
                 }
             })
@@ -186,6 +247,7 @@ fn step(
             value: None,
             held_for: None,
             transition: was_firing.then_some(Transition::Resolved),
+            slo: None,
         };
     };
     let previous = state.keep(rule.condition, now, v);
@@ -196,6 +258,7 @@ fn step(
             value: Some(v),
             held_for: None,
             transition: None,
+            slo: None,
         };
     }
     if !rule.condition.holds(v, previous) {
@@ -207,6 +270,7 @@ fn step(
             value: Some(v),
             held_for: None,
             transition: was_firing.then_some(Transition::Resolved),
+            slo: None,
         };
     }
     let since = *state.since.get_or_insert(now);
@@ -231,6 +295,7 @@ fn step(
         value: Some(v),
         held_for: Some(held),
         transition,
+        slo: None,
     }
 }
 
@@ -513,6 +578,46 @@ mod tests {
         let s = ev.observe(Duration::from_secs(5), slow(2.0));
         assert_eq!(status(&s, "SlowRequests").phase, Phase::Firing);
         assert_eq!(verdict(&s), Verdict::Ok);
+    }
+
+    #[test]
+    fn slo_fast_burn_fires_when_both_windows_burn_and_resolves() {
+        let doc = |short: f64, long: f64| {
+            json!({"slos": [{"name": "chat", "burn_rate_5m": short, "burn_rate_1h": long},
+                            {"name": "calm", "burn_rate_5m": 0.0, "burn_rate_1h": 0.0}]})
+        };
+        let mut ev = Evaluator::new(Mode::Sustained);
+        let slo = |all: &[RuleStatus], name: &str| {
+            all.iter()
+                .find(|s| s.slo.as_deref() == Some(name))
+                .cloned()
+                .expect("objective evaluated")
+        };
+        let all = ev.observe_document(Duration::ZERO, &doc(20.0, 14.0));
+        assert_eq!(slo(&all, "chat").phase, Phase::Inactive, "1 h below 14.4");
+        assert_eq!(slo(&all, "chat").value, Some(14.0));
+        let all = ev.observe_document(Duration::from_secs(1), &doc(14.5, 15.0));
+        assert_eq!(slo(&all, "chat").phase, Phase::Firing);
+        assert_eq!(slo(&all, "chat").transition, Some(Transition::Firing));
+        assert_eq!(slo(&all, "calm").phase, Phase::Inactive);
+        assert_eq!(verdict(&all), Verdict::Critical);
+        let all = ev.observe_document(Duration::from_secs(2), &doc(14.4, 15.0));
+        assert_eq!(
+            slo(&all, "chat").phase,
+            Phase::Inactive,
+            "14.4 is not above"
+        );
+        assert_eq!(slo(&all, "chat").transition, Some(Transition::Resolved));
+        ev.observe_document(Duration::from_secs(3), &doc(30.0, 30.0));
+        let all = ev.observe_document(Duration::from_secs(4), &json!({}));
+        let gone = slo(&all, "chat");
+        assert_eq!(
+            (gone.phase, gone.transition),
+            (Phase::NotEvaluable, Some(Transition::Resolved))
+        );
+        let serialized = serde_json::to_value(&gone).expect("serializes");
+        assert_eq!(serialized["rule"], "SLOFastBurn");
+        assert_eq!(serialized["slo"], "chat");
     }
 
     #[test]

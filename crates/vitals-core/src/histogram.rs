@@ -9,6 +9,24 @@ pub const LATENCY_BUCKETS_SECONDS: &[f64] = &[
     5.0, 10.0,
 ];
 
+/// `base` (ascending edges in seconds) with `edge` among them, still ascending; `edge` is left
+/// out when it is not positive or already there (within a nanosecond).
+///
+/// ```
+/// use vitals_core::histogram::with_edge;
+///
+/// assert_eq!(with_edge(&[0.1, 1.0], 0.3), [0.1, 0.3, 1.0]);
+/// assert_eq!(with_edge(&[0.1, 1.0], 1.0), [0.1, 1.0]);
+/// ```
+pub fn with_edge(base: &[f64], edge: f64) -> Vec<f64> {
+    let mut edges = base.to_vec();
+    if edge > 0.0 && !edges.iter().any(|&e| (e - edge).abs() < 1e-9) {
+        edges.push(edge);
+        edges.sort_by(f64::total_cmp);
+    }
+    edges
+}
+
 /// Counts of observations per bucket, plus their count and sum.
 ///
 /// Recording is one atomic add on the bucket, the count and the sum: cheap enough for every

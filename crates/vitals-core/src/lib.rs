@@ -10,6 +10,8 @@
 //!   [`evaluator`], the state machine that evaluates them (pending, firing, resolved);
 //! - [`Histogram`]: a lock-free fixed-bucket latency histogram collectors record into, and
 //!   [`Window`], a ring of them covering the recent past;
+//! - [`slo`]: service-level objectives, their burn rates and the Prometheus rules that alert
+//!   on them;
 //! - [`Collector`]: the trait a source of figures implements to fill its part of a snapshot.
 //!
 //! ```
@@ -29,8 +31,9 @@ pub mod alerts;
 pub mod catalogue;
 mod collector;
 pub mod evaluator;
-mod histogram;
+pub mod histogram;
 pub mod math;
+pub mod slo;
 mod snapshot;
 pub mod text;
 mod window;
@@ -43,6 +46,7 @@ pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS_SECONDS};
 pub use snapshot::{
     AppCounter, AppGauge, AppHistogram, AppSection, CacheCounts, CacheSection, CircuitState,
     ContainerFigures, ContainerSection, DatabaseSection, HttpSection, PoolFigures, ProcessSection,
-    RouteFigures, RuntimeSection, Snapshot, SpanStat, SystemFigures, SystemSection, rfc3339_micros,
+    RouteFigures, RuntimeSection, SlowRequest, Snapshot, SpanStat, SystemFigures, SystemSection,
+    rfc3339_micros,
 };
 pub use window::Window;

@@ -49,6 +49,10 @@ pub struct Snapshot {
     /// (present only when span timings are turned on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spans: Option<Vec<SpanStat>>,
+    /// Each service-level objective with its error budget's burn (present only when
+    /// objectives are declared; see docs/slo.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slos: Option<Vec<crate::slo::SloFigures>>,
 }
 
 impl Snapshot {
@@ -364,6 +368,25 @@ pub struct HttpSection {
     pub latency_window_seconds: u64,
     /// Each `(method, route)` over the same window, busiest first.
     pub routes: Vec<RouteFigures>,
+    /// The slowest requests of the same window whose ids were kept (the exemplars of the
+    /// request-duration histogram), slowest first, at most five.
+    pub slowest_requests: Vec<SlowRequest>,
+}
+
+/// A request kept as an exemplar of the request-duration histogram: its id and duration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SlowRequest {
+    /// Normalised request method.
+    pub method: String,
+    /// The matched route template.
+    pub route: String,
+    /// The W3C trace id of its `traceparent` (32 hex digits), or else its `X-Request-ID`.
+    pub id: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+    /// When it finished: RFC 3339, UTC, microseconds.
+    pub timestamp: String,
 }
 
 /// One route of the `http` section: how it did over the recent window.
@@ -384,6 +407,9 @@ pub struct RouteFigures {
     pub p95_ms: f64,
     /// 99th percentile latency, in milliseconds.
     pub p99_ms: f64,
+    /// The slowest request of the window whose id was kept, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slowest: Option<SlowRequest>,
 }
 
 /// The `process` section: the server process itself.

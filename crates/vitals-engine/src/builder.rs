@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vitals_core::catalogue::{self, MetricDef};
+use vitals_core::slo::Objective;
 use vitals_core::{Collector, Importance, LATENCY_BUCKETS_SECONDS, ProbeFuture, ReadinessProbe};
 
 use crate::access::Access;
@@ -52,6 +53,9 @@ pub enum BuildError {
     /// The live side's settings are unusable.
     #[error("dashboard: {0}")]
     Live(String),
+    /// A service-level objective cannot be used.
+    #[error("{0}")]
+    Slo(#[from] vitals_core::slo::SloError),
     /// The scheduler's thread could not start.
     #[error("cannot start the scheduler thread: {0}")]
     Scheduler(#[source] std::io::Error),
@@ -89,6 +93,7 @@ pub struct EngineBuilder {
     history: Duration,
     sample_interval: Duration,
     count_own: bool,
+    slos: Vec<Objective>,
 }
 
 impl Default for EngineBuilder {
@@ -110,6 +115,7 @@ impl Default for EngineBuilder {
             history: Duration::from_secs(15 * 60),
             sample_interval: Duration::from_secs(1),
             count_own: false,
+            slos: Vec::new(),
         }
     }
 }
@@ -258,6 +264,36 @@ impl EngineBuilder {
         self
     }
 
+    /// Adds a service-level objective on the request series: an availability one (the share
+    /// of answers that are not 5xx) or a latency one (the share no slower than a threshold,
+    /// which must be an edge of the request-duration histogram; [`build`](Self::build) says
+    /// so otherwise). Its good and total answers and its error budget's burn rate over the
+    /// last 5 minutes and hour fill the snapshot's `slos` section; see docs/slo.md for the
+    /// Prometheus rules that alert on it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vitals_engine::Engine;
+    /// use vitals_core::slo::Objective;
+    ///
+    /// let engine = Engine::builder()
+    ///     .slo(Objective::availability("checkout", "/checkout", 99.9).method("POST"))
+    ///     .slo(Objective::latency("search", "/search", 99.0, Duration::from_millis(250)))
+    ///     .build()?;
+    /// let slos = engine.snapshot().slos.expect("objectives declared");
+    /// assert_eq!(slos[1].threshold_ms, Some(250.0));
+    ///
+    /// let refused = Engine::builder()
+    ///     .slo(Objective::latency("search", "/search", 99.0, Duration::from_millis(300)))
+    ///     .build();
+    /// assert!(refused.unwrap_err().to_string().contains("not an edge"));
+    /// # Ok::<(), vitals_engine::BuildError>(())
+    /// ```
+    pub fn slo(mut self, objective: Objective) -> Self {
+        self.slos.push(objective);
+        self
+    }
+
     fn live_settings(&self) -> Result<Option<LiveSettings>, BuildError> {
         if !self.live {
             return Ok(None);
@@ -345,6 +381,7 @@ impl EngineBuilder {
             .get(&full(&catalogue::HTTP_REQUEST_DURATION))
             .map(|e| e.to_vec())
             .unwrap_or_default();
+        vitals_core::slo::check_all(&self.slos, &request_edges)?;
         let registry = Arc::new(Registry::new(&self.namespace, buckets));
         #[cfg(feature = "spans")]
         if let Some(spans) = &self.spans
@@ -374,6 +411,9 @@ impl EngineBuilder {
             #[cfg(feature = "spans")]
             spans: self.spans,
             live,
+            slos: (!self.slos.is_empty()).then(|| {
+                crate::slo::Slos::new(self.slos, &request_edges, std::time::Instant::now())
+            }),
         })
         .map_err(BuildError::Scheduler)
     }

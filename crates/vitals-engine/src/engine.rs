@@ -46,6 +46,7 @@ pub(crate) struct Parts {
     #[cfg(feature = "spans")]
     pub(crate) spans: Option<crate::spans::SpanTimings>,
     pub(crate) live: Option<LiveSettings>,
+    pub(crate) slos: Option<crate::slo::Slos>,
 }
 
 struct Inner {
@@ -59,6 +60,7 @@ struct Inner {
     #[cfg(feature = "spans")]
     spans: Option<crate::spans::SpanTimings>,
     live: Option<Arc<Live>>,
+    slos: Option<Arc<crate::slo::Slos>>,
     shutdown: Shutdown,
     /// The engine's own periodic work (samplers, the live ring); dropped before the
     /// scheduler, which then joins its thread.
@@ -81,6 +83,7 @@ impl Engine {
                 #[cfg(feature = "spans")]
                 spans: parts.spans,
                 live: parts.live.as_ref().map(|s| Arc::new(Live::new(s))),
+                slos: parts.slos.map(Arc::new),
                 shutdown: Shutdown::new(),
                 tasks: Mutex::new(Vec::new()),
                 scheduler: Scheduler::new("vitals-scheduler", move || {
@@ -97,11 +100,18 @@ impl Engine {
     /// window, each sampling collector, and the live ring.
     fn schedule_own_work(&self, live: Option<&LiveSettings>) -> std::io::Result<()> {
         let requests = self.inner.requests;
+        let slos = self.inner.slos.clone();
         let mut tasks = vec![self.inner.scheduler.every(
             Phase::Sample,
             crate::requests::STEP,
             crate::requests::STEP,
-            move |_| requests.keep_recent(std::time::Instant::now()),
+            move |_| {
+                let now = std::time::Instant::now();
+                requests.keep_recent(now);
+                if let Some(slos) = &slos {
+                    slos.keep(now, requests);
+                }
+            },
         )?];
         for (i, c) in self.inner.collectors.iter().enumerate() {
             if let Some(schedule) = c.schedule() {
@@ -143,6 +153,9 @@ impl Engine {
             c.collect(&mut snapshot);
         }
         snapshot.http = Some(inner.requests.section());
+        if let Some(slos) = &inner.slos {
+            snapshot.slos = Some(slos.section(std::time::Instant::now(), inner.requests));
+        }
         // With the global recorder the section is always there; with a private one, once
         // something was recorded into it (`Engine::recorder`).
         let app = inner.registry.app_section();
@@ -165,6 +178,15 @@ impl Engine {
     /// The Prometheus text exposition of `snapshot` and every recorded series.
     pub fn render_snapshot(&self, snapshot: &Snapshot) -> String {
         crate::prometheus::render(&self.inner.registry, self.inner.requests, snapshot)
+    }
+
+    /// The OpenMetrics 1.0 exposition of a fresh snapshot and every recorded series: the
+    /// same series as [`render_prometheus`](Self::render_prometheus), with exemplars (the
+    /// trace or request id of a recent request) on the request-duration buckets, ending with
+    /// `# EOF`. Serve it with [`OPENMETRICS_CONTENT_TYPE`](crate::OPENMETRICS_CONTENT_TYPE)
+    /// to a scraper whose `Accept` asks for it ([`accepts_openmetrics`](crate::accepts_openmetrics)).
+    pub fn render_openmetrics(&self) -> String {
+        crate::openmetrics::render(&self.inner.registry, self.inner.requests, &self.snapshot())
     }
 
     /// Walks every series `/metrics` shows, `snapshot`'s figures included: the interface

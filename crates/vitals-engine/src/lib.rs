@@ -7,7 +7,8 @@
 //! - a `metrics` recorder ([`registry`]) where request metrics, acquire waits, span timings
 //!   and the application's own `metrics::counter!`s live;
 //! - one [`walk`](Engine::walk) over every series, which the Prometheus text
-//!   ([`Engine::render_prometheus`]) and every push exporter read;
+//!   ([`Engine::render_prometheus`]), OpenMetrics with exemplars
+//!   ([`Engine::render_openmetrics`]) and every push exporter read;
 //! - the request metrics a timing layer records into ([`RequestMetrics`]);
 //! - readiness probes, run together under one timeout ([`Engine::readiness`]);
 //! - the live side: a history ring and the alert rules evaluated on it ([`Live`]);
@@ -31,12 +32,14 @@ mod access;
 mod builder;
 mod engine;
 mod history;
+mod openmetrics;
 mod prometheus;
 mod readiness;
 pub mod registry;
 mod requests;
 pub mod scheduler;
 mod shutdown;
+mod slo;
 #[cfg(feature = "spans")]
 pub mod spans;
 pub mod text;
@@ -51,6 +54,7 @@ pub use access::Denied;
 pub use builder::{BuildError, EngineBuilder};
 pub use engine::Engine;
 pub use history::Live;
+pub use openmetrics::{OPENMETRICS_CONTENT_TYPE, accepts_openmetrics};
 pub use readiness::{Check, Readiness};
 pub use registry::DEFAULT_BUCKETS;
 pub use requests::{

@@ -37,8 +37,15 @@ fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     out.push('\n');
 }
 
-/// The Prometheus text exposition, written as the walk goes.
-fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, extra: Option<(&str, &str)>) {
+/// One sample's name and labels, up to its value: `name<suffix>{labels,extra="…"} `
+/// (OpenMetrics writes them the same way).
+pub(crate) fn sample(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &str,
+    extra: Option<(&str, &str)>,
+) {
     out.push_str(name);
     out.push_str(suffix);
     if !labels.is_empty() || extra.is_some() {

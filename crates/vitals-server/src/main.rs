@@ -10,6 +10,7 @@ use vitals_server::{AppState, Args, Settings, StartupError};
 async fn main() -> ExitCode {
     let args = Args::parse();
     let print_config = args.print_config();
+    let print_slo_rules = args.print_slo_rules();
     let settings = match Settings::resolve(args) {
         Ok(s) => s,
         Err(e) => {
@@ -19,6 +20,10 @@ async fn main() -> ExitCode {
     };
     if print_config {
         print!("{}", settings.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    if print_slo_rules {
+        print!("{}", settings.slo_rules());
         return ExitCode::SUCCESS;
     }
     if let Err(e) = vitals_server::telemetry::init(settings.log_format, &settings.log) {

@@ -94,6 +94,139 @@ fn errors(entries: &[Value], allowed: impl Fn(&str) -> bool) -> Vec<Value> {
 const ALL_CHARTS_DRAWN: &str = "const cards = [...document.querySelectorAll('section.card')];
     return cards.length >= 15 && cards.every(c => !c.hidden && Number(c.querySelector('canvas').dataset.points) > 0);";
 
+const OBJECTIVES: &str = r#"
+[[slo]]
+name = "history-instant"
+route = "/api/v1/users/{user_id}/history"
+method = "GET"
+kind = "latency"
+target_percent = 99.9
+threshold_ms = 0.1
+
+[[slo]]
+name = "users-available"
+route = "/api/v1/users/*"
+kind = "availability"
+target_percent = 99.0
+"#;
+
+/// The objectives' panel: each objective with its promise, its burn as in the JSON, and the
+/// fast-burn state of the alert board.
+fn objectives_on_the_page(b: &Browser, server: &Server) {
+    b.wait_for(
+        "the burning objective shown firing, the other ok",
+        "const row = n => document.querySelector(`#slos tr[data-slo=\"${n}\"]`);
+         return !!row('history-instant') && row('history-instant').dataset.state === 'firing'
+             && !!row('users-available') && row('users-available').dataset.state === 'ok'
+             && !document.getElementById('slo-section').hidden;",
+        Duration::from_secs(15),
+    )
+    .expect("objectives panel");
+    let shown = b
+        .eval(
+            "return [...document.querySelectorAll('#slos tr')].map(r => [r.dataset.slo, r.cells[2].textContent, Number(r.cells[5].dataset.value), r.cells[5].className]);",
+        )
+        .expect("rows");
+    let rows = shown.as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{shown}");
+    assert_eq!(rows[0][1], "99.9 % within 0.1 ms", "{shown}");
+    assert_eq!(rows[1][1], "99 % not 5xx", "{shown}");
+    // The 1 h burn shown is one the JSON reports: every read is over 0.1 ms, so the whole
+    // budget burns a thousand times too fast (1 / 0.001) in both.
+    let json = http_request(server.addr, "GET", "/api/v1/metrics", &[]).json();
+    let slo = |name: &str| {
+        json["slos"]
+            .as_array()
+            .and_then(|l| l.iter().find(|o| o["name"] == name))
+            .cloned()
+            .expect("objective in the JSON")
+    };
+    assert_eq!(slo("history-instant")["burn_rate_1h"], 1000.0, "{json}");
+    assert_eq!(rows[0][2], 1000.0, "{shown}");
+    assert!(
+        rows[0][3].as_str().is_some_and(|c| c.contains("hot")),
+        "{shown}"
+    );
+    assert_eq!(slo("users-available")["burn_rate_1h"], 0.0);
+    assert_eq!(rows[1][2], 0.0, "{shown}");
+    b.wait_for(
+        "the objective's alert in the alerts table",
+        "const r = document.querySelector('#alerts tr[data-alert=\"SLOFastBurn\"][data-slo=\"history-instant\"]'); return !!r && r.dataset.state === 'firing';",
+        Duration::from_secs(5),
+    )
+    .expect("SLOFastBurn listed");
+}
+
+/// The routes table: the routes of the JSON's `http.routes`, sortable by any column, and the
+/// slowest requests' ids under the latency chart.
+fn routes_on_the_page(b: &Browser, server: &Server) {
+    let expected = ["GET /api/v1/users/{user_id}/history", "GET unmatched"];
+    let json = http_request(server.addr, "GET", "/api/v1/metrics", &[]).json();
+    let mut listed: Vec<String> = json["http"]["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap_or(""),
+                r["route"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, expected, "Vitals' own /health is left out");
+    b.wait_for(
+        "both routes in the table",
+        "return document.querySelectorAll('#routes tr').length === 2;",
+        Duration::from_secs(5),
+    )
+    .expect("routes table");
+    let mut shown: Vec<String> = b
+        .eval("return [...document.querySelectorAll('#routes tr')].map(r => r.dataset.route);")
+        .expect("rows")
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|v| v.as_str().unwrap_or("").to_owned())
+        .collect();
+    shown.sort();
+    assert_eq!(shown, expected);
+    // Sorted by p99, slowest first, then the other way round, by clicks on the heading.
+    let column =
+        "return [document.querySelector('th[data-sort=\"p99_ms\"]').getAttribute('aria-sort'),
+        [...document.querySelectorAll('#routes tr')].map(r => Number(r.cells[6].dataset.value))];";
+    for order in ["descending", "ascending"] {
+        b.click("th[data-sort=\"p99_ms\"]")
+            .expect("click the p99 heading");
+        let got = b.eval(column).expect("sorted");
+        assert_eq!(got[0], order, "{got}");
+        let values: Vec<f64> = got[1]
+            .as_array()
+            .expect("values")
+            .iter()
+            .map(|v| v.as_f64().expect("a number"))
+            .collect();
+        let sorted = values.windows(2).all(|w| {
+            if order == "descending" {
+                w[0] >= w[1]
+            } else {
+                w[0] <= w[1]
+            }
+        });
+        assert!(sorted, "{order}: {values:?}");
+    }
+    // The slowest requests carry ids (the traffic's sequential request ids), as in the table.
+    b.wait_for(
+        "slowest requests listed with their ids",
+        "const ids = [...document.querySelectorAll('#slowest li')].map(li => li.dataset.id);
+         return ids.length > 0 && ids.every(id => /^[0-9]+$/.test(id))
+             && !!document.querySelector('#routes td[data-id]');",
+        Duration::from_secs(5),
+    )
+    .expect("slowest list");
+}
+
 #[test]
 fn the_dashboard_in_a_real_browser() {
     let Some((chromium, driver)) = chromium() else {
@@ -101,8 +234,13 @@ fn the_dashboard_in_a_real_browser() {
     };
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("temp dir");
+    // Objectives: one no history read can keep (answers within 0.1 ms), so its budget burns
+    // and its fast-burn alert fires; one that holds.
+    let config = dir.path().join("vitals.toml");
+    std::fs::write(&config, OBJECTIVES).expect("write config");
+    let config = config.to_str().expect("utf-8 path");
     // Slow threshold 0: every request is slow, so SlowRequests fires.
-    let server = start_server(&dir, &["--slow-request-ms", "0"]);
+    let server = start_server(&dir, &["--slow-request-ms", "0", "--config", config]);
     let traffic = Traffic::start(server.addr);
     let b = Browser::start(&chromium, &driver, 1280, 1600).expect("browser starts");
     b.goto(&format!("http://{}/dashboard", server.addr))
@@ -159,6 +297,9 @@ fn the_dashboard_in_a_real_browser() {
         .cloned()
         .expect("listed");
     assert_eq!(slow["state"], "firing", "{alerts}");
+
+    objectives_on_the_page(&b, &server);
+    routes_on_the_page(&b, &server);
 
     let console = b.console().expect("console log");
     let bad = errors(&console, |_| false);

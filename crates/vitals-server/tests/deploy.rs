@@ -116,6 +116,25 @@ fn alert_rules_pass_promtool() {
 }
 
 #[test]
+fn slo_rules_are_the_servers_and_pass_promtool() {
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_vitals-server"))
+        .arg("--print-slo-rules")
+        .env_remove("VITALS_CONFIG")
+        .env_remove("VITALS_METRICS_NAMESPACE")
+        .env_remove("VITALS_SLOW_REQUEST_MS")
+        .output()
+        .expect("vitals-server runs");
+    assert!(printed.status.success(), "{printed:?}");
+    assert_eq!(
+        read("prometheus/slo-rules.yml"),
+        String::from_utf8_lossy(&printed.stdout),
+        "deploy/prometheus/slo-rules.yml is out of date: vitals-server --print-slo-rules > deploy/prometheus/slo-rules.yml"
+    );
+    let out = promtool(&["check", "rules", "prometheus/slo-rules.yml"]);
+    assert!(out.contains("SUCCESS: 16 rules found"), "{out}");
+}
+
+#[test]
 fn alert_rule_unit_tests_pass() {
     promtool(&["test", "rules", "prometheus/alerts.test.yml"]);
 }

@@ -43,21 +43,37 @@ pub async fn snapshot(State(vitals): State<Vitals>, headers: HeaderMap) -> Respo
     response
 }
 
-/// `GET /metrics`: the Prometheus text exposition (format 0.0.4), from the same snapshot.
+/// `GET /metrics`: the Prometheus text exposition (format 0.0.4), from the same snapshot; or,
+/// when the `Accept` header asks for `application/openmetrics-text` (as Prometheus does),
+/// OpenMetrics 1.0 with the request-duration buckets' exemplars.
 pub async fn prometheus(State(vitals): State<Vitals>, headers: HeaderMap) -> Response {
     let _own = own_request();
     if let Err(e) = vitals.guard(&headers) {
         return e.into_response();
     }
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(vitals_engine::accepts_openmetrics);
+    let (content_type, body) = if openmetrics {
+        (
+            vitals_engine::OPENMETRICS_CONTENT_TYPE,
+            vitals.engine().render_openmetrics(),
+        )
+    } else {
+        (
+            "text/plain; version=0.0.4; charset=utf-8",
+            vitals.render_prometheus(),
+        )
+    };
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::VARY, HeaderValue::from_static("accept")),
         ],
-        vitals.render_prometheus(),
+        body,
     )
         .into_response()
 }

@@ -16,17 +16,20 @@ use crate::signal::Stop;
 use crate::style::Style;
 use crate::text;
 use vitals_core::evaluator::{
-    self as eval, Evaluator, Mode, RECENT_HIT_RATE, SINCE_START_HIT_RATE, Verdict, figure,
+    self as eval, Evaluator, Mode, RECENT_HIT_RATE, SINCE_START_HIT_RATE, Verdict,
 };
 
 /// Evaluate the alert rules against a server; exit like a monitoring plugin.
 ///
 /// Rules: HighCPUUsage, CriticalCPUUsage, HighMemoryUsage, CriticalMemoryUsage,
 /// DatabasePoolExhausted, DatabasePoolHigh, LowCacheHitRate, CacheErrors, SlowRequests,
-/// RuntimeSaturated, InstanceDown. A server without an `http` or `runtime` section leaves
-/// SlowRequests or RuntimeSaturated not evaluable (n/a); the other rules are still checked.
-/// A server that cannot be reached at all (refused, timed out) holds InstanceDown: CRITICAL at
-/// once in a one-shot check; when watching, UNKNOWN until it has been unreachable for 1m.
+/// RuntimeSaturated, InstanceDown; and, for each service-level objective the server reports
+/// (its `slos` section), SLOFastBurn: the error budget burning more than 14.4 times too fast
+/// over both the last hour and the last 5 minutes (critical). A server without an `http` or
+/// `runtime` section leaves SlowRequests or RuntimeSaturated not evaluable (n/a); the other
+/// rules are still checked. A server that cannot be reached at all (refused, timed out) holds
+/// InstanceDown: CRITICAL at once in a one-shot check; when watching, UNKNOWN until it has
+/// been unreachable for 1m.
 /// A one-shot check tests each condition once (a `for` duration is not waited for, and the
 /// counter rules CacheErrors / SlowRequests cannot fire without a second poll). With --watch
 /// the rules are evaluated at every poll, each `for` duration is honoured and counters are
@@ -181,7 +184,7 @@ fn once(args: &Args, host: &Host, client: &Client) -> Verdict {
     match readable(host, client.poll(host)) {
         Ok(body) => {
             let mut ev = Evaluator::new(Mode::Instant);
-            let statuses = ev.observe(Duration::ZERO, |p| figure(&body, p));
+            let statuses = ev.observe_document(Duration::ZERO, &body);
             let verdict = eval::verdict(&statuses);
             match args.format {
                 Format::Text => {
@@ -278,7 +281,7 @@ fn watch(args: &Args, host: &Host, client: &Client) -> anyhow::Result<Verdict> {
         let now = start.elapsed();
         match readable(host, poll) {
             Ok(body) => {
-                let statuses = ev.observe(now, |p| figure(&body, p));
+                let statuses = ev.observe_document(now, &body);
                 last = eval::verdict(&statuses);
                 print_poll(args.format, host, &at, last, &statuses, None, st);
             }
@@ -316,9 +319,10 @@ mod agreement;
 
 #[cfg(test)]
 mod tests {
-    use super::{absent_sections_note, figure, missing_for_rules};
+    use super::{absent_sections_note, missing_for_rules};
     use serde_json::json;
     use std::time::Duration;
+    use vitals_core::evaluator::figure;
 
     #[test]
     fn rule_figures_that_are_missing_are_listed() {

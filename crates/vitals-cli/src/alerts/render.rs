@@ -43,11 +43,19 @@ fn value_text(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v}"))
 }
 
-fn firing_names(statuses: &[RuleStatus]) -> Vec<&'static str> {
+/// The alert's name, with the objective of an SLO alert: `SLOFastBurn{slo="chat"}`.
+fn label(s: &RuleStatus) -> String {
+    match &s.slo {
+        Some(slo) => format!("{}{{slo=\"{}\"}}", s.rule.name, crate::text::clean(slo)),
+        None => s.rule.name.to_owned(),
+    }
+}
+
+fn firing_names(statuses: &[RuleStatus]) -> Vec<String> {
     statuses
         .iter()
         .filter(|s| s.phase == Phase::Firing)
-        .map(|s| s.rule.name)
+        .map(label)
         .collect()
 }
 
@@ -96,7 +104,7 @@ pub fn table(host: &str, verdict: Verdict, statuses: &[RuleStatus], st: Style) -
         let _ = writeln!(
             out,
             "  {painted}{pad} {:<22} {:<9} {:>10}  {}{}",
-            s.rule.name,
+            label(s),
             s.rule.severity.as_str(),
             value_text(s.value),
             condition(s.rule),
@@ -130,7 +138,7 @@ pub fn watch_lines(
         let _ = writeln!(
             out,
             "{time} {what} {} [{}] {} = {} ({}{})",
-            s.rule.name,
+            label(s),
             s.rule.severity.as_str(),
             s.rule.json,
             value_text(s.value),
@@ -144,7 +152,7 @@ pub fn watch_lines(
         .map(|s| {
             format!(
                 "{} {}/{}",
-                s.rule.name,
+                label(s),
                 short(s.held_for.unwrap_or_default()),
                 short(Duration::from_secs(s.rule.for_seconds))
             )
@@ -175,6 +183,7 @@ pub fn json(
         .map(|s| {
             json!({
                 "name": s.rule.name,
+                "slo": s.slo,
                 "severity": s.rule.severity.as_str(),
                 "state": s.phase,
                 "value": s.value,

@@ -28,6 +28,15 @@ pub struct Live {
     alerts: Mutex<Board>,
     /// Bumped after every sample; streams wait on it.
     tick: tokio::sync::watch::Sender<u64>,
+    /// The latest snapshot's per-route figures and slowest requests, for the stream.
+    latest: Mutex<Latest>,
+}
+
+/// What the dashboard shows of the latest snapshot besides the ring's columns.
+#[derive(Default)]
+struct Latest {
+    routes: Value,
+    slowest: Value,
 }
 
 /// Settings of the live side, from the builder.
@@ -46,12 +55,19 @@ struct AlertView {
     since: String,
     summary: &'static str,
     for_seconds: u64,
+    /// The objective an SLO alert is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slo: Option<String>,
 }
 
 struct Board {
     evaluator: Evaluator,
     views: Vec<AlertView>,
+    /// The SLO alert of each objective in the latest snapshot.
+    slo_views: Vec<AlertView>,
     evaluated_at: Option<String>,
+    /// The latest snapshot's `slos` section, each objective with its alert's state.
+    slos: Vec<Value>,
 }
 
 impl Live {
@@ -69,6 +85,7 @@ impl Live {
                 since: started.clone(),
                 summary: r.summary,
                 for_seconds: r.for_seconds,
+                slo: None,
             })
             .collect();
         Self {
@@ -78,9 +95,12 @@ impl Live {
             alerts: Mutex::new(Board {
                 evaluator: Evaluator::new(Mode::Sustained),
                 views,
+                slo_views: Vec::new(),
                 evaluated_at: None,
+                slos: Vec::new(),
             }),
             tick: tokio::sync::watch::channel(0).0,
+            latest: Mutex::new(Latest::default()),
         }
     }
 
@@ -121,22 +141,69 @@ impl Live {
         let now_text = rfc3339_micros(at);
         {
             let mut board = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
-            let statuses = board
-                .evaluator
-                .observe(elapsed, |p| vitals_core::evaluator::figure(&doc, p));
-            for (view, status) in board.views.iter_mut().zip(&statuses) {
-                let state = match status.phase {
-                    Phase::Pending => "pending",
-                    Phase::Firing => "firing",
-                    Phase::Inactive | Phase::NotEvaluable => "ok",
-                };
-                if state != view.state {
-                    view.state = state;
-                    view.since = now_text.clone();
-                }
-                view.value = status.value.map(|v| (v * 100.0).round() / 100.0);
+            let statuses = board.evaluator.observe_document(elapsed, &doc);
+            let (fixed, slo) = statuses.split_at(RULES.len().min(statuses.len()));
+            for (view, status) in board.views.iter_mut().zip(fixed) {
+                update(view, status, &now_text);
             }
+            let mut slo_views = std::mem::take(&mut board.slo_views);
+            slo_views.retain(|v| {
+                slo.iter()
+                    .any(|s| s.slo == v.slo && s.phase != Phase::NotEvaluable)
+            });
+            for status in slo.iter().filter(|s| s.phase != Phase::NotEvaluable) {
+                let at = slo_views.iter().position(|v| v.slo == status.slo);
+                let view = match at {
+                    Some(i) => &mut slo_views[i],
+                    None => {
+                        slo_views.push(AlertView {
+                            name: status.rule.name,
+                            severity: status.rule.severity.as_str(),
+                            state: "ok",
+                            value: None,
+                            since: now_text.clone(),
+                            summary: status.rule.summary,
+                            for_seconds: status.rule.for_seconds,
+                            slo: status.slo.clone(),
+                        });
+                        slo_views.last_mut().expect("just pushed")
+                    }
+                };
+                update(view, status, &now_text);
+            }
+            board.slos = doc
+                .get("slos")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .map(|figures| {
+                            let mut figures = figures.clone();
+                            let view = slo_views.iter().find(|v| {
+                                v.slo.as_deref() == figures.get("name").and_then(Value::as_str)
+                            });
+                            if let (Some(obj), Some(view)) = (figures.as_object_mut(), view) {
+                                obj.insert("alert".into(), Value::from(view.name));
+                                obj.insert("state".into(), Value::from(view.state));
+                                obj.insert("since".into(), Value::from(view.since.clone()));
+                            }
+                            figures
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            board.slo_views = slo_views;
             board.evaluated_at = Some(now_text);
+        }
+        {
+            let http = doc.get("http");
+            let pick = |key: &str| {
+                http.and_then(|h| h.get(key))
+                    .cloned()
+                    .unwrap_or_else(|| Value::Array(Vec::new()))
+            };
+            let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+            latest.routes = pick("routes");
+            latest.slowest = pick("slowest_requests");
         }
         self.tick.send_modify(|n| *n += 1);
     }
@@ -192,13 +259,17 @@ impl Live {
         out
     }
 
-    /// `GET /api/v1/alerts` as a JSON value.
+    /// `GET /api/v1/alerts` as a JSON value: every rule, then the SLO alert of each
+    /// objective (with its `slo`), and the objectives' latest figures with their alert's
+    /// state (`slos`).
     pub fn alerts_json(&self) -> Value {
         let board = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
+        let alerts: Vec<&AlertView> = board.views.iter().chain(&board.slo_views).collect();
         serde_json::json!({
             "evaluated_at": board.evaluated_at,
             "interval_ms": u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
-            "alerts": board.views,
+            "alerts": alerts,
+            "slos": board.slos,
         })
     }
 
@@ -218,9 +289,30 @@ impl Live {
         }
         out.push_str("},\"alerts\":");
         out.push_str(&self.alerts_json().to_string());
+        {
+            let latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+            out.push_str(",\"routes\":");
+            out.push_str(&latest.routes.to_string());
+            out.push_str(",\"slowest_requests\":");
+            out.push_str(&latest.slowest.to_string());
+        }
         out.push('}');
         Some(out)
     }
+}
+
+/// Sets `view` to what `status` says, restarting `since` when the state changes.
+fn update(view: &mut AlertView, status: &vitals_core::evaluator::RuleStatus, now: &str) {
+    let state = match status.phase {
+        Phase::Pending => "pending",
+        Phase::Firing => "firing",
+        Phase::Inactive | Phase::NotEvaluable => "ok",
+    };
+    if state != view.state {
+        view.state = state;
+        view.since = now.to_owned();
+    }
+    view.value = status.value.map(|v| (v * 100.0).round() / 100.0);
 }
 
 /// Rows the ring holds: `history / interval`, at least one.
@@ -323,6 +415,47 @@ mod tests {
             s.push(' ');
         }
         assert_eq!(s, "3 2.5 null null -1 0.1 ");
+    }
+
+    #[test]
+    fn objectives_get_their_fast_burn_alert_and_the_stream_carries_routes() {
+        use vitals_core::slo::{Objective, SloFigures};
+        let live = live(10);
+        let chat = Objective::availability("chat", "/api/v1/chat", 99.9);
+        let mut s = Snapshot::now();
+        s.slos = Some(vec![SloFigures::new(&chat, (90, 100), 100.0, 20.0)]);
+        s.http = Some(vitals_core::HttpSection {
+            routes: vec![vitals_core::RouteFigures {
+                route: "/api/v1/chat".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        live.record(&s, SystemTime::now(), Duration::ZERO);
+        let doc = live.alerts_json();
+        let alerts = doc["alerts"].as_array().expect("alerts");
+        assert_eq!(alerts.len(), RULES.len() + 1);
+        let burn = alerts.last().expect("the SLO alert");
+        assert_eq!(burn["name"], "SLOFastBurn");
+        assert_eq!(burn["slo"], "chat");
+        assert_eq!(burn["state"], "firing");
+        assert_eq!(burn["value"], 20.0);
+        assert_eq!(doc["slos"][0]["state"], "firing");
+        assert_eq!(doc["slos"][0]["burning"], json!(["5m", "1h"]));
+        let event: Value =
+            serde_json::from_str(&live.event_json().expect("a row")).expect("event JSON");
+        assert_eq!(event["routes"][0]["route"], "/api/v1/chat");
+        assert_eq!(event["slowest_requests"], json!([]));
+        assert_eq!(event["alerts"]["slos"][0]["name"], "chat");
+        // The budget stops burning: resolved; the objective leaves: its alert goes.
+        s.slos = Some(vec![SloFigures::new(&chat, (190, 200), 0.0, 20.0)]);
+        live.record(&s, SystemTime::now(), Duration::from_secs(1));
+        assert_eq!(live.alerts_json()["slos"][0]["state"], "ok");
+        s.slos = None;
+        live.record(&s, SystemTime::now(), Duration::from_secs(2));
+        let doc = live.alerts_json();
+        assert_eq!(doc["alerts"].as_array().map(Vec::len), Some(RULES.len()));
+        assert_eq!(doc["slos"], json!([]));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod exemplar;
 mod recent;
 mod series;
 mod shard;
+mod slowest;
 mod table;
 
 use std::sync::Arc;
@@ -249,19 +250,23 @@ impl RequestMetrics {
             .into_iter()
             .map(|s| (s, s.fold()))
             .collect();
-        let (all, length, routes) = self.recent.window(now, &folds, |windowed, length| {
+        let (all, length, routes, slow) = self.recent.window(now, &folds, |windowed, length| {
             let mut all = vec![0u64; self.edges.len() + 1];
             let mut routes = Vec::new();
+            let since = self
+                .nanos_at(now)
+                .saturating_sub(u64::try_from(length.as_nanos()).unwrap_or(u64::MAX));
+            let mut slow = Vec::new();
             for w in windowed {
                 let buckets = w.buckets();
                 for (total, n) in all.iter_mut().zip(&buckets) {
                     *total += n;
                 }
-                if let Some(route) = self.route_figures(w, buckets, length) {
+                if let Some(route) = self.route_figures(w, buckets, length, since, &mut slow) {
                     routes.push(route);
                 }
             }
-            (all, length, routes)
+            (all, length, routes, slow)
         });
         let recent = self.histogram(all);
         let ms = |q: f64| round_to(recent.quantile(q) * 1000.0, 3);
@@ -280,6 +285,7 @@ impl RequestMetrics {
             latency_p99_ms: ms(0.99),
             latency_window_seconds: length.as_secs(),
             routes,
+            slowest_requests: slowest::slowest(slow),
         }
     }
 
@@ -292,11 +298,15 @@ impl RequestMetrics {
         }
     }
 
+    /// One route's figures over the window; its exemplars recorded since `since` go to
+    /// `slow`.
     fn route_figures(
         &self,
         w: &recent::Windowed<'_>,
         buckets: Vec<u64>,
         length: Duration,
+        since: u64,
+        slow: &mut Vec<vitals_core::SlowRequest>,
     ) -> Option<RouteFigures> {
         let (answers, errors) = w.answers_and_errors();
         if answers == 0 {
@@ -304,6 +314,13 @@ impl RequestMetrics {
         }
         let h = self.histogram(buckets);
         let ms = |q: f64| round_to(h.quantile(q) * 1000.0, 3);
+        let recent: Vec<_> = self
+            .exemplars_since(w.series, since)
+            .iter()
+            .map(|e| slowest::slow_request(w.series, e))
+            .collect();
+        let slowest = recent.first().cloned();
+        slow.extend(recent);
         Some(RouteFigures {
             method: w.series.method.to_owned(),
             route: w.series.route.to_string(),
@@ -312,6 +329,7 @@ impl RequestMetrics {
             p50_ms: ms(0.5),
             p95_ms: ms(0.95),
             p99_ms: ms(0.99),
+            slowest,
         })
     }
 }

@@ -28,7 +28,17 @@ impl Settings {
         self.check_token()?;
         self.check_connections()?;
         self.check_outputs()?;
+        self.check_slos()?;
         Ok(())
+    }
+
+    /// The objectives: each usable, names unique, latency thresholds on an edge of the
+    /// request histogram (the default latency buckets and the slow threshold).
+    fn check_slos(&self) -> Result<(), SettingsError> {
+        let edges =
+            vitals_core::slo::default_edges(std::time::Duration::from_millis(self.slow_request_ms));
+        vitals_core::slo::check_all(&self.slo, &edges)
+            .map_err(|e| invalid("[[slo]] in --config", e.to_string()))
     }
 
     /// The database and Redis URLs name a backend the server speaks.

@@ -27,7 +27,8 @@ Each setting is a flag, an environment variable, or a key of the --config TOML f
 (flag > environment > file > default).",
     after_help = "Examples:\n  vitals-server\n  \
 DATABASE_URL=postgres://127.0.0.1/test REDIS_URL=redis://127.0.0.1:6379 vitals-server\n  \
-vitals-server --config vitals.toml --print-config"
+vitals-server --config vitals.toml --print-config\n  \
+vitals-server --config vitals.toml --print-slo-rules > slo-rules.yml"
 )]
 struct CommandLine {
     /// TOML file with settings; flags and environment variables override its keys.
@@ -38,6 +39,10 @@ struct CommandLine {
     /// Print the resolved settings as TOML (token hidden) and exit.
     #[arg(long)]
     print_config: bool,
+    /// Print the Prometheus recording rules and multiwindow burn-rate alerts of the
+    /// service-level objectives ([[slo]] in --config) as YAML and exit.
+    #[arg(long, conflicts_with = "print_config")]
+    print_slo_rules: bool,
 }
 
 /// The command line as clap read it (flags, environment variables, built-in defaults) and
@@ -52,6 +57,11 @@ impl Args {
     /// Whether `--print-config` was given.
     pub fn print_config(&self) -> bool {
         self.line.print_config
+    }
+
+    /// Whether `--print-slo-rules` was given.
+    pub fn print_slo_rules(&self) -> bool {
+        self.line.print_slo_rules
     }
 
     /// The `--config` file, if one was named.

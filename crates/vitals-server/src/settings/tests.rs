@@ -247,3 +247,39 @@ fn printed_config_hides_the_token() {
     assert!(text.contains("metrics_token = \"<hidden>\""), "{text}");
     assert!(!text.contains("s3cret"));
 }
+
+#[test]
+fn objectives_come_from_slo_tables_and_are_checked() {
+    let defaults = Settings::resolve(Args::default()).expect("defaults are valid");
+    let names: Vec<&str> = defaults.slo.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["chat-availability", "history-latency"]);
+    assert_eq!(defaults.slo[1].route, "/api/v1/users/{user_id}/history");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("vitals.toml");
+    let resolve = |text: &str| {
+        std::fs::write(&path, text).expect("write config");
+        Settings::resolve(args(&["--config", path.to_str().expect("utf-8")]))
+    };
+    let s = resolve(
+        "slow_request_ms = 300\n[[slo]]\nname = \"api\"\nroute = \"/api/v1/*\"\nkind = \"latency\"\ntarget_percent = 95\nthreshold_ms = 300\n",
+    )
+    .expect("300 ms is an edge once it is the slow threshold");
+    assert_eq!(s.slo.len(), 1, "the file's tables replace the defaults");
+    assert!(s.slo_rules().contains("route=~\"/api/v1/.*\""));
+    assert!(resolve("slo = []\n").expect("none").slo.is_empty());
+    let e = resolve(
+        "[[slo]]\nname = \"api\"\nroute = \"/api\"\nkind = \"latency\"\ntarget_percent = 99\nthreshold_ms = 300\n",
+    )
+    .expect_err("300 ms is not an edge by default")
+    .to_string();
+    assert!(
+        e.contains("[[slo]]") && e.contains("\"api\"") && e.contains("not an edge"),
+        "{e}"
+    );
+    let e = resolve(
+        "[[slo]]\nname = \"api\"\nroute = \"/api\"\nkind = \"speed\"\ntarget_percent = 99\n",
+    )
+    .expect_err("unknown kind")
+    .to_string();
+    assert!(e.contains("speed") && e.contains("line"), "{e}");
+}
