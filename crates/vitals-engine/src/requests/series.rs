@@ -157,28 +157,31 @@ impl RouteSeries {
         }
     }
 
-    /// Everything recorded, summed over the shards.
+    /// Everything recorded, summed over the shards: each shard's counting words (statuses,
+    /// slow, sum, buckets) are read in one pass over its block.
     pub(crate) fn fold(&self) -> Fold {
-        let shards = self.lines.len() / self.lines_per_shard;
-        let sum = |word: usize| -> u64 {
-            (0..shards)
-                .map(|s| self.word(s, word).load(Ordering::Relaxed))
-                .sum()
-        };
-        let statuses = self
-            .codes
+        // The statuses first: a slot is claimed before anything counts into it.
+        let codes: [u16; MAX_STATUSES] =
+            std::array::from_fn(|i| self.codes[i].load(Ordering::Acquire));
+        let mut head = [0u64; BUCKETS];
+        let mut buckets = vec![0u64; self.buckets];
+        for block in self.lines.chunks_exact(self.lines_per_shard) {
+            let cells = block.iter().flat_map(|line| &line.0);
+            for (sum, cell) in head.iter_mut().chain(buckets.iter_mut()).zip(cells) {
+                *sum += cell.load(Ordering::Relaxed);
+            }
+        }
+        let statuses = codes
             .iter()
-            .enumerate()
-            .filter_map(|(i, code)| match code.load(Ordering::Acquire) {
-                0 => None,
-                status => Some((status, sum(i))),
-            })
+            .zip(&head)
+            .filter(|&(&status, _)| status != 0)
+            .map(|(&status, &n)| (status, n))
             .collect();
         Fold {
             statuses,
-            slow: sum(SLOW),
-            sum_nanos: sum(SUM),
-            buckets: (0..self.buckets).map(|b| sum(BUCKETS + b)).collect(),
+            slow: head[SLOW],
+            sum_nanos: head[SUM],
+            buckets,
         }
     }
 
