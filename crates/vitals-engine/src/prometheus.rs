@@ -37,12 +37,16 @@ fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     out.push('\n');
 }
 
-/// `{labels}` after a sample's name; nothing for no labels.
-fn braces(out: &mut String, labels: &str) {
-    if !labels.is_empty() {
+/// `name_suffix{labels} ` (`name_suffix ` without labels): a sample up to its value.
+fn sample(out: &mut String, name: &str, suffix: &str, labels: &str) {
+    out.push_str(name);
+    out.push_str(suffix);
+    if labels.is_empty() {
+        out.push(' ');
+    } else {
         out.push('{');
         out.push_str(labels);
-        out.push('}');
+        out.push_str("} ");
     }
 }
 
@@ -52,15 +56,34 @@ fn int_line(out: &mut String, n: u64) {
     out.push('\n');
 }
 
-/// The Prometheus text exposition, written as the walk goes into one string: each line is
-/// copied from text made once (label sets at registration, `le` edges at build, a
-/// histogram's bucket line start once per series) and one formatted number.
+/// The Prometheus text exposition, written as the walk goes into one string. Each line is a
+/// few copies of text made once (label sets at registration, `le` edges at build, the start
+/// of a histogram's bucket lines once per series) and one formatted number.
 struct Text {
     out: String,
-    /// `name_bucket{labels,le="`: the start of every bucket line of the current histogram.
+    /// `\nname_bucket{labels,le="`: the end of the previous line and the start of the next
+    /// bucket line of the current histogram.
     bucket: String,
+    /// Each `le` edge of [`Text::tails_of`] followed by `"} `.
+    tails: Vec<String>,
+    /// The edges `tails` were made for. Every histogram's edges stay where they are for the
+    /// whole walk (the request metrics live as long as the process, the registry's series
+    /// are held by the walk), so the request histograms share one set of tails.
+    tails_of: Option<*const [Box<str>]>,
     /// A snapshot-fed sample's one label, escaped (reused, so no allocation per sample).
     one: String,
+}
+
+impl Text {
+    fn new(capacity: usize) -> Self {
+        Self {
+            out: String::with_capacity(capacity),
+            bucket: String::new(),
+            tails: Vec::new(),
+            tails_of: None,
+            one: String::new(),
+        }
+    }
 }
 
 impl Visitor for Text {
@@ -75,30 +98,35 @@ impl Visitor for Text {
 
     fn number(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, value: Value) {
         let out = &mut self.out;
-        out.push_str(family.name);
+        let name = family.name;
         match labels {
-            Labels::None => {}
+            Labels::None => sample(out, name, "", ""),
             Labels::One(k, v) => {
+                out.push_str(name);
                 out.push('{');
                 push_label_text(out, [(k, v)].into_iter());
-                out.push('}');
+                out.push_str("} ");
             }
-            Labels::Recorded { text, .. } => braces(out, text),
-            Labels::Route { text, status, .. } => match status {
-                None => braces(out, text),
-                Some(status) => {
-                    out.push('{');
-                    if !text.is_empty() {
-                        out.push_str(text);
-                        out.push(',');
-                    }
-                    out.push_str("status=\"");
-                    out.push_str(status);
-                    out.push_str("\"}");
+            Labels::Recorded { text, .. }
+            | Labels::Route {
+                text, status: None, ..
+            } => sample(out, name, "", text),
+            Labels::Route {
+                text,
+                status: Some(status),
+                ..
+            } => {
+                out.push_str(name);
+                out.push('{');
+                if !text.is_empty() {
+                    out.push_str(text);
+                    out.push(',');
                 }
-            },
+                out.push_str("status=\"");
+                out.push_str(status);
+                out.push_str("\"} ");
+            }
         }
-        out.push(' ');
         match value {
             Value::Int(n) => int_line(out, n),
             Value::Float(v) => {
@@ -109,7 +137,13 @@ impl Visitor for Text {
     }
 
     fn histogram(&mut self, family: &MetricFamily<'_>, labels: Labels<'_>, h: &HistogramPoint<'_>) {
-        let Text { out, bucket, one } = self;
+        let Text {
+            out,
+            bucket,
+            tails,
+            tails_of,
+            one,
+        } = self;
         let name = family.name;
         let labels = match labels {
             Labels::None => "",
@@ -120,7 +154,14 @@ impl Visitor for Text {
             }
             Labels::Recorded { text, .. } | Labels::Route { text, .. } => text,
         };
+        let edges = std::ptr::from_ref(h.le);
+        if !tails_of.is_some_and(|of| std::ptr::eq(of, edges)) {
+            tails.clear();
+            tails.extend(h.le.iter().map(|le| format!("{le}\"}} ")));
+            *tails_of = Some(edges);
+        }
         bucket.clear();
+        bucket.push('\n');
         bucket.push_str(name);
         bucket.push_str("_bucket{");
         if !labels.is_empty() {
@@ -128,27 +169,23 @@ impl Visitor for Text {
             bucket.push(',');
         }
         bucket.push_str("le=\"");
+        // The first line has no line before it to end.
+        let mut start = &bucket[1..];
         let mut running = 0u64;
-        for (le, n) in h.le.iter().zip(h.counts) {
+        for (tail, n) in tails.iter().zip(h.counts) {
             running += n;
-            out.push_str(bucket);
-            out.push_str(le);
-            out.push_str("\"} ");
-            int_line(out, running);
+            out.push_str(start);
+            out.push_str(tail);
+            out.push_str(itoa::Buffer::new().format(running));
+            start = bucket;
         }
-        out.push_str(bucket);
+        out.push_str(start);
         out.push_str("+Inf\"} ");
         int_line(out, h.count);
-        out.push_str(name);
-        out.push_str("_sum");
-        braces(out, labels);
-        out.push(' ');
+        sample(out, name, "_sum", labels);
         number(out, h.sum);
         out.push('\n');
-        out.push_str(name);
-        out.push_str("_count");
-        braces(out, labels);
-        out.push(' ');
+        sample(out, name, "_count", labels);
         int_line(out, h.count);
     }
 
@@ -168,11 +205,7 @@ pub(crate) fn render(
 ) -> String {
     // Room for what the last exposition needed, plus some: no copying as it grows.
     let last = registry.last_render_len.load(Ordering::Relaxed);
-    let mut text = Text {
-        out: String::with_capacity((last + last / 8).max(16 * 1024)),
-        bucket: String::new(),
-        one: String::new(),
-    };
+    let mut text = Text::new((last + last / 8).max(16 * 1024));
     walk(registry, requests, snapshot, &mut text);
     registry
         .last_render_len

@@ -3,6 +3,7 @@
 //! registry's stores: no intermediate copy of the series.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,7 +13,7 @@ use vitals_core::catalogue::{
 };
 
 use crate::registry::{BucketHistogram, Registry, Series, Store, read};
-use crate::requests::{Exemplar, Fold, OVERFLOW_STATUS, RequestMetrics, RouteSeries};
+use crate::requests::{Exemplar, OVERFLOW_STATUS, RequestMetrics, RouteSeries};
 
 /// One metric family (a name with its help, kind and unit), as every encoder sees it.
 pub struct MetricFamily<'a> {
@@ -193,33 +194,56 @@ pub(crate) fn walk<V: Visitor + ?Sized>(
 }
 
 /// Every route series with what it recorded, folded over the shards once for the three
-/// request families, and the order they are listed in: by labels, leaving out series with
-/// nothing to show (the overflow one until it counts something).
+/// request families (into shared storage: no allocation per series), and the order they are
+/// listed in: by labels, leaving out series with nothing to show (the overflow one until it
+/// counts something).
 struct RouteFolds {
     routes: Vec<&'static RouteSeries>,
-    /// Statuses sorted, so answer counters list in status order.
-    folds: Vec<Fold>,
+    folds: Vec<Folded>,
+    /// The statuses of every series, each series' run sorted by status.
+    statuses: Vec<(u16, u64)>,
+    /// The bucket counts of every series, one run after the other.
+    buckets: Vec<u64>,
     order: Vec<usize>,
+}
+
+/// One series' share of [`RouteFolds`].
+struct Folded {
+    statuses: Range<usize>,
+    buckets: Range<usize>,
+    slow: u64,
+    sum_nanos: u64,
+    count: u64,
 }
 
 impl RouteFolds {
     fn of(requests: &RequestMetrics) -> Self {
         let routes = requests.all_series();
-        let folds: Vec<Fold> = routes
+        let (edges, _) = requests.edges();
+        let mut statuses = Vec::with_capacity(routes.len() * 2);
+        let mut buckets = Vec::with_capacity(routes.len() * (edges.len() + 1));
+        let folds: Vec<Folded> = routes
             .iter()
             .map(|s| {
-                let mut fold = s.fold();
-                fold.statuses.sort_unstable();
-                fold
+                let (first_status, first_bucket) = (statuses.len(), buckets.len());
+                let (slow, sum_nanos) = s.fold_into(&mut statuses, &mut buckets);
+                statuses[first_status..].sort_unstable();
+                Folded {
+                    statuses: first_status..statuses.len(),
+                    buckets: first_bucket..buckets.len(),
+                    slow,
+                    sum_nanos,
+                    count: buckets[first_bucket..].iter().sum(),
+                }
             })
             .collect();
-        let mut order: Vec<usize> = (0..routes.len())
-            .filter(|&i| folds[i].count() > 0)
-            .collect();
+        let mut order: Vec<usize> = (0..routes.len()).filter(|&i| folds[i].count > 0).collect();
         order.sort_by(|&a, &b| routes[a].labels.cmp(&routes[b].labels));
         Self {
             routes,
             folds,
+            statuses,
+            buckets,
             order,
         }
     }
@@ -250,7 +274,7 @@ fn request_family<V: Visitor + ?Sized>(
             }
         }
         if def.name == HTTP_REQUESTS.name {
-            for &(status, n) in &fold.statuses {
+            for &(status, n) in &all.statuses[fold.statuses.clone()] {
                 let mut digits = itoa::Buffer::new();
                 let text = if status == OVERFLOW_STATUS {
                     crate::requests::OVERFLOW
@@ -270,8 +294,8 @@ fn request_family<V: Visitor + ?Sized>(
             let point = HistogramPoint {
                 bounds,
                 le,
-                counts: &fold.buckets,
-                count: fold.count(),
+                counts: &all.buckets[fold.buckets.clone()],
+                count: fold.count,
                 sum: fold.sum_nanos as f64 / 1e9,
                 exemplars: &exemplars,
             };

@@ -13,6 +13,8 @@ pub(crate) const MAX_STATUSES: usize = 8;
 const SLOW: usize = MAX_STATUSES;
 const SUM: usize = SLOW + 1;
 const BUCKETS: usize = SUM + 1;
+/// The counting words of a block with the most buckets a request histogram takes.
+const FOLDED: usize = BUCKETS + super::MAX_EDGES + 1;
 
 type Line = [AtomicU64; LINE_WORDS];
 
@@ -48,7 +50,9 @@ pub(crate) struct Fold {
     pub(crate) buckets: Vec<u64>,
 }
 
+#[cfg(test)]
 impl Fold {
+    /// All answers: the buckets added up.
     pub(crate) fn count(&self) -> u64 {
         self.buckets.iter().sum()
     }
@@ -57,6 +61,8 @@ impl Fold {
 impl RouteSeries {
     /// Cells for `method` and `route` over a histogram of `edges` edges, for `shards` shards.
     pub(crate) fn new(method: &'static str, route: &str, edges: usize, shards: usize) -> Self {
+        // The builder refuses more edges; folding reads at most this many.
+        debug_assert!(edges <= super::MAX_EDGES, "{edges} edges");
         let buckets = edges + 1;
         let exemplars_at = (BUCKETS + buckets).next_multiple_of(exemplar::WORDS);
         let words = exemplars_at + buckets * exemplar::WORDS;
@@ -157,32 +163,43 @@ impl RouteSeries {
         }
     }
 
-    /// Everything recorded, summed over the shards: each shard's counting words (statuses,
-    /// slow, sum, buckets) are read in one pass over its block.
+    /// Everything recorded, summed over the shards.
     pub(crate) fn fold(&self) -> Fold {
+        let mut fold = Fold::default();
+        (fold.slow, fold.sum_nanos) = self.fold_into(&mut fold.statuses, &mut fold.buckets);
+        fold
+    }
+
+    /// [`fold`](Self::fold) into storage the caller reuses across series: the statuses
+    /// appended to `statuses`, the buckets to `buckets`; gives the slow count and the sum.
+    /// Each shard's counting words are read in one pass over its block.
+    pub(crate) fn fold_into(
+        &self,
+        statuses: &mut Vec<(u16, u64)>,
+        buckets: &mut Vec<u64>,
+    ) -> (u64, u64) {
         // The statuses first: a slot is claimed before anything counts into it.
         let codes: [u16; MAX_STATUSES] =
             std::array::from_fn(|i| self.codes[i].load(Ordering::Acquire));
-        let mut head = [0u64; BUCKETS];
-        let mut buckets = vec![0u64; self.buckets];
+        // Statuses, slow, sum, then the buckets: the first words of every shard's block.
+        let mut sums = [0u64; FOLDED];
+        let words = (BUCKETS + self.buckets).min(FOLDED);
         for block in self.lines.chunks_exact(self.lines_per_shard) {
-            let cells = block.iter().flat_map(|line| &line.0);
-            for (sum, cell) in head.iter_mut().chain(buckets.iter_mut()).zip(cells) {
-                *sum += cell.load(Ordering::Relaxed);
+            for (line, sums) in block.iter().zip(sums[..words].chunks_mut(LINE_WORDS)) {
+                for (sum, cell) in sums.iter_mut().zip(&line.0) {
+                    *sum += cell.load(Ordering::Relaxed);
+                }
             }
         }
-        let statuses = codes
-            .iter()
-            .zip(&head)
-            .filter(|&(&status, _)| status != 0)
-            .map(|(&status, &n)| (status, n))
-            .collect();
-        Fold {
-            statuses,
-            slow: head[SLOW],
-            sum_nanos: head[SUM],
-            buckets,
-        }
+        statuses.extend(
+            codes
+                .iter()
+                .zip(&sums)
+                .filter(|&(&status, _)| status != 0)
+                .map(|(&status, &n)| (status, n)),
+        );
+        buckets.extend_from_slice(&sums[BUCKETS..words]);
+        (sums[SLOW], sums[SUM])
     }
 
     /// The newest exemplar of each bucket, over the shards.
