@@ -181,20 +181,23 @@ impl RouteSeries {
         // The statuses first: a slot is claimed before anything counts into it.
         let codes: [u16; MAX_STATUSES] =
             std::array::from_fn(|i| self.codes[i].load(Ordering::Acquire));
-        // Statuses, slow, sum, then the buckets: the first words of every shard's block.
-        let mut sums = [0u64; FOLDED];
+        // Statuses, slow, sum, then the buckets: the first lines of every shard's block,
+        // added up whole (the rest of the last one is exemplar words, left out below).
+        let mut sums = [[0u64; LINE_WORDS]; FOLDED.div_ceil(LINE_WORDS)];
         let words = (BUCKETS + self.buckets).min(FOLDED);
+        let lines = words.div_ceil(LINE_WORDS);
         for block in self.lines.chunks_exact(self.lines_per_shard) {
-            for (line, sums) in block.iter().zip(sums[..words].chunks_mut(LINE_WORDS)) {
+            for (sums, line) in sums[..lines].iter_mut().zip(block) {
                 for (sum, cell) in sums.iter_mut().zip(&line.0) {
                     *sum += cell.load(Ordering::Relaxed);
                 }
             }
         }
+        let sums = sums.as_flattened();
         statuses.extend(
             codes
                 .iter()
-                .zip(&sums)
+                .zip(sums)
                 .filter(|&(&status, _)| status != 0)
                 .map(|(&status, &n)| (status, n)),
         );
