@@ -257,6 +257,25 @@ mod tests {
     }
 
     #[test]
+    fn the_most_edges_fold_whole() {
+        let edges = crate::requests::MAX_EDGES;
+        let s = RouteSeries::new("GET", "/x", edges, 2);
+        let ok = s.status_slot(200, || true, || {}).expect("slot");
+        s.record(0, ok, edges, 5, true, None);
+        s.record(1, ok, edges, 7, false, None);
+        s.record(1, ok, 0, 1, false, None);
+        let fold = s.fold();
+        assert_eq!(fold.buckets.len(), edges + 1);
+        assert_eq!((fold.buckets[0], fold.buckets[edges]), (1, 2));
+        assert_eq!(fold.statuses, vec![(200, 3)]);
+        assert_eq!((fold.slow, fold.sum_nanos), (1, 13));
+        let (mut statuses, mut buckets) = (vec![(404, 9)], vec![42]);
+        assert_eq!(s.fold_into(&mut statuses, &mut buckets), (1, 13));
+        assert_eq!(statuses, vec![(404, 9), (200, 3)], "appended");
+        assert_eq!(buckets.len(), edges + 2);
+    }
+
+    #[test]
     fn a_full_route_or_a_refused_claim_gives_no_slot() {
         let s = RouteSeries::new("GET", "/x", 1, 1);
         for status in 200..208 {
