@@ -115,7 +115,7 @@ pub fn build(mode: Mode) -> App {
                 recorded: Some(Box::new(move || {
                     recorded::in_exposition(
                         &vitals.render_prometheus(),
-                        "health_agent_http_requests_total",
+                        "http_requests_total",
                         "route",
                     )
                 })),

@@ -7,7 +7,7 @@
 //! vitals-bench json    [--iters N]
 //! vitals-bench spans   [--warmup N] [--iters N] [--runs N]
 //! vitals-bench serve   --mode MODE [--listen ADDR] [--max-seconds S]
-//! vitals-bench repeat  --work render-default|render-thousand|json --times N
+//! vitals-bench repeat  --work render-default|render-thousand|json --times N [--out FILE]
 //! ```
 //!
 //! MODE is one of bare, noop, vitals, perf-only, axum-prometheus, opentelemetry.
@@ -17,7 +17,8 @@
 //! `render <case> <series> <iteration> <ns> <bytes>`; `json default <series> <iteration> <ns>
 //! <bytes>`), which `cargo xtask bench` reads; `serve` prints `listening on http://ADDR` and
 //! serves `/hello` until killed or until `--max-seconds` pass; `repeat` does one piece of
-//! work N times and prints nothing, for an instruction counter.
+//! work N times and prints nothing, for an instruction counter (`--out` writes the last
+//! render to FILE).
 
 mod apps;
 mod json;
@@ -69,6 +70,7 @@ fn run() -> Result<()> {
                 .get("--work")
                 .with_context(|| format!("repeat needs --work: {}", repeat::WORK))?,
             flags.number("--times", 10)?,
+            flags.get("--out"),
         ),
         "spans" => spans::run(&spans::Plan {
             warmup: flags.number("--warmup", 100_000)?,

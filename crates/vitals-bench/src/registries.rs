@@ -100,9 +100,11 @@ impl Registry {
     }
 }
 
-/// A `Vitals` as the server builds it, keeping up to `max_series` request label sets.
+/// A `Vitals` as the server builds it (its `health_agent` namespace included), keeping up to
+/// `max_series` request label sets.
 fn vitals(max_series: usize) -> Result<Vitals> {
     Ok(Vitals::builder()
+        .namespace("health_agent")
         .slow_threshold(SLOW)
         .max_series(max_series)
         .build()?)

@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use vitals_core::Snapshot;
 
 use crate::json;
@@ -15,8 +15,9 @@ use crate::registries::Registry;
 /// What to repeat.
 pub const WORK: &str = "render-default, render-thousand or json";
 
-/// Does `work` `times` times.
-pub fn run(work: &str, times: u64) -> Result<()> {
+/// Does `work` `times` times; with `out`, writes the last render there (to compare the bytes
+/// of two builds).
+pub fn run(work: &str, times: u64, out: Option<&str>) -> Result<()> {
     match work {
         "render-default" | "render-thousand" => {
             let registry = if work == "render-default" {
@@ -25,8 +26,12 @@ pub fn run(work: &str, times: u64) -> Result<()> {
                 Registry::thousand()?
             };
             let snapshot = Snapshot::default();
+            let mut body = String::new();
             for _ in 0..times {
-                black_box(registry.vitals.engine().render_snapshot(&snapshot));
+                body = black_box(registry.vitals.engine().render_snapshot(&snapshot));
+            }
+            if let Some(path) = out {
+                std::fs::write(path, body).with_context(|| format!("cannot write {path}"))?;
             }
         }
         "json" => {

@@ -4,6 +4,12 @@
 /// `a="1",b="2"`: label pairs escaped for the exposition format (no braces).
 pub fn label_text<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
+    push_label_text(&mut out, pairs);
+    out
+}
+
+/// [`label_text`], appended to `out`.
+pub fn push_label_text<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
     for (i, (k, v)) in pairs.enumerate() {
         if i > 0 {
             out.push(',');
@@ -20,7 +26,6 @@ pub fn label_text<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String
         }
         out.push('"');
     }
-    out
 }
 
 /// `v` as the exposition formats write it: integers without a fraction, other finite

@@ -3,6 +3,7 @@
 //! registry's stores: no intermediate copy of the series.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,7 +13,7 @@ use vitals_core::catalogue::{
 };
 
 use crate::registry::{BucketHistogram, Registry, Series, Store, read};
-use crate::requests::{Exemplar, Fold, OVERFLOW_STATUS, RequestMetrics, RouteSeries};
+use crate::requests::{Exemplar, OVERFLOW_STATUS, RequestMetrics, RouteSeries};
 
 /// One metric family (a name with its help, kind and unit), as every encoder sees it.
 pub struct MetricFamily<'a> {
@@ -115,7 +116,8 @@ pub struct HistogramPoint<'a> {
     /// Their sum.
     pub sum: f64,
     /// For each bucket, a recent observation with the id of what it measured (request
-    /// histograms only; empty elsewhere).
+    /// histograms only, for visitors that [want them](Visitor::wants_exemplars); empty
+    /// elsewhere).
     pub exemplars: &'a [Option<Exemplar>],
 }
 
@@ -135,6 +137,12 @@ pub trait Visitor {
     );
     /// The family's samples are done.
     fn end(&mut self, family: &MetricFamily<'_>);
+    /// Whether this visitor writes exemplars. Reading them costs a look at every bucket of
+    /// every shard of every request series, so a visitor that leaves them out (the Prometheus
+    /// text) says `false` and gets [`HistogramPoint::exemplars`] empty.
+    fn wants_exemplars(&self) -> bool {
+        true
+    }
 }
 
 /// Every series, each family once: the snapshot-fed catalogue metrics, then the ones recorded
@@ -150,8 +158,7 @@ pub(crate) fn walk<V: Visitor + ?Sized>(
         snapshot_fed(visitor, name, def, snapshot);
     }
     let own = Grouped::of(&registry.own);
-    let routes = requests.all_series();
-    let folds: Vec<Fold> = routes.iter().map(|s| s.fold()).collect();
+    let routes = RouteFolds::of(requests);
     for (def, name) in registry
         .exported
         .iter()
@@ -162,7 +169,7 @@ pub(crate) fn walk<V: Visitor + ?Sized>(
             .iter()
             .any(|d| d.name == def.name)
         {
-            request_family(visitor, def, &family, requests, &routes, &folds);
+            request_family(visitor, def, &family, requests, &routes);
         } else {
             own.visit(visitor, &family);
         }
@@ -186,27 +193,78 @@ pub(crate) fn walk<V: Visitor + ?Sized>(
     }
 }
 
-/// One request family from the route series, in a stable order (by labels); series with
-/// nothing to show are left out (the overflow one until it counts something).
+/// Every route series with what it recorded, folded over the shards once for the three
+/// request families (into shared storage: no allocation per series), and the order they are
+/// listed in: by labels, leaving out series with nothing to show (the overflow one until it
+/// counts something).
+struct RouteFolds {
+    routes: Vec<&'static RouteSeries>,
+    folds: Vec<Folded>,
+    /// The statuses of every series, each series' run sorted by status.
+    statuses: Vec<(u16, u64)>,
+    /// The bucket counts of every series, one run after the other.
+    buckets: Vec<u64>,
+    order: Vec<usize>,
+}
+
+/// One series' share of [`RouteFolds`].
+struct Folded {
+    statuses: Range<usize>,
+    buckets: Range<usize>,
+    slow: u64,
+    sum_nanos: u64,
+    count: u64,
+}
+
+impl RouteFolds {
+    fn of(requests: &RequestMetrics) -> Self {
+        let routes = requests.all_series();
+        let (edges, _) = requests.edges();
+        let mut statuses = Vec::with_capacity(routes.len() * 2);
+        let mut buckets = Vec::with_capacity(routes.len() * (edges.len() + 1));
+        let folds: Vec<Folded> = routes
+            .iter()
+            .map(|s| {
+                let (first_status, first_bucket) = (statuses.len(), buckets.len());
+                let (slow, sum_nanos) = s.fold_into(&mut statuses, &mut buckets);
+                statuses[first_status..].sort_unstable();
+                Folded {
+                    statuses: first_status..statuses.len(),
+                    buckets: first_bucket..buckets.len(),
+                    slow,
+                    sum_nanos,
+                    count: buckets[first_bucket..].iter().sum(),
+                }
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..routes.len()).filter(|&i| folds[i].count > 0).collect();
+        order.sort_by(|&a, &b| routes[a].labels.cmp(&routes[b].labels));
+        Self {
+            routes,
+            folds,
+            statuses,
+            buckets,
+            order,
+        }
+    }
+}
+
+/// One request family from the route series, in the order of [`RouteFolds`].
 fn request_family<V: Visitor + ?Sized>(
     visitor: &mut V,
     def: &MetricDef,
     family: &MetricFamily<'_>,
     requests: &RequestMetrics,
-    routes: &[&'static RouteSeries],
-    folds: &[Fold],
+    all: &RouteFolds,
 ) {
-    let mut order: Vec<usize> = (0..routes.len())
-        .filter(|&i| folds[i].count() > 0)
-        .collect();
-    if order.is_empty() {
+    if all.order.is_empty() {
         return;
     }
-    order.sort_by(|&a, &b| routes[a].labels.cmp(&routes[b].labels));
     visitor.family(family);
     let (bounds, le) = requests.edges();
-    for i in order {
-        let (series, fold) = (routes[i], &folds[i]);
+    let exemplars_wanted = visitor.wants_exemplars();
+    for &i in &all.order {
+        let (series, fold) = (all.routes[i], &all.folds[i]);
         fn labels<'a>(series: &'a RouteSeries, status: Option<&'a str>) -> Labels<'a> {
             Labels::Route {
                 text: &series.labels,
@@ -216,25 +274,28 @@ fn request_family<V: Visitor + ?Sized>(
             }
         }
         if def.name == HTTP_REQUESTS.name {
-            let mut statuses = fold.statuses.clone();
-            statuses.sort_unstable();
-            for (status, n) in statuses {
+            for &(status, n) in &all.statuses[fold.statuses.clone()] {
+                let mut digits = itoa::Buffer::new();
                 let text = if status == OVERFLOW_STATUS {
-                    crate::requests::OVERFLOW.to_owned()
+                    crate::requests::OVERFLOW
                 } else {
-                    status.to_string()
+                    digits.format(status)
                 };
-                visitor.number(family, labels(series, Some(&text)), Value::Int(n));
+                visitor.number(family, labels(series, Some(text)), Value::Int(n));
             }
         } else if def.name == HTTP_SLOW_REQUESTS.name {
             visitor.number(family, labels(series, None), Value::Int(fold.slow));
         } else {
-            let exemplars = requests.exemplars(series);
+            let exemplars = if exemplars_wanted {
+                requests.exemplars(series)
+            } else {
+                Vec::new()
+            };
             let point = HistogramPoint {
                 bounds,
                 le,
-                counts: &fold.buckets,
-                count: fold.count(),
+                counts: &all.buckets[fold.buckets.clone()],
+                count: fold.count,
                 sum: fold.sum_nanos as f64 / 1e9,
                 exemplars: &exemplars,
             };

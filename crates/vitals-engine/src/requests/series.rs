@@ -13,6 +13,8 @@ pub(crate) const MAX_STATUSES: usize = 8;
 const SLOW: usize = MAX_STATUSES;
 const SUM: usize = SLOW + 1;
 const BUCKETS: usize = SUM + 1;
+/// The counting words of a block with the most buckets a request histogram takes.
+const FOLDED: usize = BUCKETS + super::MAX_EDGES + 1;
 
 type Line = [AtomicU64; LINE_WORDS];
 
@@ -49,6 +51,7 @@ pub(crate) struct Fold {
 }
 
 impl Fold {
+    /// All answers: the buckets added up.
     pub(crate) fn count(&self) -> u64 {
         self.buckets.iter().sum()
     }
@@ -57,6 +60,8 @@ impl Fold {
 impl RouteSeries {
     /// Cells for `method` and `route` over a histogram of `edges` edges, for `shards` shards.
     pub(crate) fn new(method: &'static str, route: &str, edges: usize, shards: usize) -> Self {
+        // The builder refuses more edges; folding reads at most this many.
+        debug_assert!(edges <= super::MAX_EDGES, "{edges} edges");
         let buckets = edges + 1;
         let exemplars_at = (BUCKETS + buckets).next_multiple_of(exemplar::WORDS);
         let words = exemplars_at + buckets * exemplar::WORDS;
@@ -159,27 +164,44 @@ impl RouteSeries {
 
     /// Everything recorded, summed over the shards.
     pub(crate) fn fold(&self) -> Fold {
-        let shards = self.lines.len() / self.lines_per_shard;
-        let sum = |word: usize| -> u64 {
-            (0..shards)
-                .map(|s| self.word(s, word).load(Ordering::Relaxed))
-                .sum()
-        };
-        let statuses = self
-            .codes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, code)| match code.load(Ordering::Acquire) {
-                0 => None,
-                status => Some((status, sum(i))),
-            })
-            .collect();
-        Fold {
-            statuses,
-            slow: sum(SLOW),
-            sum_nanos: sum(SUM),
-            buckets: (0..self.buckets).map(|b| sum(BUCKETS + b)).collect(),
+        let mut fold = Fold::default();
+        (fold.slow, fold.sum_nanos) = self.fold_into(&mut fold.statuses, &mut fold.buckets);
+        fold
+    }
+
+    /// [`fold`](Self::fold) into storage the caller reuses across series: the statuses
+    /// appended to `statuses`, the buckets to `buckets`; gives the slow count and the sum.
+    /// Each shard's counting words are read in one pass over its block.
+    pub(crate) fn fold_into(
+        &self,
+        statuses: &mut Vec<(u16, u64)>,
+        buckets: &mut Vec<u64>,
+    ) -> (u64, u64) {
+        // The statuses first: a slot is claimed before anything counts into it.
+        let codes: [u16; MAX_STATUSES] =
+            std::array::from_fn(|i| self.codes[i].load(Ordering::Acquire));
+        // Statuses, slow, sum, then the buckets: the first lines of every shard's block,
+        // added up whole (the rest of the last one is exemplar words, left out below).
+        let mut sums = [[0u64; LINE_WORDS]; FOLDED.div_ceil(LINE_WORDS)];
+        let words = (BUCKETS + self.buckets).min(FOLDED);
+        let lines = words.div_ceil(LINE_WORDS);
+        for block in self.lines.chunks_exact(self.lines_per_shard) {
+            for (sums, line) in sums[..lines].iter_mut().zip(block) {
+                for (sum, cell) in sums.iter_mut().zip(&line.0) {
+                    *sum += cell.load(Ordering::Relaxed);
+                }
+            }
         }
+        let sums = sums.as_flattened();
+        statuses.extend(
+            codes
+                .iter()
+                .zip(sums)
+                .filter(|&(&status, _)| status != 0)
+                .map(|(&status, &n)| (status, n)),
+        );
+        buckets.extend_from_slice(&sums[BUCKETS..words]);
+        (sums[SLOW], sums[SUM])
     }
 
     /// The newest exemplar of each bucket, over the shards.
@@ -231,6 +253,25 @@ mod tests {
         assert!(exemplars[0].is_none());
         // Each shard's block starts on a line of its own.
         assert_eq!(s.lines.len() % 4, 0);
+    }
+
+    #[test]
+    fn the_most_edges_fold_whole() {
+        let edges = crate::requests::MAX_EDGES;
+        let s = RouteSeries::new("GET", "/x", edges, 2);
+        let ok = s.status_slot(200, || true, || {}).expect("slot");
+        s.record(0, ok, edges, 5, true, None);
+        s.record(1, ok, edges, 7, false, None);
+        s.record(1, ok, 0, 1, false, None);
+        let fold = s.fold();
+        assert_eq!(fold.buckets.len(), edges + 1);
+        assert_eq!((fold.buckets[0], fold.buckets[edges]), (1, 2));
+        assert_eq!(fold.statuses, vec![(200, 3)]);
+        assert_eq!((fold.slow, fold.sum_nanos), (1, 13));
+        let (mut statuses, mut buckets) = (vec![(404, 9)], vec![42]);
+        assert_eq!(s.fold_into(&mut statuses, &mut buckets), (1, 13));
+        assert_eq!(statuses, vec![(404, 9), (200, 3)], "appended");
+        assert_eq!(buckets.len(), edges + 2);
     }
 
     #[test]
