@@ -131,6 +131,11 @@ impl Visitor for Series<'_> {
     }
 
     fn end(&mut self, _family: &MetricFamily<'_>) {}
+
+    /// Remote write 1.0 carries samples only.
+    fn wants_exemplars(&self) -> bool {
+        false
+    }
 }
 
 /// Every series of `engine` and `snapshot` as one `WriteRequest`, each with one sample at
