@@ -77,38 +77,74 @@ pub(crate) fn write(
     true
 }
 
-/// Reads the slot `words`; `None` while empty or being written.
-pub(crate) fn read(words: &[AtomicU64]) -> Option<Exemplar> {
+/// A slot's words as read, before the id is turned into text.
+#[derive(Clone, Copy)]
+pub(crate) struct Raw {
+    meta: u64,
+    packed: [u64; 4],
+    value_nanos: u64,
+    /// When it was recorded, in nanoseconds since the engine started.
+    pub(crate) at_nanos: u64,
+}
+
+/// Reads the slot `words` without allocating; `None` while empty or being written.
+pub(crate) fn read_raw(words: &[AtomicU64]) -> Option<Raw> {
     let seq = words[0].load(Ordering::Acquire);
     if seq == 0 || seq & 1 == 1 {
         return None;
     }
     let meta = words[1].load(Ordering::Relaxed);
-    let packed: Vec<u64> = words[2..6]
-        .iter()
-        .map(|w| w.load(Ordering::Relaxed))
-        .collect();
+    let mut packed = [0u64; 4];
+    for (value, word) in packed.iter_mut().zip(&words[2..6]) {
+        *value = word.load(Ordering::Relaxed);
+    }
     let value_nanos = words[6].load(Ordering::Relaxed);
     let at_nanos = words[7].load(Ordering::Relaxed);
     fence(Ordering::Acquire);
     if words[0].load(Ordering::Relaxed) != seq {
         return None;
     }
-    let len = usize::try_from(meta & 0xff).unwrap_or(0).min(MAX_ID_BYTES);
-    let bytes: Vec<u8> = (0..len)
-        .map(|i| (packed[i / 8] >> ((i % 8) * 8)) as u8)
-        .collect();
-    let id = match meta >> 8 {
-        TRACE => bytes.iter().map(|b| format!("{b:02x}")).collect(),
-        REQUEST => String::from_utf8(bytes).ok()?,
-        _ => return None,
-    };
-    Some(Exemplar {
-        id,
-        value_seconds: value_nanos as f64 / 1e9,
+    Some(Raw {
+        meta,
+        packed,
+        value_nanos,
         at_nanos,
-        unix_nanos: 0,
     })
+}
+
+impl Raw {
+    /// The exemplar with its id as text; `None` for a slot of an unknown kind.
+    pub(crate) fn decode(&self) -> Option<Exemplar> {
+        let len = usize::try_from(self.meta & 0xff)
+            .unwrap_or(0)
+            .min(MAX_ID_BYTES);
+        let byte = |i: usize| (self.packed[i / 8] >> ((i % 8) * 8)) as u8;
+        let id = match self.meta >> 8 {
+            TRACE => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut id = String::with_capacity(len * 2);
+                for b in (0..len).map(byte) {
+                    id.push(char::from(HEX[usize::from(b >> 4)]));
+                    id.push(char::from(HEX[usize::from(b & 0xf)]));
+                }
+                id
+            }
+            REQUEST => String::from_utf8((0..len).map(byte).collect()).ok()?,
+            _ => return None,
+        };
+        Some(Exemplar {
+            id,
+            value_seconds: self.value_nanos as f64 / 1e9,
+            at_nanos: self.at_nanos,
+            unix_nanos: 0,
+        })
+    }
+}
+
+/// Reads the slot `words`; `None` while empty or being written.
+#[cfg(test)]
+fn read(words: &[AtomicU64]) -> Option<Exemplar> {
+    read_raw(words)?.decode()
 }
 
 #[cfg(test)]

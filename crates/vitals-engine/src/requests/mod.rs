@@ -315,7 +315,7 @@ impl RequestMetrics {
         let h = self.histogram(buckets);
         let ms = |q: f64| round_to(h.quantile(q) * 1000.0, 3);
         let recent: Vec<_> = self
-            .exemplars_since(w.series, since)
+            .exemplars_since(w.series, since, &h.counts)
             .iter()
             .map(|e| slowest::slow_request(w.series, e))
             .collect();

@@ -206,14 +206,19 @@ impl RouteSeries {
 
     /// The newest exemplar of each bucket, over the shards.
     pub(crate) fn exemplars(&self) -> Vec<Option<Exemplar>> {
-        let shards = self.lines.len() / self.lines_per_shard;
         (0..self.buckets)
-            .map(|b| {
-                (0..shards)
-                    .filter_map(|s| exemplar::read(self.exemplar_slot(s, b)))
-                    .max_by_key(|e| e.at_nanos)
-            })
+            .map(|b| self.newest(b, 0).and_then(|raw| raw.decode()))
             .collect()
+    }
+
+    /// The newest exemplar of `bucket` over the shards, if it was recorded at or after `since`
+    /// (nanoseconds on the exemplars' clock); nothing is decoded or allocated.
+    pub(crate) fn newest(&self, bucket: usize, since: u64) -> Option<exemplar::Raw> {
+        let shards = self.lines.len() / self.lines_per_shard;
+        (0..shards)
+            .filter_map(|s| exemplar::read_raw(self.exemplar_slot(s, bucket)))
+            .max_by_key(|e| e.at_nanos)
+            .filter(|e| e.at_nanos >= since)
     }
 }
 

@@ -22,13 +22,24 @@ impl RequestMetrics {
     }
 
     /// The exemplars of `series` recorded at or after `since` (see
-    /// [`nanos_at`](Self::nanos_at)), slowest first.
-    pub(crate) fn exemplars_since(&self, series: &RouteSeries, since: u64) -> Vec<Exemplar> {
-        let mut kept: Vec<Exemplar> = self
-            .exemplars(series)
-            .into_iter()
-            .flatten()
-            .filter(|e| e.at_nanos >= since)
+    /// [`nanos_at`](Self::nanos_at)), slowest first. Only the buckets whose count in
+    /// `counted` is above zero are read: a bucket nothing fell into since then has no newer
+    /// exemplar.
+    pub(crate) fn exemplars_since(
+        &self,
+        series: &RouteSeries,
+        since: u64,
+        counted: &[u64],
+    ) -> Vec<Exemplar> {
+        let mut kept: Vec<Exemplar> = counted
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .filter_map(|(bucket, _)| series.newest(bucket, since)?.decode())
+            .map(|mut e| {
+                e.unix_nanos = self.started_unix_nanos.saturating_add(e.at_nanos);
+                e
+            })
             .collect();
         kept.sort_by(|a, b| b.value_seconds.total_cmp(&a.value_seconds));
         kept
@@ -97,6 +108,8 @@ mod tests {
         );
         // Exemplars older than the window are left out.
         let later = m.nanos_at(now) + 1;
-        assert!(m.exemplars_since(a, later).is_empty());
+        let every_bucket = vec![1; m.edges.len() + 1];
+        assert!(m.exemplars_since(a, later, &every_bucket).is_empty());
+        assert_eq!(m.exemplars_since(a, 0, &every_bucket).len(), 2);
     }
 }
