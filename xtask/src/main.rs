@@ -145,6 +145,26 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
         .unwrap_or_default()
 }
 
+/// Where cargo puts build outputs (`CARGO_TARGET_DIR`, relative to the workspace root, else
+/// `target/` there).
+pub(crate) fn target_dir() -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
+}
+
+/// The trimmed standard output of `program args…`, or "unknown" when it cannot run.
+pub(crate) fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The address in a server's `listening on http://ADDR` line, if this is that line (text
 /// logs end the address at a space, JSON logs at a quote).
 pub(crate) fn listening_address(line: &str) -> Option<String> {

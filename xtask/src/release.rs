@@ -76,7 +76,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .with_context(|| format!("cannot clear {}", staging.display()))?;
     }
     std::fs::create_dir_all(&staging)?;
-    let release = crate::bench::target_dir().join("release");
+    let release = crate::target_dir().join("release");
     for (_, binary) in BINARIES {
         copy(&release.join(binary), &staging.join(binary))?;
     }

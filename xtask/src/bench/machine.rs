@@ -1,6 +1,6 @@
 //! What the figures were measured on: cores, CPU, memory, kernel, compiler and load.
 
-use std::process::Command;
+use crate::command_output;
 
 /// The machine and toolchain of a run.
 pub struct Machine {
@@ -35,8 +35,8 @@ impl Machine {
             cpus: std::thread::available_parallelism().map_or(0, usize::from),
             cpu_model,
             memory_mib,
-            kernel: output("uname", &["-sr"]),
-            rustc: output("rustc", &["-V"]),
+            kernel: command_output("uname", &["-sr"]),
+            rustc: command_output("rustc", &["-V"]),
         }
     }
 }
@@ -50,16 +50,5 @@ pub fn load_average() -> String {
 
 /// The current UTC time, `2026-11-27 14:03 UTC`.
 pub fn now_utc() -> String {
-    output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
-}
-
-/// The trimmed standard output of `program args…`, or "unknown" when it cannot run.
-pub(crate) fn output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|| "unknown".to_owned())
+    command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
 }

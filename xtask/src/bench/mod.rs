@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, workspace_root};
+use crate::{cargo, target_dir, workspace_root};
 
 /// What `cargo xtask bench` was asked.
 struct Options {
@@ -237,11 +237,3 @@ pub fn run(args: &[String]) -> Result<()> {
 /// Everything from this line on in `docs/performance.md` is kept when the bench rewrites it.
 const KEPT_MARKER: &str =
     "<!-- kept by cargo xtask bench: sections below are written by hand or by other runs -->";
-
-/// Where cargo puts build outputs (`CARGO_TARGET_DIR`, else `target/` at the root).
-pub(crate) fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => workspace_root().join(dir),
-        None => workspace_root().join("target"),
-    }
-}

@@ -104,15 +104,15 @@ impl Counts {
 pub fn toolchain() -> String {
     format!(
         "{}, {}",
-        crate::bench::machine::output("rustc", &["-V"]),
-        crate::bench::machine::output("valgrind", &["--version"])
+        crate::command_output("rustc", &["-V"]),
+        crate::command_output("valgrind", &["--version"])
     )
 }
 
 /// Builds the release `vitals-bench` (as `cargo xtask bench` does) and returns its path.
 pub fn build_bench() -> Result<PathBuf> {
     cargo(&["build", "--release", "--package", "vitals-bench"], &[])?;
-    Ok(crate::bench::target_dir().join("release/vitals-bench"))
+    Ok(crate::target_dir().join("release/vitals-bench"))
 }
 
 /// `cargo xtask instructions [--update]`.

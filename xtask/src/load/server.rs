@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::workspace_root;
+use crate::target_dir;
 
 /// Builds the release binaries a run needs.
 pub fn build_release() -> Result<PathBuf> {
@@ -25,11 +25,6 @@ pub fn build_release() -> Result<PathBuf> {
         &[],
     )?;
     Ok(target_dir().join("release"))
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
 /// A process stopped with SIGTERM (then killed) when dropped.
