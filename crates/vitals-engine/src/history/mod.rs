@@ -70,6 +70,65 @@ struct Board {
     slos: Vec<Value>,
 }
 
+impl Board {
+    /// Evaluates the rules on `doc` (a snapshot as JSON, `elapsed` since the sampler started)
+    /// and brings the alert views and the objectives' figures up to date.
+    fn observe(&mut self, elapsed: Duration, doc: &Value, now_text: String) {
+        let statuses = self.evaluator.observe_document(elapsed, doc);
+        let (fixed, slo) = statuses.split_at(RULES.len().min(statuses.len()));
+        for (view, status) in self.views.iter_mut().zip(fixed) {
+            update(view, status, &now_text);
+        }
+        let mut slo_views = std::mem::take(&mut self.slo_views);
+        slo_views.retain(|v| {
+            slo.iter()
+                .any(|s| s.slo == v.slo && s.phase != Phase::NotEvaluable)
+        });
+        for status in slo.iter().filter(|s| s.phase != Phase::NotEvaluable) {
+            let at = slo_views.iter().position(|v| v.slo == status.slo);
+            let view = match at {
+                Some(i) => &mut slo_views[i],
+                None => {
+                    slo_views.push(AlertView {
+                        name: status.rule.name,
+                        severity: status.rule.severity.as_str(),
+                        state: "ok",
+                        value: None,
+                        since: now_text.clone(),
+                        summary: status.rule.summary,
+                        for_seconds: status.rule.for_seconds,
+                        slo: status.slo.clone(),
+                    });
+                    slo_views.last_mut().expect("just pushed")
+                }
+            };
+            update(view, status, &now_text);
+        }
+        self.slos = doc
+            .get("slos")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .map(|figures| {
+                        let mut figures = figures.clone();
+                        let view = slo_views.iter().find(|v| {
+                            v.slo.as_deref() == figures.get("name").and_then(Value::as_str)
+                        });
+                        if let (Some(obj), Some(view)) = (figures.as_object_mut(), view) {
+                            obj.insert("alert".into(), Value::from(view.name));
+                            obj.insert("state".into(), Value::from(view.state));
+                            obj.insert("since".into(), Value::from(view.since.clone()));
+                        }
+                        figures
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.slo_views = slo_views;
+        self.evaluated_at = Some(now_text);
+    }
+}
+
 impl Live {
     pub(crate) fn new(settings: &LiveSettings) -> Self {
         let interval = settings.interval.max(Duration::from_millis(10));
@@ -141,58 +200,7 @@ impl Live {
         let now_text = rfc3339_micros(at);
         {
             let mut board = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
-            let statuses = board.evaluator.observe_document(elapsed, &doc);
-            let (fixed, slo) = statuses.split_at(RULES.len().min(statuses.len()));
-            for (view, status) in board.views.iter_mut().zip(fixed) {
-                update(view, status, &now_text);
-            }
-            let mut slo_views = std::mem::take(&mut board.slo_views);
-            slo_views.retain(|v| {
-                slo.iter()
-                    .any(|s| s.slo == v.slo && s.phase != Phase::NotEvaluable)
-            });
-            for status in slo.iter().filter(|s| s.phase != Phase::NotEvaluable) {
-                let at = slo_views.iter().position(|v| v.slo == status.slo);
-                let view = match at {
-                    Some(i) => &mut slo_views[i],
-                    None => {
-                        slo_views.push(AlertView {
-                            name: status.rule.name,
-                            severity: status.rule.severity.as_str(),
-                            state: "ok",
-                            value: None,
-                            since: now_text.clone(),
-                            summary: status.rule.summary,
-                            for_seconds: status.rule.for_seconds,
-                            slo: status.slo.clone(),
-                        });
-                        slo_views.last_mut().expect("just pushed")
-                    }
-                };
-                update(view, status, &now_text);
-            }
-            board.slos = doc
-                .get("slos")
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .map(|figures| {
-                            let mut figures = figures.clone();
-                            let view = slo_views.iter().find(|v| {
-                                v.slo.as_deref() == figures.get("name").and_then(Value::as_str)
-                            });
-                            if let (Some(obj), Some(view)) = (figures.as_object_mut(), view) {
-                                obj.insert("alert".into(), Value::from(view.name));
-                                obj.insert("state".into(), Value::from(view.state));
-                                obj.insert("since".into(), Value::from(view.since.clone()));
-                            }
-                            figures
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            board.slo_views = slo_views;
-            board.evaluated_at = Some(now_text);
+            board.observe(elapsed, &doc, now_text);
         }
         {
             let http = doc.get("http");
