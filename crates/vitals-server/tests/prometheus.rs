@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::Router;
@@ -32,30 +30,6 @@ fn value(text: &str, series: &str) -> f64 {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("series {series} missing from:\n{text}"))
-}
-
-fn promtool_check_metrics(text: &str) -> String {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (.ci/run installs Debian's prometheus package)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write scrape");
-    let out = child.wait_with_output().expect("promtool runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "promtool failed: {report}");
-    report
 }
 
 #[tokio::test]
@@ -105,8 +79,7 @@ async fn promtool_finds_nothing_after_mixed_traffic() {
         text.contains("le=\"3\"") || text.contains("le=\"3.0\""),
         "slow threshold is an edge"
     );
-    let report = promtool_check_metrics(&text);
-    assert!(report.trim().is_empty(), "promtool reports: {report}");
+    vitals_testkit::assert_promtool_clean(&text);
 }
 
 #[tokio::test]
