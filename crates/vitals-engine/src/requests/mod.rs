@@ -212,11 +212,17 @@ impl RequestMetrics {
 
     /// The newest exemplar of each bucket of `series`, with its wall-clock time.
     pub fn exemplars(&self, series: &RouteSeries) -> Vec<Option<Exemplar>> {
-        let mut all = series.exemplars();
-        for e in all.iter_mut().flatten() {
-            e.unix_nanos = self.started_unix_nanos.saturating_add(e.at_nanos);
-        }
-        all
+        series
+            .exemplars()
+            .into_iter()
+            .map(|e| e.map(|e| self.dated(e)))
+            .collect()
+    }
+
+    /// `e` with its wall-clock time filled in.
+    fn dated(&self, mut e: Exemplar) -> Exemplar {
+        e.unix_nanos = self.started_unix_nanos.saturating_add(e.at_nanos);
+        e
     }
 
     /// Every series, the overflow one last.

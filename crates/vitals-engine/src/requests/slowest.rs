@@ -36,10 +36,7 @@ impl RequestMetrics {
             .enumerate()
             .filter(|&(_, &n)| n > 0)
             .filter_map(|(bucket, _)| series.newest(bucket, since)?.decode())
-            .map(|mut e| {
-                e.unix_nanos = self.started_unix_nanos.saturating_add(e.at_nanos);
-                e
-            })
+            .map(|e| self.dated(e))
             .collect();
         kept.sort_by(|a, b| b.value_seconds.total_cmp(&a.value_seconds));
         kept
