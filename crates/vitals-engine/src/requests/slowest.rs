@@ -108,5 +108,8 @@ mod tests {
         let every_bucket = vec![1; m.edges.len() + 1];
         assert!(m.exemplars_since(a, later, &every_bucket).is_empty());
         assert_eq!(m.exemplars_since(a, 0, &every_bucket).len(), 2);
+        // Buckets nothing fell into during the window are not read.
+        let none_counted = vec![0; every_bucket.len()];
+        assert!(m.exemplars_since(a, 0, &none_counted).is_empty());
     }
 }
