@@ -38,8 +38,3 @@ pub use vitals_pool as pool;
 pub use vitals_runtime::RuntimeCollector;
 #[cfg(feature = "system")]
 pub use vitals_system::SystemSampler;
-
-/// The code of docs/slo.md, compiled and run with the doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/slo.md")]
-pub struct SloDocs;

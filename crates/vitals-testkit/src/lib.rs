@@ -3,6 +3,12 @@
 //! Everything here talks to real services on loopback only: the PostgreSQL and Redis of the
 //! machine, a `redis-server` the test starts itself, and a TCP proxy the test can cut.
 
+// docs/slo.md's example, compiled and run with the doctests (no published crate may include
+// a file from outside its own folder).
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/slo.md")]
+struct SloDocs;
+
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
