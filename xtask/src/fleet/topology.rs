@@ -204,7 +204,7 @@ pub fn draw(path: &Path) -> Result<()> {
         &area,
         (600, 290),
         (980, 290),
-        "remote write (protobuf + snappy)",
+        "remote write (snappy)",
         false,
     )?;
     caption(&area, (980, 380), "other clusters' Prometheus servers", 15)?;
